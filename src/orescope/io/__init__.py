@@ -1,0 +1,37 @@
+"""Reading and writing images, labels, masks, COCO annotations, class registries and datasets."""
+
+from orescope.io.classes import ClassRegistry, MineralClass, read_class_registry
+from orescope.io.coco import polygons_to_labels, read_coco
+from orescope.io.datasets import (
+    ParticleSample,
+    SectionSample,
+    load_conveyor,
+    load_gravel,
+    load_lumenstone,
+    load_thinsections,
+)
+from orescope.io.images import find_images, read_image, to_gray_float, to_rgb_float, write_image
+from orescope.io.labels import check_same_size, read_labels, read_mask, write_labels
+
+__all__ = [
+    "ClassRegistry",
+    "MineralClass",
+    "ParticleSample",
+    "SectionSample",
+    "check_same_size",
+    "find_images",
+    "load_conveyor",
+    "load_gravel",
+    "load_lumenstone",
+    "load_thinsections",
+    "polygons_to_labels",
+    "read_class_registry",
+    "read_coco",
+    "read_image",
+    "read_labels",
+    "read_mask",
+    "to_gray_float",
+    "to_rgb_float",
+    "write_image",
+    "write_labels",
+]

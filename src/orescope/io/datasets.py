@@ -1,0 +1,115 @@
+"""Loaders for the dataset layouts in ../shared/data: each sample knows its files and its scale."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from orescope.errors import InputError
+from orescope.io.classes import ClassRegistry, read_class_registry
+from orescope.io.coco import read_coco
+from orescope.io.images import read_image
+from orescope.io.labels import read_labels, read_mask
+
+ROCK_CATEGORIES = {2, 3}  # conveyor COCO: 2 roca (rock), 3 glomero (agglomerate); 1 is the belt
+
+
+@dataclass(frozen=True)
+class ParticleSample:
+    """An image with instance labels. ``sparse`` labels outline only some particles."""
+
+    stem: str
+    image_path: Path
+    mm_per_px: float | None
+    labels_path: Path | None = None
+    coco_labels: np.ndarray | None = field(default=None, repr=False)
+    sparse: bool = False
+
+    def read_image(self) -> np.ndarray:
+        return read_image(self.image_path)
+
+    def read_labels(self) -> np.ndarray:
+        if self.coco_labels is not None:
+            return self.coco_labels
+        assert self.labels_path is not None
+        return read_labels(self.labels_path)
+
+
+@dataclass(frozen=True)
+class SectionSample:
+    """A section photo (PPL or reflected light), optionally its XPL twin, and its class mask."""
+
+    stem: str
+    image_path: Path
+    mask_path: Path
+    xpl_path: Path | None = None
+
+    def read_image(self) -> np.ndarray:
+        return read_image(self.image_path)
+
+    def read_xpl(self) -> np.ndarray | None:
+        return read_image(self.xpl_path) if self.xpl_path else None
+
+    def read_mask(self) -> np.ndarray:
+        return read_mask(self.mask_path)
+
+
+def _require_dir(path: Path) -> Path:
+    if not path.is_dir():
+        raise InputError(path, "dataset folder not found")
+    return path
+
+
+def load_gravel(root: str | Path) -> list[ParticleSample]:
+    """``gravel/images/<stem>.jpg`` + ``gravel/labels/<stem>.tif``, mm/px from ``resolutions.csv``."""
+    root = _require_dir(Path(root))
+    with open(root / "resolutions.csv", newline="") as handle:
+        scale = {row["name"]: float(row["resolution"]) for row in csv.DictReader(handle)}
+    samples = []
+    for image_path in sorted((root / "images").glob("*.jpg")):
+        stem = image_path.stem
+        samples.append(
+            ParticleSample(stem, image_path, scale.get(stem), labels_path=root / "labels" / f"{stem}.tif")
+        )
+    return samples
+
+
+def load_conveyor(root: str | Path) -> list[ParticleSample]:
+    """``conveyor/images/*.png`` with rock and agglomerate polygons from ``annotations.json``.
+
+    The labels are sparse (unlabelled rocks are not background) and the scale is unknown.
+    """
+    root = _require_dir(Path(root))
+    return [
+        ParticleSample(
+            Path(item.file_name).stem,
+            root / "images" / item.file_name,
+            None,
+            coco_labels=item.labels,
+            sparse=True,
+        )
+        for item in read_coco(root / "annotations.json", ROCK_CATEGORIES)
+    ]
+
+
+def load_lumenstone(root: str | Path) -> tuple[list[SectionSample], ClassRegistry]:
+    """``lumenstone/images/<stem>.jpg`` + ``lumenstone/masks/<stem>.png`` and the class registry."""
+    root = _require_dir(Path(root))
+    samples = [
+        SectionSample(path.stem, path, root / "masks" / f"{path.stem}.png")
+        for path in sorted((root / "images").glob("*.jpg"))
+    ]
+    return samples, read_class_registry(root / "classes.yaml")
+
+
+def load_thinsections(root: str | Path) -> tuple[list[SectionSample], ClassRegistry]:
+    """``thinsections/{ppl,xpl}/<id>.jpg`` + ``thinsections/masks/<id>.png`` and the registry."""
+    root = _require_dir(Path(root))
+    samples = [
+        SectionSample(path.stem, path, root / "masks" / f"{path.stem}.png", root / "xpl" / path.name)
+        for path in sorted((root / "ppl").glob("*.jpg"))
+    ]
+    return samples, read_class_registry(root / "classes.yaml")

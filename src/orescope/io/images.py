@@ -1,0 +1,131 @@
+"""Read and write 2D images: 8/16-bit, gray/RGB/RGBA, PNG/JPEG/TIFF (large and tiled TIFFs too)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import tifffile
+
+from orescope.errors import InputError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+TIFF_SUFFIXES = (".tif", ".tiff")
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image as ``(H, W)`` gray or ``(H, W, 3|4)`` RGB(A), keeping its dtype (uint8/uint16).
+
+    Raises :class:`InputError` naming the file for anything missing, empty, truncated,
+    undecodable, zero-sized or of unsupported dimensions.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "no such file")
+    if path.stat().st_size == 0:
+        raise InputError(path, "file is empty")
+    if path.suffix.lower() in TIFF_SUFFIXES:
+        image = _read_tiff(path)
+    else:
+        image = _read_with_opencv(path)
+    return _check_image(path, image)
+
+
+def _read_tiff(path: Path) -> np.ndarray:
+    try:
+        image = tifffile.imread(path)
+    except Exception as error:  # tifffile raises many types for corrupt files
+        raise InputError(path, f"cannot decode TIFF ({error})") from error
+    image = np.squeeze(image)
+    # Planar TIFFs store channels first: (C, H, W) -> (H, W, C).
+    if image.ndim == 3 and image.shape[0] in (3, 4) and image.shape[-1] not in (3, 4):
+        image = np.moveaxis(image, 0, -1)
+    return image
+
+
+def _read_with_opencv(path: Path) -> np.ndarray:
+    data = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise InputError(path, "cannot decode image (truncated or not an image)")
+    if image.ndim == 3 and image.shape[2] == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    elif image.ndim == 3 and image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
+    return image
+
+
+def _check_image(path: Path, image: np.ndarray) -> np.ndarray:
+    if image.size == 0 or 0 in image.shape:
+        raise InputError(path, f"image has zero size {image.shape}")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
+        raise InputError(path, f"unsupported image shape {image.shape}: expected HxW, HxWx3 or HxWx4")
+    if image.dtype == bool:
+        image = image.astype(np.uint8) * 255
+    if image.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
+        raise InputError(path, f"unsupported pixel type {image.dtype}")
+    return image
+
+
+def to_rgb_float(image: np.ndarray) -> np.ndarray:
+    """Any supported image -> float32 RGB in [0, 1] (alpha dropped, gray repeated, 16-bit scaled)."""
+    if image.dtype == np.uint8:
+        scaled = image.astype(np.float32) / 255.0
+    elif image.dtype == np.uint16:
+        scaled = image.astype(np.float32) / 65535.0
+    else:
+        scaled = np.clip(image.astype(np.float32), 0.0, 1.0)
+    if scaled.ndim == 2:
+        return np.repeat(scaled[..., None], 3, axis=2)
+    return scaled[..., :3]
+
+
+def to_gray_float(image: np.ndarray) -> np.ndarray:
+    """Any supported image -> float32 luminance (Rec. 601) in [0, 1]."""
+    rgb = to_rgb_float(image)
+    return rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def to_uint8_rgb(image: np.ndarray) -> np.ndarray:
+    """Any supported image -> uint8 RGB, for display and overlays."""
+    return np.round(to_rgb_float(image) * 255.0).astype(np.uint8)
+
+
+def write_image(path: str | Path, image: np.ndarray) -> None:
+    """Write a gray or RGB(A) uint8/uint16 image; the format follows the suffix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() in TIFF_SUFFIXES:
+        tifffile.imwrite(path, image, compression="zlib")
+        return
+    if image.ndim == 3 and image.shape[2] == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    elif image.ndim == 3 and image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA)
+    ok, encoded = cv2.imencode(path.suffix, image)
+    if not ok:
+        raise InputError(path, "cannot encode image")
+    encoded.tofile(path)
+
+
+def find_images(inputs: list[str | Path]) -> list[Path]:
+    """Expand files and folders into a sorted list of image files (folders are not recursed).
+
+    A file is returned even if its suffix is unknown so that reading it reports why it failed;
+    a folder without images is an error.
+    """
+    found: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            images = sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not images:
+                raise InputError(item, "folder contains no images")
+            found.extend(images)
+        elif item.exists():
+            found.append(item)
+        else:
+            raise InputError(item, "no such file or folder")
+    return found

@@ -1,0 +1,59 @@
+"""Instance label images (uint16/uint32 TIFF) and class masks (uint8 PNG)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+from orescope.errors import InputError
+from orescope.io.images import read_image
+
+
+def read_labels(path: str | Path) -> np.ndarray:
+    """Read an instance label image (TIFF or 16-bit PNG) as uint32 ``(H, W)``; 0 is background."""
+    path = Path(path)
+    if path.suffix.lower() in (".tif", ".tiff"):
+        if not path.is_file():
+            raise InputError(path, "no such file")
+        try:
+            labels = np.squeeze(tifffile.imread(path))
+        except Exception as error:  # tifffile raises many types for corrupt files
+            raise InputError(path, f"cannot decode TIFF ({error})") from error
+    else:
+        labels = read_image(path)
+    if labels.ndim != 2 or labels.size == 0:
+        raise InputError(path, f"label image must be 2D and non-empty, got shape {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise InputError(path, f"label image must hold integers, got {labels.dtype}")
+    if labels.min() < 0:
+        raise InputError(path, "label image holds negative ids")
+    return labels.astype(np.uint32)
+
+
+def write_labels(path: str | Path, labels: np.ndarray) -> None:
+    """Write instance labels as a zlib-compressed uint32 TIFF (the ``labels.tif`` contract)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tifffile.imwrite(path, labels.astype(np.uint32), compression="zlib")
+
+
+def read_mask(path: str | Path) -> np.ndarray:
+    """Read a class mask (one class index per pixel) as uint8 ``(H, W)``."""
+    mask = read_image(path)
+    if mask.ndim != 2:
+        raise InputError(path, f"class mask must be single-channel, got shape {mask.shape}")
+    if mask.dtype != np.uint8:
+        if mask.max() > 255:
+            raise InputError(path, f"class mask index {int(mask.max())} exceeds 255")
+        mask = mask.astype(np.uint8)
+    return mask
+
+
+def check_same_size(image: np.ndarray, labels: np.ndarray, source: str | Path) -> None:
+    """A label image must cover its image pixel for pixel."""
+    if image.shape[:2] != labels.shape[:2]:
+        raise InputError(
+            source, f"labels are {labels.shape[:2]} but the image is {image.shape[:2]}"
+        )

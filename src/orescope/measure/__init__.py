@@ -1,0 +1,25 @@
+"""Per-particle measurements in physical units and particle size distributions with fits."""
+
+from orescope.measure.fits import Fit, fit_all, fit_distribution
+from orescope.measure.particles import SIZE_MEASURES, measure_particles, spheroid_volume
+from orescope.measure.psd import (
+    PERCENTILES,
+    SizeDistribution,
+    default_sieves,
+    sieve_table,
+    size_distribution,
+)
+
+__all__ = [
+    "PERCENTILES",
+    "SIZE_MEASURES",
+    "Fit",
+    "SizeDistribution",
+    "default_sieves",
+    "fit_all",
+    "fit_distribution",
+    "measure_particles",
+    "sieve_table",
+    "size_distribution",
+    "spheroid_volume",
+]
