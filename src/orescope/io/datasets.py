@@ -69,7 +69,7 @@ def load_gravel(root: str | Path) -> list[ParticleSample]:
     with open(root / "resolutions.csv", newline="") as handle:
         scale = {row["name"]: float(row["resolution"]) for row in csv.DictReader(handle)}
     samples = []
-    for image_path in sorted((root / "images").glob("*.jpg")):
+    for image_path in sorted((root / "images").glob("*.[jp][pn]g")):
         stem = image_path.stem
         samples.append(
             ParticleSample(stem, image_path, scale.get(stem), labels_path=root / "labels" / f"{stem}.tif")

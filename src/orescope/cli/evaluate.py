@@ -1,0 +1,35 @@
+"""``orescope evaluate ...``"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from orescope.cli.errors import one_line_errors
+from orescope.jobs.particle_evaluation import evaluate_particles
+
+app = typer.Typer(help="Compare predictions with ground truth.", no_args_is_help=True)
+console = Console()
+
+
+@app.command("particles")
+@one_line_errors
+def particles(
+    pred: Annotated[Path, typer.Option("--pred", help="Output folder of 'predict particles'.")],
+    truth: Annotated[Path, typer.Option("--truth", help="Folder of reference label TIFFs.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Where metrics.json goes.")] = None,
+) -> None:
+    """AP@0.5/0.75/0.9, F1_match, F1_instance, merger/splitter ratios, eta, pixel metrics."""
+    result = evaluate_particles(pred, truth, out or pred)
+    for stem, reason in result["failures"].items():
+        console.print(f"[yellow]skipped[/yellow] {stem}: {reason}", highlight=False)
+    mean = result["mean"]
+    console.print(
+        "mean over {} image(s): AP50 {ap50:.3f}  F1_match {f1_match:.3f}  "
+        "merger {merger_ratio:.3f}  splitter {splitter_ratio:.3f}  eta {eta:.3f}".format(
+            len(result["images"]), **mean
+        )
+    )

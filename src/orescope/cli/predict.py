@@ -1,0 +1,60 @@
+"""``orescope predict ...``"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from orescope.cli.errors import one_line_errors
+from orescope.jobs import ParticleConfig, run_particles
+
+app = typer.Typer(help="Find objects in images and measure them.", no_args_is_help=True)
+console = Console(stderr=True, soft_wrap=True)
+
+
+@app.command("particles")
+@one_line_errors
+def particles(
+    inputs: Annotated[list[Path], typer.Argument(help="Image files or folders of images.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    method: Annotated[str, typer.Option(help="threshwater or otsu.")] = "threshwater",
+    mm_per_px: Annotated[
+        float | None, typer.Option("--mm-per-px", help="Scale; sizes stay in px without it.")
+    ] = None,
+    polarity: Annotated[str, typer.Option(help="Particles 'bright' or 'dark' vs belt.")] = "bright",
+    size_measure: Annotated[
+        str, typer.Option(help="PSD size: ellipse_minor, ecd, feret_min, feret_max, ...")
+    ] = "ellipse_minor",
+    include_border: Annotated[
+        bool, typer.Option(help="Count particles cut by the image border in the PSD.")
+    ] = False,
+    sieves: Annotated[
+        str | None, typer.Option(help="Sieve openings, comma-separated, in mm (px without scale).")
+    ] = None,
+    min_area_px: Annotated[int, typer.Option(help="Smallest particle kept, in pixels.")] = 16,
+) -> None:
+    """Separate touching particles, measure them (mm with a scale) and report the PSD.
+
+    Writes per image DIR/<stem>/labels.tif, overlay.png, particles.csv; and DIR/psd.csv,
+    DIR/summary.csv, DIR/report.html, DIR/config.yaml (and DIR/failures.csv if any failed).
+    """
+    config = ParticleConfig(
+        method=method,
+        mm_per_px=mm_per_px,
+        polarity=polarity,
+        size_measure=size_measure,
+        include_border=include_border,
+        sieves=[float(s) for s in sieves.split(",")] if sieves else None,
+        min_area_px=min_area_px,
+    )
+    outcome = run_particles(list(inputs), out, config)
+    for file, reason in outcome.failures:
+        console.print(f"[yellow]skipped[/yellow] {file}: {reason}", highlight=False)
+    console.print(
+        f"{len(outcome.processed)} image(s) processed, {len(outcome.failures)} skipped; "
+        f"report: {out / 'report.html'}",
+        highlight=False,
+    )

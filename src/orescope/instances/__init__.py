@@ -1,0 +1,15 @@
+"""From pixels to individual particles: thresholds, components and watershed splitting."""
+
+from orescope.instances.components import connected_components, remove_small
+from orescope.instances.otsu import otsu_instances
+from orescope.instances.threshold import foreground_mask
+from orescope.instances.threshwater import threshwater_instances, typical_radius_px
+
+__all__ = [
+    "connected_components",
+    "foreground_mask",
+    "otsu_instances",
+    "remove_small",
+    "threshwater_instances",
+    "typical_radius_px",
+]
