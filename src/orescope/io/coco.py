@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
+from skimage.draw import polygon
 
 from orescope.errors import InputError
 
@@ -27,18 +27,18 @@ def polygons_to_labels(
     """Rasterise instances (each a list of flat ``[x0, y0, x1, y1, ...]`` rings) into labels.
 
     Instance ``i`` gets id ``i + 1``; later instances are drawn over earlier ones. Coordinates
-    are COCO's: pixel (col, row) with the pixel centre at +0.5, so vertices are shifted by -0.5.
+    are COCO's (x, y) with pixel centres at +0.5: a pixel belongs to a polygon when its centre
+    lies inside it.
     """
-    labels = np.zeros(shape, dtype=np.int32)
+    labels = np.zeros(shape, dtype=np.uint32)
     for index, rings in enumerate(polygons, start=1):
-        points = [
-            np.round(np.asarray(ring, dtype=np.float64).reshape(-1, 2) - 0.5).astype(np.int32)
-            for ring in rings
-            if len(ring) >= 6
-        ]
-        if points:
-            cv2.fillPoly(labels, points, color=index)
-    return labels.astype(np.uint32)
+        for ring in rings:
+            if len(ring) < 6:
+                continue
+            points = np.asarray(ring, dtype=np.float64).reshape(-1, 2) - 0.5
+            rows, cols = polygon(points[:, 1], points[:, 0], shape=shape)
+            labels[rows, cols] = index
+    return labels
 
 
 def read_coco(path: str | Path, category_ids: set[int] | None = None) -> list[CocoImage]:

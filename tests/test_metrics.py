@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+
+from orescope.metrics import auc, instance_metrics, pixel_metrics, psnr, ssim
+
+
+def _hand_case():
+    """Three 4x4 reference particles; the first two predicted merged, the third split in two."""
+    truth = np.zeros((10, 10), int)
+    truth[0:4, 0:4], truth[0:4, 5:9], truth[6:10, 0:4] = 1, 2, 3
+    pred = np.zeros_like(truth)
+    pred[0:4, 0:9] = 7
+    pred[6:10, 0:2], pred[6:10, 2:4] = 8, 9
+    return truth, pred
+
+
+def test_instance_metrics_on_a_hand_built_case():
+    m = instance_metrics(*_hand_case())
+    # IoU(1, 7) = 16/36 < 0.5; IoU(3, 8) = 8/16 = 0.5 is the only match at 0.5
+    assert m["ap50"] == pytest.approx(1 / 5)
+    assert m["ap75"] == 0.0
+    assert m["eta"] == pytest.approx(1 / 3)
+    # Dice(1, 7) = 32/52 and Dice(3, 8) = 16/24 are matched (>= 0.1): TP 2, FP 1, FN 1
+    assert m["f1_match"] == pytest.approx(4 / 6)
+    assert m["f1_instance"] == pytest.approx((32 / 52 + 16 / 24) / 4)
+    assert (m["merger_ratio"], m["n_mergers"]) == (pytest.approx(1 / 3), 1)
+    assert (m["splitter_ratio"], m["n_splitters"]) == (pytest.approx(1 / 3), 1)
+
+
+def test_perfect_prediction_with_other_ids():
+    truth, _ = _hand_case()
+    m = instance_metrics(truth, truth * 10 + 3 * (truth > 0))
+    assert m["ap50"] == m["ap90"] == m["f1_match"] == m["f1_instance"] == m["eta"] == 1.0
+    assert m["merger_ratio"] == m["splitter_ratio"] == 0.0
+
+
+def test_three_way_merger_counts_two():
+    truth = np.zeros((4, 12), int)
+    truth[:, 0:4], truth[:, 4:8], truth[:, 8:12] = 1, 2, 3
+    m = instance_metrics(truth, (truth > 0).astype(int))
+    assert m["merger_ratio"] == pytest.approx(2 / 3) and m["n_mergers"] == 1
+
+
+def test_empty_prediction():
+    truth, _ = _hand_case()
+    m = instance_metrics(truth, np.zeros_like(truth))
+    assert m["ap50"] == m["f1_match"] == m["eta"] == 0.0
+    assert m["n_pred"] == 0
+
+
+def test_pixel_metrics_from_known_counts():
+    truth = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+    pred = np.array([1, 1, 1, 0, 1, 0, 0, 0, 0, 0])  # TP 3, FN 1, FP 1, TN 5
+    m = pixel_metrics(truth, pred)
+    assert m["accuracy"] == pytest.approx(0.8)
+    assert m["precision"] == m["recall"] == m["f1"] == pytest.approx(0.75)
+    assert m["iou"] == pytest.approx(3 / 5)
+    assert m["specificity"] == pytest.approx(5 / 6)
+    assert m["mean_iou"] == pytest.approx((3 / 5 + 5 / 7) / 2)
+
+
+def test_auc_extremes_and_ties():
+    truth = np.array([0, 0, 1, 1])
+    assert auc(truth, np.array([0.1, 0.2, 0.8, 0.9])) == 1.0
+    assert auc(truth, np.array([0.9, 0.8, 0.2, 0.1])) == 0.0
+    assert auc(truth, np.full(4, 0.5)) == 0.5
+    assert auc(truth, np.array([0.1, 0.6, 0.5, 0.9])) == pytest.approx(0.75)
+
+
+def test_psnr_and_ssim():
+    image = np.random.default_rng(0).integers(0, 256, (32, 32), dtype=np.uint8)
+    assert ssim(image, image) == pytest.approx(1.0)
+    noisy = image.astype(np.int32)
+    noisy[0, 0] = (noisy[0, 0] + 100) % 256
+    mse = (noisy[0, 0] - int(image[0, 0])) ** 2 / image.size
+    assert psnr(image, noisy.astype(np.uint8)) == pytest.approx(10 * np.log10(255**2 / mse))
