@@ -64,7 +64,10 @@ def test_unreadable_files_name_file_and_reason(tmp_path, name, content, reason):
 
 
 def test_truncated_png_is_refused(tmp_path):
-    write_image(tmp_path / "full.png", np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    write_image(
+        tmp_path / "full.png",
+        np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8),
+    )
     data = (tmp_path / "full.png").read_bytes()
     (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
     with pytest.raises(InputError, match="cannot decode"):
@@ -103,7 +106,12 @@ def test_coco_file_filters_categories(tmp_path):
     coco = {
         "images": [{"id": 1, "file_name": "a.png", "height": 10, "width": 10}],
         "annotations": [
-            {"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[0, 0, 10, 0, 10, 10, 0, 10]]},
+            {
+                "id": 1,
+                "image_id": 1,
+                "category_id": 1,
+                "segmentation": [[0, 0, 10, 0, 10, 10, 0, 10]],
+            },
             {"id": 2, "image_id": 1, "category_id": 2, "segmentation": [[1, 1, 3, 1, 3, 3, 1, 3]]},
         ],
         "categories": [{"id": 1, "name": "belt"}, {"id": 2, "name": "rock"}],
@@ -115,7 +123,9 @@ def test_coco_file_filters_categories(tmp_path):
 
 
 def test_class_registry_with_and_without_palette(tmp_path):
-    (tmp_path / "a.yaml").write_text("classes:\n  0: background\n  4: quartz\npalette:\n  4: [1, 2, 3]\n")
+    (tmp_path / "a.yaml").write_text(
+        "classes:\n  0: background\n  4: quartz\npalette:\n  4: [1, 2, 3]\n"
+    )
     registry = read_class_registry(tmp_path / "a.yaml")
     assert registry.indices == [0, 4]
     assert registry.lookup_table()[4].tolist() == [1, 2, 3]

@@ -32,7 +32,13 @@ def test_disk_measurements_match_its_diameter():
     labels[disk((50, 50), 30)] = 7
     row = measure_particles(labels).iloc[0]
     assert row["label"] == 7
-    for column in ("ecd_px", "feret_min_px", "feret_max_px", "ellipse_minor_px", "inscribed_diameter_px"):
+    for column in (
+        "ecd_px",
+        "feret_min_px",
+        "feret_max_px",
+        "ellipse_minor_px",
+        "inscribed_diameter_px",
+    ):
         assert row[column] == pytest.approx(60, abs=1.5), column  # pixelation: 59 to 61.3
 
 
@@ -84,10 +90,16 @@ def _sizes_following(cdf_inverse, count=400):
 @pytest.mark.parametrize(
     ("model", "truth", "inverse"),
     [
-        ("rosin_rammler", {"x50": 12.0, "n": 1.3},
-         lambda f: 12.0 * (-np.log1p(-f) / np.log(2)) ** (1 / 1.3)),
-        ("swebrec", {"x50": 12.0, "xmax": 80.0, "b": 2.2},
-         lambda f: 80.0 / np.exp(np.log(80.0 / 12.0) * (1 / f - 1) ** (1 / 2.2))),
+        (
+            "rosin_rammler",
+            {"x50": 12.0, "n": 1.3},
+            lambda f: 12.0 * (-np.log1p(-f) / np.log(2)) ** (1 / 1.3),
+        ),
+        (
+            "swebrec",
+            {"x50": 12.0, "xmax": 80.0, "b": 2.2},
+            lambda f: 80.0 / np.exp(np.log(80.0 / 12.0) * (1 / f - 1) ** (1 / 2.2)),
+        ),
         ("gaudin_schuhmann", {"xmax": 50.0, "m": 0.8}, lambda f: 50.0 * f ** (1 / 0.8)),
     ],
 )

@@ -28,7 +28,12 @@ def particles(
 ) -> None:
     """Belt scenes of touching ore particles: images/, labels/ (uint32 TIFF), resolutions.csv."""
     config = SceneConfig(
-        height=height, width=width, mm_per_px=mm_per_px, x50_mm=x50_mm, n=n,
-        coverage=coverage, seed=seed,
+        height=height,
+        width=width,
+        mm_per_px=mm_per_px,
+        x50_mm=x50_mm,
+        n=n,
+        coverage=coverage,
+        seed=seed,
     )
     write_scenes(out, config, count)

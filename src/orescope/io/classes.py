@@ -51,7 +51,9 @@ class ClassRegistry(BaseModel):
         """A mask may only hold indices the registry knows."""
         unknown = sorted(set(np.unique(mask).tolist()) - set(self.indices))
         if unknown:
-            raise InputError(source, f"mask holds class indices {unknown} missing from the registry")
+            raise InputError(
+                source, f"mask holds class indices {unknown} missing from the registry"
+            )
 
 
 def _default_colour(index: int) -> tuple[int, int, int]:

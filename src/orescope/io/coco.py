@@ -21,9 +21,7 @@ class CocoImage:
     categories: dict[int, int]  # label id -> COCO category id
 
 
-def polygons_to_labels(
-    polygons: list[list[list[float]]], shape: tuple[int, int]
-) -> np.ndarray:
+def polygons_to_labels(polygons: list[list[list[float]]], shape: tuple[int, int]) -> np.ndarray:
     """Rasterise instances (each a list of flat ``[x0, y0, x1, y1, ...]`` rings) into labels.
 
     Instance ``i`` gets id ``i + 1``; later instances are drawn over earlier ones. Coordinates

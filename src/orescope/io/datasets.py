@@ -64,7 +64,10 @@ def _require_dir(path: Path) -> Path:
 
 
 def load_gravel(root: str | Path) -> list[ParticleSample]:
-    """``gravel/images/<stem>.jpg`` + ``gravel/labels/<stem>.tif``, mm/px from ``resolutions.csv``."""
+    """``images/<stem>.jpg|png`` + ``labels/<stem>.tif``, mm/px from ``resolutions.csv``.
+
+    The layout of ../shared/data/gravel, also written by ``orescope synth particles``.
+    """
     root = _require_dir(Path(root))
     with open(root / "resolutions.csv", newline="") as handle:
         scale = {row["name"]: float(row["resolution"]) for row in csv.DictReader(handle)}
@@ -72,7 +75,9 @@ def load_gravel(root: str | Path) -> list[ParticleSample]:
     for image_path in sorted((root / "images").glob("*.[jp][pn]g")):
         stem = image_path.stem
         samples.append(
-            ParticleSample(stem, image_path, scale.get(stem), labels_path=root / "labels" / f"{stem}.tif")
+            ParticleSample(
+                stem, image_path, scale.get(stem), labels_path=root / "labels" / f"{stem}.tif"
+            )
         )
     return samples
 
@@ -109,7 +114,9 @@ def load_thinsections(root: str | Path) -> tuple[list[SectionSample], ClassRegis
     """``thinsections/{ppl,xpl}/<id>.jpg`` + ``thinsections/masks/<id>.png`` and the registry."""
     root = _require_dir(Path(root))
     samples = [
-        SectionSample(path.stem, path, root / "masks" / f"{path.stem}.png", root / "xpl" / path.name)
+        SectionSample(
+            path.stem, path, root / "masks" / f"{path.stem}.png", root / "xpl" / path.name
+        )
         for path in sorted((root / "ppl").glob("*.jpg"))
     ]
     return samples, read_class_registry(root / "classes.yaml")

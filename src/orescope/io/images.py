@@ -62,7 +62,9 @@ def _check_image(path: Path, image: np.ndarray) -> np.ndarray:
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[..., 0]
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
-        raise InputError(path, f"unsupported image shape {image.shape}: expected HxW, HxWx3 or HxWx4")
+        raise InputError(
+            path, f"unsupported image shape {image.shape}: expected HxW, HxWx3 or HxWx4"
+        )
     if image.dtype == bool:
         image = image.astype(np.uint8) * 255
     if image.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
@@ -71,7 +73,7 @@ def _check_image(path: Path, image: np.ndarray) -> np.ndarray:
 
 
 def to_rgb_float(image: np.ndarray) -> np.ndarray:
-    """Any supported image -> float32 RGB in [0, 1] (alpha dropped, gray repeated, 16-bit scaled)."""
+    """Any supported image -> float32 RGB in [0, 1]; alpha dropped, gray repeated, 16-bit scaled."""
     if image.dtype == np.uint8:
         scaled = image.astype(np.float32) / 255.0
     elif image.dtype == np.uint16:

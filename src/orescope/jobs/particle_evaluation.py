@@ -26,7 +26,9 @@ def find_truth(truth_dir: Path, stem: str) -> Path | None:
     return None
 
 
-def p50_relative_error(truth: np.ndarray, pred: np.ndarray, measure: str = "ellipse_minor") -> float:
+def p50_relative_error(
+    truth: np.ndarray, pred: np.ndarray, measure: str = "ellipse_minor"
+) -> float:
     """Relative error of the count-basis P50 (border-cut particles excluded); scale-free."""
     p50 = []
     for labels in (truth, pred):

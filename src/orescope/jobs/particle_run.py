@@ -76,7 +76,8 @@ def run_particles(
 def _caption(summary: dict, config: ParticleConfig) -> str:
     unit = config.unit
     p50 = summary[f"mass_P50_{unit}"]
-    return f"{summary['particles']} particles, {summary['particles_in_psd']} in PSD, P50 {p50:.3g} {unit}"
+    counts = f"{summary['particles']} particles, {summary['particles_in_psd']} in PSD"
+    return f"{counts}, P50 {p50:.3g} {unit} (mass)"
 
 
 def _write_run_tables(out, config, tables, summaries, thumbnails, outcome) -> None:
@@ -95,11 +96,25 @@ def _write_run_tables(out, config, tables, summaries, thumbnails, outcome) -> No
     )
     curves = {"by count": size_distribution(sizes), "by mass": size_distribution(sizes, volumes)}
     plot_psd(curves, unit, out / "psd.png", f"PSD, {config.size_measure.replace('_', ' ')}")
-    scale = f"{config.mm_per_px} mm per pixel" if config.mm_per_px else "no scale given: sizes in px"
+    scale = (
+        f"{config.mm_per_px} mm per pixel" if config.mm_per_px else "no scale given: sizes in px"
+    )
+    border = (
+        "border particles included"
+        if config.include_border
+        else "border-cut particles (red outlines) left out of the PSD"
+    )
     notes = [
-        f"Method {config.method}; {scale}; size measure {config.size_measure}; "
-        f"{'border particles included' if config.include_border else 'border-cut particles (red outlines) left out of the PSD'}; "
-        "mass = prolate spheroid volume from the ellipse axes, uniform density; fits on the mass basis."
+        f"Method {config.method}; {scale}; size measure {config.size_measure}; {border}; "
+        "mass = prolate spheroid volume from the ellipse axes, uniform density; "
+        "fits on the mass basis."
     ]
-    write_report(out / "report.html", "orescope particle report", rows, [out / "psd.png"],
-                 thumbnails, outcome.failures, notes)
+    write_report(
+        out / "report.html",
+        "orescope particle report",
+        rows,
+        [out / "psd.png"],
+        thumbnails,
+        outcome.failures,
+        notes,
+    )

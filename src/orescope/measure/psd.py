@@ -64,9 +64,7 @@ def default_sieves(sizes: np.ndarray) -> np.ndarray:
     return np.round(2.0 ** (np.arange(low, high + 1) / 2.0), 3)
 
 
-def sieve_table(
-    sizes: np.ndarray, weights: np.ndarray | None, sieves: np.ndarray
-) -> pd.DataFrame:
+def sieve_table(sizes: np.ndarray, weights: np.ndarray | None, sieves: np.ndarray) -> pd.DataFrame:
     """Retained and passing % per sieve: a particle passes a sieve when its size is smaller than
     the opening; ``retained_pct`` is the weight held between this sieve and the next larger one
     (the largest sieve also holds everything above it)."""

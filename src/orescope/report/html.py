@@ -52,8 +52,10 @@ def write_report(
     notes: list[str],
 ) -> None:
     """Summary table, plots, per-image thumbnails with captions, and the files that failed."""
-    parts = [f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>",
-             f"<style>{STYLE}</style><h1>{html.escape(title)}</h1>"]
+    parts = [
+        f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        f"<style>{STYLE}</style><h1>{html.escape(title)}</h1>",
+    ]
     parts += [f"<p>{html.escape(note)}</p>" for note in notes]
     parts.append("<h2>Summary</h2>")
     parts.append(summary.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="–"))
@@ -61,7 +63,9 @@ def write_report(
         parts.append(f"<p><img alt='{html.escape(plot.stem)}' src='{png_data_uri(plot)}'></p>")
     if failures:
         parts.append("<h2 class='failed'>Not processed</h2><ul>")
-        parts += [f"<li class='failed'>{html.escape(f)}: {html.escape(r)}</li>" for f, r in failures]
+        parts += [
+            f"<li class='failed'>{html.escape(f)}: {html.escape(r)}</li>" for f, r in failures
+        ]
         parts.append("</ul>")
     parts.append("<h2>Images</h2><div class='grid'>")
     for thumb in thumbnails:

@@ -33,8 +33,13 @@ def plot_psd(
         for percent in (20, 50, 80):
             size = last.size_at(percent)
             axes.plot([size, size], [0, percent], ":", color="gray", linewidth=0.8)
-            axes.annotate(f"P{percent} {size:.3g}", (size, percent), fontsize=8,
-                          xytext=(4, -10), textcoords="offset points")
+            axes.annotate(
+                f"P{percent} {size:.3g}",
+                (size, percent),
+                fontsize=8,
+                xytext=(4, -10),
+                textcoords="offset points",
+            )
     axes.set_xscale("log")
     axes.set_ylim(0, 100)
     axes.set_xlabel(f"size ({unit})")

@@ -191,7 +191,9 @@ def _render(config: SceneConfig, placed: list[tuple], labels: np.ndarray, rng) -
         rows = (np.arange(visible.shape[0]) + rng.integers(512))[:, None] % 512
         cols = (np.arange(visible.shape[1]) + rng.integers(512))[None, :] % 512
         texture = (
-            1 + rng.uniform(0.05, 0.2) * atlas[rows, cols] + rng.uniform(0, 0.12) * grains[rows, cols]
+            1
+            + rng.uniform(0.05, 0.2) * atlas[rows, cols]
+            + rng.uniform(0, 0.12) * grains[rows, cols]
         )
         tint = ROCK_COLOURS[rng.integers(len(ROCK_COLOURS))] * rng.uniform(0.95, 1.05, 3)
         colour = np.clip(tint * rng.uniform(0.7, 1.25), 0, 1) ** 2.2  # to linear light

@@ -16,7 +16,9 @@ def particle_mask(
     """
     vertices = int(rng.integers(5, 12))
     step = 2 * np.pi / vertices
-    angles = rng.uniform(0, step) + step * (np.arange(vertices) + rng.uniform(-0.35, 0.35, vertices))
+    angles = rng.uniform(0, step) + step * (
+        np.arange(vertices) + rng.uniform(-0.35, 0.35, vertices)
+    )
     radii = rng.uniform(0.7, 1.15, vertices)
     points = np.column_stack([radii * np.cos(angles), radii * np.sin(angles)])
     stretch = np.sqrt(rng.uniform(1.0, max_elongation))

@@ -1,0 +1,41 @@
+"""The loaders on ../shared/data (skipped with a reason when the folder is absent)."""
+
+import numpy as np
+import pytest
+
+from orescope.io import load_conveyor, load_gravel, load_lumenstone, load_thinsections
+from orescope.jobs import ParticleConfig, predict_particles
+
+pytestmark = pytest.mark.realdata
+
+
+def test_gravel_images_labels_and_scale(shared_data):
+    samples = load_gravel(shared_data / "gravel")
+    assert [s.stem for s in samples][:2] == ["1_P1060330_1", "2_P1060338_0"]
+    assert len(samples) == 6 and {s.mm_per_px for s in samples} == {0.39}
+    labels = samples[0].read_labels()
+    assert labels.dtype == np.uint32 and labels.shape == samples[0].read_image().shape[:2]
+    assert len(np.unique(labels)) - 1 == 124  # SOURCES.md: 124 grains
+
+
+def test_conveyor_polygons_become_sparse_labels(shared_data):
+    samples = load_conveyor(shared_data / "conveyor")
+    assert len(samples) == 40 and all(s.sparse and s.mm_per_px is None for s in samples)
+    assert sum(s.read_labels().max() for s in samples) == 1003 + 243  # rocks + agglomerates
+    assert samples[0].read_image().shape == (250, 250, 3)
+
+
+def test_section_datasets_and_registries(shared_data):
+    lumenstone, registry = load_lumenstone(shared_data / "lumenstone")
+    assert len(lumenstone) == 82 and registry.name(6) == "pyrite/marcasite"
+    registry.check_mask(lumenstone[0].read_mask(), lumenstone[0].mask_path)
+    thin, thin_registry = load_thinsections(shared_data / "thinsections")
+    assert len(thin) == 14 and thin_registry.name(4) == "quartz"
+    assert thin[0].read_xpl().shape == thin[0].read_image().shape == (1200, 1600, 3)
+
+
+def test_gravel_particles_are_measured_in_mm(shared_data):
+    sample = load_gravel(shared_data / "gravel")[0]
+    result = predict_particles(sample.read_image(), ParticleConfig(mm_per_px=sample.mm_per_px))
+    assert result.labels.max() > 20
+    assert np.allclose(result.particles["feret_max_mm"], 0.39 * result.particles["feret_max_px"])
