@@ -14,8 +14,8 @@ from rich.progress import track
 
 from orescope.errors import InputError
 from orescope.io import find_images, read_image, write_image, write_labels
-from orescope.jobs.particles import ParticleConfig, predict_particles, psd_particles, psd_summary
-from orescope.measure import size_distribution, spheroid_volume
+from orescope.jobs.particles import ParticleConfig, predict_particles, psd_sizes, psd_summary
+from orescope.measure import size_distribution
 from orescope.report import Thumbnail, instance_overlay, plot_psd, write_report
 
 
@@ -80,7 +80,14 @@ def _caption(summary: dict, config: ParticleConfig) -> str:
     return f"{counts}, P50 {p50:.3g} {unit} (mass)"
 
 
-def _write_run_tables(out, config, tables, summaries, thumbnails, outcome) -> None:
+def _write_run_tables(
+    out: Path,
+    config: ParticleConfig,
+    tables: list[pd.DataFrame],
+    summaries: list[dict],
+    thumbnails: list[Thumbnail],
+    outcome: RunOutcome,
+) -> None:
     everything = pd.concat(tables, ignore_index=True)
     total, sieves = psd_summary(everything, config)
     rows = pd.DataFrame([*summaries, {"image": "all", **total}])
@@ -89,11 +96,7 @@ def _write_run_tables(out, config, tables, summaries, thumbnails, outcome) -> No
     sieves.insert(0, "image", "all")
     sieves.to_csv(out / "psd.csv", index=False)
     unit = config.unit
-    kept = psd_particles(everything, config)
-    sizes = kept[f"{config.size_measure}_{unit}"].to_numpy()
-    volumes = spheroid_volume(
-        kept[f"ellipse_major_{unit}"].to_numpy(), kept[f"ellipse_minor_{unit}"].to_numpy()
-    )
+    sizes, volumes = psd_sizes(everything, config)
     curves = {"by count": size_distribution(sizes), "by mass": size_distribution(sizes, volumes)}
     plot_psd(curves, unit, out / "psd.png", f"PSD, {config.size_measure.replace('_', ' ')}")
     scale = (

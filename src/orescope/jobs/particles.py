@@ -82,9 +82,16 @@ def predict_particles(image: np.ndarray, config: ParticleConfig | None = None) -
     return ParticleResult(labels, measure_particles(labels, config.mm_per_px))
 
 
-def psd_particles(particles: pd.DataFrame, config: ParticleConfig) -> pd.DataFrame:
-    """The rows that enter the PSD: border-cut particles are dropped unless asked for."""
-    return particles if config.include_border else particles[~particles["touches_border"]]
+def psd_sizes(particles: pd.DataFrame, config: ParticleConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Sizes and volumes of the particles that enter the PSD (border-cut ones are dropped
+    unless asked for). Volume: spheroid from the ellipse axes, the mass model at uniform density.
+    """
+    kept = particles if config.include_border else particles[~particles["touches_border"]]
+    unit = config.unit
+    volumes = spheroid_volume(
+        kept[f"ellipse_major_{unit}"].to_numpy(), kept[f"ellipse_minor_{unit}"].to_numpy()
+    )
+    return kept[f"{config.size_measure}_{unit}"].to_numpy(), volumes
 
 
 def psd_summary(particles: pd.DataFrame, config: ParticleConfig) -> tuple[dict, pd.DataFrame]:
@@ -93,14 +100,10 @@ def psd_summary(particles: pd.DataFrame, config: ParticleConfig) -> tuple[dict, 
     Mass is spheroid volume (ellipse axes, third axis = minor) times a uniform density.
     """
     unit = config.unit
-    kept = psd_particles(particles, config)
-    sizes = kept[f"{config.size_measure}_{unit}"].to_numpy()
-    volumes = spheroid_volume(
-        kept[f"ellipse_major_{unit}"].to_numpy(), kept[f"ellipse_minor_{unit}"].to_numpy()
-    )
+    sizes, volumes = psd_sizes(particles, config)
     summary: dict = {
         "particles": len(particles),
-        "particles_in_psd": len(kept),
+        "particles_in_psd": len(sizes),
         "size_measure": config.size_measure,
         "unit": unit,
     }

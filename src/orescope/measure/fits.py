@@ -71,11 +71,11 @@ def fit_distribution(distribution: SizeDistribution, model: str) -> Fit | None:
         start, bounds = [largest * 1.05, 1.0], ([largest, 0.01], [largest * 100, 20.0])
     else:
         raise ValueError(f"unknown model {model!r}; choose from {sorted(MODELS)}")
-    start = np.clip(start, bounds[0], bounds[1])
+    first_guess = np.clip(start, bounds[0], bounds[1])
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", OptimizeWarning)
-            params, _ = curve_fit(MODELS[model], x, y, p0=start, bounds=bounds, maxfev=5000)
+            params, _ = curve_fit(MODELS[model], x, y, p0=first_guess, bounds=bounds, maxfev=5000)
     except (RuntimeError, ValueError):
         return None
     names = {"rosin_rammler": ("x50", "n"), "swebrec": ("x50", "xmax", "b")}

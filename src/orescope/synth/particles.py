@@ -92,11 +92,15 @@ def sample_sizes_px(config: SceneConfig, count: int, rng: np.random.Generator) -
     return np.clip(sizes_mm / config.mm_per_px, config.min_size_px, largest)
 
 
-def _bbox_union(a: tuple[int, int, int, int], b: tuple[int, int, int, int]):
+Box = tuple[int, int, int, int]  # top, left, bottom, right
+Placement = tuple[np.ndarray, Box, float]  # visible mask, its box, its ECD in px
+
+
+def _bbox_union(a: Box, b: Box) -> Box:
     return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
 
 
-def _place_particles(config: SceneConfig, rng: np.random.Generator) -> list[tuple]:
+def _place_particles(config: SceneConfig, rng: np.random.Generator) -> list[Placement]:
     """Choose each particle's mask and position; return (mask, top, left, size_px) in draw order."""
     height, width = config.height, config.width
     target = config.coverage * height * width
@@ -107,9 +111,9 @@ def _place_particles(config: SceneConfig, rng: np.random.Generator) -> list[tupl
     cut = int(np.searchsorted(np.cumsum(np.pi / 4 * pool**2), target)) + 1
     pool = np.sort(pool[:cut])[::-1]
     order = np.zeros((height, width), dtype=np.int32)
-    boxes: dict[int, tuple[int, int, int, int]] = {}
+    boxes: dict[int, Box] = {}
     areas: dict[int, int] = {}
-    placed: list[tuple] = []
+    placed: list[Placement] = []
     for size in pool:
         mask = particle_mask(size, rng, config.angularity, config.max_elongation)
         mh, mw = mask.shape
@@ -138,16 +142,23 @@ def _place_particles(config: SceneConfig, rng: np.random.Generator) -> list[tupl
     return placed
 
 
-def _crop(array: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+def _crop(array: np.ndarray, box: Box) -> np.ndarray:
     return array[box[0] : box[2], box[1] : box[3]]
 
 
-def _others_survive(order, hit, window, clipped, boxes, areas) -> bool:
+def _others_survive(
+    order: np.ndarray,
+    hit: np.ndarray,
+    window: Box,
+    clipped: np.ndarray,
+    boxes: dict[int, Box],
+    areas: dict[int, int],
+) -> bool:
     """Covering part of ``hit`` must leave each of them >= 70 % visible and in one piece."""
     for other in map(int, hit):
         box = _bbox_union(boxes[other], window)
         trial = _crop(order, box) == other
-        local = clipped_in(box, window, clipped)
+        local = _mask_in_box(box, window, clipped)
         trial &= ~local
         if trial.sum() < 0.7 * areas[other]:
             return False
@@ -156,14 +167,16 @@ def _others_survive(order, hit, window, clipped, boxes, areas) -> bool:
     return True
 
 
-def clipped_in(box, window, clipped) -> np.ndarray:
+def _mask_in_box(box: Box, window: Box, clipped: np.ndarray) -> np.ndarray:
     """``clipped`` (placed at ``window``) as a mask over the larger ``box``."""
     mask = np.zeros((box[2] - box[0], box[3] - box[1]), dtype=bool)
     mask[window[0] - box[0] : window[2] - box[0], window[1] - box[1] : window[3] - box[1]] = clipped
     return mask
 
 
-def _render(config: SceneConfig, placed: list[tuple], labels: np.ndarray, rng) -> np.ndarray:
+def _render(
+    config: SceneConfig, placed: list[Placement], labels: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     height, width = config.height, config.width
     belt_level = rng.uniform(0.15, 0.28) ** 2.2
     streaks = cv2.resize(
@@ -216,7 +229,9 @@ def _render(config: SceneConfig, placed: list[tuple], labels: np.ndarray, rng) -
     return np.round(gamma_encoded * 255).astype(np.uint8)
 
 
-def _add_shadows(config: SceneConfig, image, elevation, light) -> np.ndarray:
+def _add_shadows(
+    config: SceneConfig, image: np.ndarray, elevation: np.ndarray, light: np.ndarray
+) -> np.ndarray:
     """March towards the light: a pixel lies in shadow where something nearer the light
     stands higher than the ray from the pixel (sun elevation 45 degrees)."""
     if config.shadow_strength == 0:

@@ -36,10 +36,10 @@ def particle_mask(
     canvas = np.zeros((size * scale, size * scale), dtype=np.uint8)
     polygon = np.round((points + centre) * scale).astype(np.int32)
     cv2.fillPoly(canvas, [polygon], 255)
-    coverage = cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
+    coverage = cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA)
     sigma = (1.0 - angularity) * 0.15 * ecd_px
     if sigma > 0.5:
-        coverage = cv2.GaussianBlur(coverage, (0, 0), sigma)
+        coverage = cv2.GaussianBlur(coverage.astype(np.float32), (0, 0), sigma)
     mask = coverage >= 127.5
     rows, cols = np.nonzero(mask)
     if rows.size == 0:
