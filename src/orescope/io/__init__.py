@@ -11,14 +11,13 @@ from orescope.io.datasets import (
     load_thinsections,
 )
 from orescope.io.images import find_images, read_image, to_gray_float, to_rgb_float, write_image
-from orescope.io.labels import check_same_size, read_labels, read_mask, write_labels
+from orescope.io.labels import read_labels, read_mask, write_labels
 
 __all__ = [
     "ClassRegistry",
     "MineralClass",
     "ParticleSample",
     "SectionSample",
-    "check_same_size",
     "find_images",
     "load_conveyor",
     "load_gravel",

@@ -49,11 +49,3 @@ def read_mask(path: str | Path) -> np.ndarray:
             raise InputError(path, f"class mask index {int(mask.max())} exceeds 255")
         mask = mask.astype(np.uint8)
     return mask
-
-
-def check_same_size(image: np.ndarray, labels: np.ndarray, source: str | Path) -> None:
-    """A label image must cover its image pixel for pixel."""
-    if image.shape[:2] != labels.shape[:2]:
-        raise InputError(
-            source, f"labels are {labels.shape[:2]} but the image is {image.shape[:2]}"
-        )
