@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from orescope.cli import demo, evaluate, predict, synth
+from orescope.cli import demo, evaluate, predict, synth, train
 
 app = typer.Typer(
     help="orescope: images of ore -> particles, sizes in mm, PSD.",
@@ -15,6 +15,7 @@ app.add_typer(predict.app, name="predict")
 app.add_typer(synth.app, name="synth")
 app.add_typer(evaluate.app, name="evaluate")
 app.command("demo")(demo.demo)
+app.command("train")(train.train)
 
 if __name__ == "__main__":
     app()

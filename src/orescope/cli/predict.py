@@ -20,7 +20,15 @@ console = Console(stderr=True, soft_wrap=True)
 def particles(
     inputs: Annotated[list[Path], typer.Argument(help="Image files or folders of images.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
-    method: Annotated[str, typer.Option(help="threshwater or otsu.")] = "threshwater",
+    method: Annotated[str, typer.Option(help="model, threshwater or otsu.")] = "model",
+    model: Annotated[
+        str, typer.Option(help="Zoo model name or a folder with card.yaml + model.safetensors.")
+    ] = "particles",
+    particle_px: Annotated[
+        float | None,
+        typer.Option("--particle-px", help="Typical particle diameter in px (else estimated)."),
+    ] = None,
+    tta: Annotated[bool, typer.Option(help="Mirror test-time augmentation (4x slower).")] = False,
     mm_per_px: Annotated[
         float | None, typer.Option("--mm-per-px", help="Scale; sizes stay in px without it.")
     ] = None,
@@ -43,6 +51,9 @@ def particles(
     """
     config = ParticleConfig(
         method=method,
+        model=model,
+        particle_px=particle_px,
+        tta=tta,
         mm_per_px=mm_per_px,
         polarity=polarity,
         size_measure=size_measure,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, field_validator
 
+from orescope.infer.device import pick_device
+from orescope.infer.particles import segment_with_model
 from orescope.instances import otsu_instances, threshwater_instances
 from orescope.measure import (
     PERCENTILES,
@@ -20,6 +23,7 @@ from orescope.measure import (
     size_distribution,
     spheroid_volume,
 )
+from orescope.zoo import LoadedModel, load_model
 
 MIN_MM_PER_PX = 1e-4  # 0.1 um per pixel: finer than any light microscope resolves
 MAX_MM_PER_PX = 1000.0  # 1 m per pixel: coarser than any useful photo of ore
@@ -28,7 +32,12 @@ MAX_MM_PER_PX = 1000.0  # 1 m per pixel: coarser than any useful photo of ore
 class ParticleConfig(BaseModel, extra="forbid"):
     """How particles are found and measured; written next to every run's outputs."""
 
-    method: Literal["threshwater", "otsu"] = "threshwater"
+    method: Literal["model", "threshwater", "otsu"] = "model"
+    model: str = Field("particles", description="zoo name or folder with card.yaml (method model)")
+    particle_px: float | None = Field(
+        None, gt=0, description="typical particle diameter in px; estimated by the model if unset"
+    )
+    tta: bool = Field(False, description="average the model over mirrored copies of each tile")
     mm_per_px: float | None = Field(None, description="image scale; sizes stay in px without it")
     polarity: Literal["bright", "dark"] = "bright"
     threshold: float | None = Field(None, ge=0, le=1, description="gray level; Otsu's if unset")
@@ -61,8 +70,21 @@ class ParticleResult:
     particles: pd.DataFrame
 
 
+@lru_cache(maxsize=4)
+def _cached_model(name_or_path: str) -> LoadedModel:
+    return load_model(name_or_path, pick_device("auto"))
+
+
 def segment_particles(image: np.ndarray, config: ParticleConfig) -> np.ndarray:
-    """Instance labels by the configured classical method."""
+    """Instance labels by the configured method: a trained model or a classical baseline."""
+    if config.method == "model":
+        return segment_with_model(
+            image,
+            _cached_model(config.model),
+            particle_px=config.particle_px,
+            tta=config.tta,
+            min_area_px=config.min_area_px,
+        )
     if config.method == "otsu":
         return otsu_instances(image, config.threshold, config.polarity, config.min_area_px)
     return threshwater_instances(

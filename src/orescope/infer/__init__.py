@@ -1,0 +1,6 @@
+"""Model inference on images of any size: tiles, Gaussian blending and bounded memory."""
+
+from orescope.infer.sliding_window import predict_classes, predict_probabilities
+from orescope.infer.tiling import gaussian_weights, tile_starts
+
+__all__ = ["gaussian_weights", "predict_classes", "predict_probabilities", "tile_starts"]

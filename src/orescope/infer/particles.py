@@ -1,0 +1,117 @@
+"""Particle instances from a trained model: normalise, resample to the trained particle size,
+predict tile by tile, decode the instances and bring them back to the image's own grid."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from orescope.errors import InputError
+from orescope.infer.sliding_window import predict_classes
+from orescope.instances.border_core import decode_border_core
+from orescope.instances.components import remove_small
+from orescope.instances.threshwater import split_touching
+from orescope.preprocess.resample import median_diameter_px, resize_image, resize_labels, size_scale
+from orescope.zoo import LoadedModel
+
+STATS_SAMPLES = 1_000_000  # pixels sampled for the image statistics: plenty for a mean and std
+PROBE_PX = 768  # side of the central crop on which the particle size is estimated
+
+
+def channel_stats(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std of an image, from a regular subsample so panoramas stay cheap."""
+    step = max(1, int(np.sqrt(image.shape[0] * image.shape[1] / STATS_SAMPLES)))
+    sample = image[::step, ::step].reshape(-1, image.shape[2] if image.ndim == 3 else 1)
+    sample = sample.astype(np.float32)
+    return sample.mean(axis=0), np.maximum(sample.std(axis=0), 1e-6)
+
+
+def zscore_normaliser(image: np.ndarray, in_channels: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Tile normaliser with the whole image's statistics, so tiles agree with each other.
+    A gray image feeds a colour model by repeating its one channel."""
+    channels = image.shape[2] if image.ndim == 3 else 1
+    if channels != in_channels and not (channels == 1 and in_channels == 3):
+        raise InputError(
+            None, f"the model expects {in_channels} channels, the image has {channels}"
+        )
+    mean, std = channel_stats(image)
+
+    def normalise(crop: np.ndarray) -> np.ndarray:
+        values = (crop.reshape(*crop.shape[:2], channels).astype(np.float32) - mean) / std
+        if channels != in_channels:
+            values = np.repeat(values, in_channels, axis=2)
+        return np.ascontiguousarray(values.transpose(2, 0, 1))
+
+    return normalise
+
+
+def _instances_at_model_scale(
+    image: np.ndarray, loaded: LoadedModel, tta: bool, batch_size: int, progress: bool
+) -> np.ndarray:
+    card = loaded.card
+    classes = predict_classes(
+        image,
+        loaded.network,
+        normalise=zscore_normaliser(image, card.in_channels),
+        tile=card.tile,
+        batch_size=batch_size,
+        tta=tta,
+        device=next(loaded.network.parameters()).device,
+        progress=progress,
+    )
+    if card.target == "border_core":
+        return decode_border_core(classes, card.border_px, min_area_px=4)
+    return split_touching(classes > 0, min_area_px=4)
+
+
+def estimate_particle_px(image: np.ndarray, loaded: LoadedModel, batch_size: int = 4) -> float:
+    """Median particle ECD (px) in the image, measured by the model itself on a central crop:
+    once at the image's scale and, when that is far from the trained size, once more at the
+    corrected scale (a model sees particles best near the size it was trained at)."""
+    target = loaded.card.particle_px
+    assert target is not None
+    scale = 1.0
+    typical = target
+    for _ in range(2):
+        side = int(PROBE_PX / scale)
+        top, left = max(0, (image.shape[0] - side) // 2), max(0, (image.shape[1] - side) // 2)
+        crop = resize_image(image[top : top + side, left : left + side], scale)
+        measured = median_diameter_px(
+            _instances_at_model_scale(crop, loaded, False, batch_size, False)
+        )
+        if not np.isfinite(measured):
+            return typical
+        typical = measured / scale
+        new_scale = size_scale(typical, target)
+        if abs(np.log(new_scale / scale)) < np.log(1.25):
+            break
+        scale = new_scale
+    return typical
+
+
+def segment_with_model(
+    image: np.ndarray,
+    loaded: LoadedModel,
+    particle_px: float | None = None,
+    tta: bool = False,
+    min_area_px: int = 16,
+    batch_size: int = 4,
+    progress: bool = False,
+) -> np.ndarray:
+    """uint32 instance labels of ``image`` (same height and width).
+
+    ``particle_px`` is the typical (median) particle diameter in the image in pixels; it is
+    estimated when not given. The image is resampled so that this matches the size the model
+    was trained at, and the labels are resampled back.
+    """
+    scale = 1.0
+    if loaded.card.particle_px is not None:
+        typical = particle_px or estimate_particle_px(image, loaded, batch_size)
+        scale = size_scale(typical, loaded.card.particle_px)
+    resized = resize_image(image, scale)
+    labels = _instances_at_model_scale(resized, loaded, tta, batch_size, progress)
+    del resized
+    if scale != 1.0:
+        labels = resize_labels(labels, image.shape[:2])
+    return remove_small(labels, min_area_px)

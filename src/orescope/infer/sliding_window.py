@@ -1,0 +1,217 @@
+"""Sliding-window inference with Gaussian blending in bounded memory.
+
+Panoramas of ore on a belt reach 12000×8000 pixels; their full K×H×W probability map would not
+fit next to the model. Tiles are therefore predicted row by row, top to bottom, and blended in a
+band one tile high: once a tile row is done, every pixel above the next row's start has received
+all its contributions, so it is reduced to a class and the band moves down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from itertools import chain, islice
+
+import numpy as np
+import torch
+from rich.progress import track
+
+from orescope.infer.tiling import gaussian_weights, tile_starts
+
+Normalise = Callable[[np.ndarray], np.ndarray]
+
+# Mirror variants for test-time augmentation, as torch dimensions of a B×C×h×w batch.
+_FLIPS: tuple[tuple[int, ...], ...] = ((), (3,), (2,), (2, 3))
+
+
+def predict_classes(
+    image: np.ndarray,
+    model: torch.nn.Module,
+    *,
+    normalise: Normalise,
+    tile: int = 256,
+    overlap: float = 0.25,
+    batch_size: int = 4,
+    tta: bool = False,
+    device: str | torch.device = "cpu",
+    progress: bool = False,
+) -> np.ndarray:
+    """Class map (uint8 H×W) of ``image``: argmax over K classes, or probability ≥ 0.5 if K = 1.
+
+    Memory beyond the image and the class map is one band of K×tile×W accumulators, whatever
+    the image height. ``normalise`` maps an h×w×C crop (the image's dtype; 2D images come as
+    h×w×1) to the float32 C×h×w model input, so the whole image is never converted to float.
+    Tiles are ``tile``×``tile`` (a multiple of 32), ``round(tile·(1 − overlap))`` apart;
+    images narrower or lower than a tile are padded (reflected, or edge-repeated where a single
+    reflection is too short) and cropped back. ``tta`` averages the four mirror variants. The
+    model is moved to ``device`` and evaluated in eval mode; its training flag is restored.
+    """
+    classes = np.empty(image.shape[:2], dtype=np.uint8)
+    for top, probabilities in _probability_bands(
+        image, model, normalise, tile, overlap, batch_size, tta, device, progress
+    ):
+        classes[top : top + probabilities.shape[1]] = _reduce(probabilities)
+    return classes
+
+
+def predict_probabilities(
+    image: np.ndarray,
+    model: torch.nn.Module,
+    *,
+    normalise: Normalise,
+    tile: int = 256,
+    overlap: float = 0.25,
+    batch_size: int = 4,
+    tta: bool = False,
+    device: str | torch.device = "cpu",
+    progress: bool = False,
+) -> np.ndarray:
+    """Blended probabilities (float32 K×H×W) of ``image``, as :func:`predict_classes` sees them.
+
+    Holds the full probability map, so it is meant for small images and tests only; use
+    :func:`predict_classes` for panoramas.
+    """
+    bands = _probability_bands(
+        image, model, normalise, tile, overlap, batch_size, tta, device, progress
+    )
+    return np.concatenate([band for _, band in bands], axis=1)
+
+
+def _reduce(probabilities: np.ndarray) -> np.ndarray:
+    """Class per pixel of a K×h×w probability band."""
+    if len(probabilities) == 1:
+        return (probabilities[0] >= 0.5).astype(np.uint8)
+    if len(probabilities) > 256:
+        raise ValueError(f"{len(probabilities)} classes do not fit a uint8 class map")
+    return probabilities.argmax(axis=0).astype(np.uint8)
+
+
+def _probability_bands(
+    image: np.ndarray,
+    model: torch.nn.Module,
+    normalise: Normalise,
+    tile: int,
+    overlap: float,
+    batch_size: int,
+    tta: bool,
+    device: str | torch.device,
+    progress: bool,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Final blended probabilities as (first row, K×h×W band), top to bottom, covering H rows.
+
+    Tile starts on the padded grid are such that a tile row starting at ``top`` overlaps only
+    rows ``[top, top + tile)``, so the accumulators are exactly one tile high.
+    """
+    if image.ndim not in (2, 3) or 0 in image.shape:
+        raise ValueError(f"expected a non-empty H×W or H×W×C image, got shape {image.shape}")
+    if tile < 32 or tile % 32:
+        raise ValueError(f"tile must be a positive multiple of 32, got {tile}")
+    if not 0 <= overlap < 0.9:
+        raise ValueError(f"overlap must be in [0, 0.9), got {overlap}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    pixels = image if image.ndim == 3 else image[..., None]
+    height, width = image.shape[:2]
+    step = round(tile * (1 - overlap))
+    padded_width = max(width, tile)
+    origins = [
+        (y, x)
+        for y in tile_starts(max(height, tile), tile, step)
+        for x in tile_starts(padded_width, tile, step)
+    ]
+    weights = gaussian_weights(tile)
+    was_training = model.training
+    model.to(device).eval()
+    try:
+        tiles = _tile_probabilities(
+            pixels, model, normalise, origins, tile, batch_size, tta, device, progress
+        )
+        first = next(tiles)
+        band = np.zeros((len(first[1]), tile, padded_width), dtype=np.float32)
+        total = np.zeros((tile, padded_width), dtype=np.float32)
+        top = 0
+        for (y, x), probabilities in chain([first], tiles):
+            if y != top:
+                yield top, band[:, : y - top, :width] / total[: y - top, :width]
+                _shift_up(band, y - top)
+                _shift_up(total, y - top)
+                top = y
+            band[:, :, x : x + tile] += probabilities * weights
+            total[:, x : x + tile] += weights
+        yield top, band[:, : height - top, :width] / total[: height - top, :width]
+    finally:
+        model.train(was_training)
+
+
+def _shift_up(buffer: np.ndarray, rows: int) -> None:
+    """Drop the first ``rows`` rows (axis −2) of ``buffer`` in place and zero the freed ones."""
+    keep = buffer.shape[-2] - rows
+    buffer[..., :keep, :] = buffer[..., rows:, :]
+    buffer[..., keep:, :] = 0
+
+
+def _tile_probabilities(
+    pixels: np.ndarray,
+    model: torch.nn.Module,
+    normalise: Normalise,
+    origins: list[tuple[int, int]],
+    tile: int,
+    batch_size: int,
+    tta: bool,
+    device: str | torch.device,
+    progress: bool,
+) -> Iterator[tuple[tuple[int, int], np.ndarray]]:
+    """(origin, K×tile×tile probabilities) per tile, in the order of ``origins``.
+
+    Batches run across tile rows, so narrow images still fill ``batch_size``.
+    """
+    pending = iter(track(origins, description="tiles", disable=not progress))
+    while chunk := list(islice(pending, batch_size)):
+        inputs = np.stack([_model_input(normalise, _crop(pixels, y, x, tile)) for y, x in chunk])
+        probabilities = _probabilities(model, torch.from_numpy(inputs).to(device), tta)
+        yield from zip(chunk, probabilities, strict=True)
+
+
+def _crop(pixels: np.ndarray, y: int, x: int, tile: int) -> np.ndarray:
+    """The tile×tile×C crop at (y, x); sides of the image shorter than a tile are padded.
+
+    Such a crop spans the whole short side, so padding the crop equals padding the image.
+    """
+    crop = pixels[y : y + tile, x : x + tile]
+    for axis in (0, 1):
+        size = crop.shape[axis]
+        if size < tile:
+            widths = [(0, 0)] * crop.ndim
+            widths[axis] = (0, tile - size)
+            crop = np.pad(crop, widths, mode="reflect" if tile - size < size else "edge")
+    return crop
+
+
+def _model_input(normalise: Normalise, crop: np.ndarray) -> np.ndarray:
+    """``normalise(crop)`` as float32 C×h×w, checked so that a wrong layout fails clearly."""
+    tensor = np.asarray(normalise(crop), dtype=np.float32)
+    if tensor.ndim != 3 or tensor.shape[1:] != crop.shape[:2]:
+        raise ValueError(
+            f"normalise must map an h×w×C crop to C×h×w; got {crop.shape} -> {tensor.shape}"
+        )
+    return tensor
+
+
+def _probabilities(model: torch.nn.Module, inputs: torch.Tensor, tta: bool) -> np.ndarray:
+    """Probabilities (B×K×h×w float32) of a batch, averaged over the mirror variants if ``tta``."""
+    flips = _FLIPS if tta else _FLIPS[:1]
+    total = torch.zeros(())
+    with torch.inference_mode():
+        for dims in flips:
+            total = total + torch.flip(_activate(model(torch.flip(inputs, dims)), inputs), dims)
+    return (total / len(flips)).cpu().numpy()
+
+
+def _activate(logits: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """Sigmoid of K = 1 logits, softmax over K otherwise; checks the model kept B, h and w."""
+    batch, _, height, width = inputs.shape
+    if logits.ndim != 4 or (len(logits), *logits.shape[2:]) != (batch, height, width):
+        raise ValueError(
+            f"model must map B×C×h×w to B×K×h×w; got {tuple(inputs.shape)} -> {tuple(logits.shape)}"
+        )
+    logits = logits.float()
+    return torch.sigmoid(logits) if logits.shape[1] == 1 else torch.softmax(logits, dim=1)

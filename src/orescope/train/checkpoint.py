@@ -1,0 +1,61 @@
+"""Resumable checkpoints without pickle: weights and optimizer tensors in safetensors, the
+rest (epoch, best score, history, optimizer settings) in JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from orescope.errors import InputError
+from orescope.models.weights import load_weights, save_weights
+
+
+def save_checkpoint(
+    folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any]
+) -> None:
+    """Write to a temporary folder and swap it in, so an interrupted save never leaves a
+    half-written checkpoint."""
+    staging = folder.with_name(folder.name + ".partial")
+    staging.mkdir(parents=True, exist_ok=True)
+    save_weights(model, staging / "model.safetensors")
+    optimizer_state = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for index, values in optimizer_state["state"].items():
+        for key, value in values.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{index}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars[f"{index}.{key}"] = value
+    save_file(tensors, str(staging / "optimizer.safetensors"))
+    document = {
+        **state,
+        "optimizer_groups": optimizer_state["param_groups"],
+        "optimizer_scalars": scalars,
+    }
+    (staging / "state.json").write_text(json.dumps(document, indent=1))
+    if folder.exists():
+        for old in folder.iterdir():
+            old.unlink()
+        folder.rmdir()
+    staging.rename(folder)
+
+
+def load_checkpoint(
+    folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer
+) -> dict[str, Any]:
+    """Restore model and optimizer in place; returns the saved state (epoch, history, ...)."""
+    if not (folder / "state.json").is_file():
+        raise InputError(folder, "no checkpoint to resume from")
+    load_weights(model, folder / "model.safetensors")
+    document = json.loads((folder / "state.json").read_text())
+    tensors = load_file(str(folder / "optimizer.safetensors"))
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in [*tensors.items(), *document.pop("optimizer_scalars").items()]:
+        index, name = key.split(".", 1)
+        state.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": document.pop("optimizer_groups")})
+    return document

@@ -1,0 +1,113 @@
+"""The one validated training configuration, read from YAML and written next to the outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from orescope.errors import InputError
+from orescope.models.spec import ArchitectureSpec
+from orescope.train.augment import AugmentConfig
+from orescope.zoo.card import Target
+
+
+class DataSource(BaseModel, extra="forbid"):
+    """One set of labelled images: a dataset folder in the gravel layout (``gravel``: images/,
+    labels/, resolutions.csv), the conveyor crops (sparse labels, so only as validation), or
+    synthetic scenes generated from ``scene`` with seeds ``seed, seed+1, ...``."""
+
+    kind: Literal["gravel", "synth"]
+    path: str | None = Field(None, description="dataset root for kind 'gravel'")
+    stems: list[str] | None = Field(None, description="only these images (a fixed split)")
+    exclude: list[str] = Field(default_factory=list, description="all images but these")
+    count: int = Field(16, ge=1, description="number of synthetic scenes")
+    seed: int = 0
+    scene: dict[str, Any] = Field(default_factory=dict, description="SceneConfig fields")
+    vary: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description="SceneConfig fields drawn uniformly per scene"
+    )
+    weight: float = Field(1.0, gt=0, description="share of training patches from this source")
+
+    @model_validator(mode="after")
+    def _path_for_folders(self) -> DataSource:
+        if self.kind == "gravel" and not self.path:
+            raise ValueError("a 'gravel' data source needs a path")
+        return self
+
+
+class LossConfig(BaseModel, extra="forbid"):
+    name: Literal["bce_dice", "ce", "focal", "dice"] = "bce_dice"
+    alpha: float = Field(0.6, ge=0, le=1, description="weight of Dice in (1-α)·BCE + α·Dice")
+    gamma: float = Field(2.0, ge=0, description="focusing parameter of the focal loss")
+    class_weights: list[float] | None = None
+    ignore_index: int | None = None
+
+
+class OptimizerConfig(BaseModel, extra="forbid"):
+    name: Literal["rmsprop", "adam", "adamw", "sgd"] = "adamw"
+    lr: float = Field(1e-3, gt=0, le=10)
+    weight_decay: float = Field(1e-4, ge=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    schedule: Literal["constant", "cosine", "poly"] = "cosine"
+    warmup_epochs: int = Field(0, ge=0)
+
+
+class TrainConfig(BaseModel, extra="forbid"):
+    """Everything a training run depends on; the same config and seed give the same model."""
+
+    name: str = Field(description="model name written on its card")
+    out: str = Field(description="output folder: weights, card, checkpoints, history")
+    seed: int = 0
+    architecture: ArchitectureSpec = Field(default_factory=ArchitectureSpec)
+    target: Target = "border_core"
+    border_px: int = Field(2, ge=1, le=16)
+    particle_px: float | None = Field(
+        32.0, gt=2, description="resample every image so its median particle ECD is this"
+    )
+    train: list[DataSource] = Field(min_length=1)
+    val: list[DataSource] = Field(default_factory=list)
+    patch: int = Field(256, ge=32)
+    batch_size: int = Field(8, ge=1)
+    patches_per_epoch: int = Field(256, ge=1)
+    epochs: int = Field(50, ge=1)
+    loss: LossConfig = Field(default_factory=LossConfig)
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    num_workers: int = Field(0, ge=0)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _patch_fits_model(self) -> TrainConfig:
+        if self.patch % 32:
+            raise ValueError(f"patch {self.patch} is not a multiple of 32")
+        return self
+
+    @property
+    def classes(self) -> int:
+        return 1 if self.target == "foreground" else 3
+
+
+def read_train_config(path: str | Path) -> TrainConfig:
+    """Validated config; relative dataset paths are resolved against the config's folder."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+        config = TrainConfig.model_validate(raw)
+    except FileNotFoundError:
+        raise InputError(path, "config not found") from None
+    except yaml.YAMLError as error:
+        raise InputError(path, f"not valid YAML: {str(error).splitlines()[0]}") from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise InputError(path, f"{where}: {first['msg']}") from None
+    for source in config.train + config.val:
+        if source.path and not Path(source.path).is_absolute():
+            source.path = str((path.parent / source.path).resolve())
+    if not Path(config.out).is_absolute():
+        config.out = str((path.parent / config.out).resolve())
+    return config

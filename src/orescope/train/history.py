@@ -1,0 +1,32 @@
+"""Metric history of a training run: a CSV row per epoch and a figure of the curves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def write_history(rows: list[dict[str, float]], folder: Path) -> None:
+    """``history.csv`` and ``curves.png`` (losses left, validation scores right)."""
+    table = pd.DataFrame(rows)
+    table.to_csv(folder / "history.csv", index=False)
+    figure, (losses, scores) = plt.subplots(1, 2, figsize=(10, 4))
+    losses.plot(table["epoch"], table["train_loss"], label="train loss")
+    losses.set_xlabel("epoch")
+    losses.set_ylabel("loss")
+    losses.legend()
+    for column in [c for c in table.columns if c.startswith("val_")]:
+        scores.plot(table["epoch"], table[column], label=column.removeprefix("val_"))
+    scores.set_xlabel("epoch")
+    scores.set_ylabel("validation score")
+    scores.set_ylim(0, 1)
+    if len(table.columns) > 4:
+        scores.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(folder / "curves.png", dpi=100)
+    plt.close(figure)

@@ -1,0 +1,182 @@
+"""The training loop: epochs of random patches, validation on whole images, best and last
+checkpoints, exact resume."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from rich.progress import Progress
+from torch.utils.data import DataLoader
+
+from orescope.errors import InputError
+from orescope.infer.device import pick_device
+from orescope.infer.particles import zscore_normaliser
+from orescope.infer.sliding_window import predict_classes
+from orescope.instances.border_core import CLASS_NAMES, decode_border_core
+from orescope.instances.threshwater import split_touching
+from orescope.metrics.instance import instance_metrics
+from orescope.metrics.pixel import pixel_metrics
+from orescope.models.weights import save_weights
+from orescope.train.checkpoint import load_checkpoint, save_checkpoint
+from orescope.train.config import OptimizerConfig, TrainConfig
+from orescope.train.data import LabelledImage, PatchDataset, load_source
+from orescope.train.history import write_history
+from orescope.train.losses import segmentation_loss
+from orescope.zoo import CARD_FILE, WEIGHTS_FILE, ModelCard, write_card
+
+VALIDATION_SCORES = ("ap50", "f1_match", "eta", "merger_ratio", "splitter_ratio", "iou")
+
+
+def make_optimizer(model: torch.nn.Module, config: OptimizerConfig) -> torch.optim.Optimizer:
+    params, lr, decay = model.parameters(), config.lr, config.weight_decay
+    if config.name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, weight_decay=decay, momentum=config.momentum)
+    if config.name == "sgd":
+        return torch.optim.SGD(
+            params, lr=lr, weight_decay=decay, momentum=config.momentum, nesterov=True
+        )
+    if config.name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=decay)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=decay)
+
+
+def learning_rate(config: OptimizerConfig, epoch: int, epochs: int) -> float:
+    """Linear warm-up, then constant, cosine or polynomial (power 0.9) decay, set per epoch."""
+    if epoch < config.warmup_epochs:
+        return config.lr * (epoch + 1) / (config.warmup_epochs + 1)
+    progress = (epoch - config.warmup_epochs) / max(1, epochs - config.warmup_epochs)
+    if config.schedule == "cosine":
+        return config.lr * 0.5 * (1 + math.cos(math.pi * progress))
+    if config.schedule == "poly":
+        return config.lr * (1 - progress) ** 0.9
+    return config.lr
+
+
+def predict_instances(
+    model: torch.nn.Module, image: np.ndarray, config: TrainConfig, device: torch.device
+) -> tuple[np.ndarray, np.ndarray]:
+    """Class map and instances of a whole image at the trained scale."""
+    classes = predict_classes(
+        image,
+        model,
+        normalise=zscore_normaliser(image, 3),
+        tile=config.patch,
+        batch_size=config.batch_size,
+        device=device,
+    )
+    if config.target == "border_core":
+        return classes, decode_border_core(classes, config.border_px, min_area_px=4)
+    return classes, split_touching(classes > 0, min_area_px=4)
+
+
+def validate(
+    model: torch.nn.Module, images: list[LabelledImage], config: TrainConfig, device: torch.device
+) -> dict[str, float]:
+    """Mean instance scores and foreground IoU over the validation images."""
+    scores: dict[str, list[float]] = {name: [] for name in VALIDATION_SCORES}
+    for item in images:
+        classes, instances = predict_instances(model, item.image, config, device)
+        found = instance_metrics(item.labels, instances)
+        for name in VALIDATION_SCORES[:-1]:
+            scores[name].append(float(found[name]))
+        pixels = pixel_metrics((item.labels > 0).astype(np.int64), (classes > 0).astype(np.int64))
+        scores["iou"].append(float(pixels["iou"] or 0.0))
+    return {f"val_{name}": float(np.mean(values)) for name, values in scores.items()}
+
+
+def _card(config: TrainConfig, metrics: dict[str, float], epoch: int, command: str) -> ModelCard:
+    return ModelCard(
+        name=config.name,
+        architecture=config.architecture,
+        in_channels=3,
+        target=config.target,
+        border_px=config.border_px,
+        class_names=list(CLASS_NAMES) if config.target == "border_core" else ["particle"],
+        particle_px=config.particle_px,
+        tile=config.patch,
+        training={
+            "command": command,
+            "epochs": epoch + 1,
+            "data": [s.model_dump(exclude_defaults=True) for s in config.train],
+            "description": config.description,
+        },
+        metrics={"validation (trained scale)": metrics} if metrics else {},
+    )
+
+
+def train(
+    config: TrainConfig, resume: bool = False, progress: bool = True, command: str = ""
+) -> Path:
+    """Train as configured; returns the output folder (``model.safetensors`` + ``card.yaml`` of
+    the best epoch, ``last/`` for resuming, ``history.csv``, ``curves.png``, ``config.yaml``)."""
+    out = Path(config.out)
+    last = out / "last"
+    if (last / "state.json").exists() and not resume:
+        raise InputError(out, "holds an earlier run: pass --resume to continue it, or another out")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(
+        yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+    )
+    torch.manual_seed(config.seed)
+    device = pick_device(config.device)
+    train_sets = [load_source(s, config.particle_px) for s in config.train]
+    val_images = [item for s in config.val for item in load_source(s, config.particle_px)]
+    dataset = PatchDataset(
+        train_sets,
+        [s.weight for s in config.train],
+        config.patch,
+        config.patches_per_epoch,
+        config.augment,
+        config.target,
+        config.border_px,
+        config.seed,
+    )
+    model = config.architecture.build(3, config.classes).to(device)
+    optimizer = make_optimizer(model, config.optimizer)
+    state: dict = {"epoch": 0, "best": -math.inf, "history": []}
+    if resume:
+        state = load_checkpoint(last, model, optimizer)
+    steps = config.patches_per_epoch // config.batch_size
+    with Progress(disable=not progress) as bar:
+        task = bar.add_task("training", total=(config.epochs - state["epoch"]) * steps)
+        for epoch in range(state["epoch"], config.epochs):
+            started = time.perf_counter()
+            rate = learning_rate(config.optimizer, epoch, config.epochs)
+            for group in optimizer.param_groups:
+                group["lr"] = rate
+            dataset.set_epoch(epoch)
+            torch.manual_seed(config.seed * 100_003 + epoch)
+            loader = DataLoader(
+                dataset,
+                batch_size=config.batch_size,
+                num_workers=config.num_workers,
+                drop_last=True,
+            )
+            model.train()
+            losses = []
+            for images, targets in loader:
+                images, targets = images.to(device), targets.to(device)
+                optimizer.zero_grad(set_to_none=True)
+                loss = segmentation_loss(model(images), targets, config.loss)
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.item())
+                bar.update(task, advance=1, description=f"epoch {epoch + 1} loss {loss.item():.3f}")
+            metrics = validate(model, val_images, config, device) if val_images else {}
+            row = {"epoch": epoch + 1, "lr": rate, "train_loss": float(np.mean(losses))}
+            row |= metrics | {"seconds": time.perf_counter() - started}
+            state["history"].append(row)
+            score = metrics.get("val_ap50", -row["train_loss"])
+            if score > state["best"]:
+                state["best"] = score
+                save_weights(model, out / WEIGHTS_FILE)
+                write_card(out / CARD_FILE, _card(config, metrics, epoch, command))
+            state["epoch"] = epoch + 1
+            save_checkpoint(last, model, optimizer, state)
+            write_history(state["history"], out)
+    return out

@@ -1,0 +1,52 @@
+"""Model cards: everything needed to rebuild, feed and trust a trained model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+
+from orescope.errors import InputError
+from orescope.models.spec import ArchitectureSpec
+
+Target = Literal["border_core", "foreground"]
+
+
+class ModelCard(BaseModel, extra="forbid"):
+    """``card.yaml`` next to ``model.safetensors``."""
+
+    name: str
+    architecture: ArchitectureSpec
+    in_channels: int = Field(3, ge=1)
+    target: Target = "border_core"
+    border_px: int = Field(2, ge=1, description="border thickness of the border-core target")
+    class_names: list[str]
+    normalisation: Literal["image_zscore"] = "image_zscore"
+    particle_px: float | None = Field(
+        None, gt=0, description="median particle ECD (px) the model was trained at"
+    )
+    tile: int = Field(256, ge=32)
+    training: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+    @property
+    def classes(self) -> int:
+        """Output channels: one sigmoid channel for foreground, else one per class."""
+        return 1 if self.target == "foreground" else len(self.class_names)
+
+
+def read_card(path: str | Path) -> ModelCard:
+    path = Path(path)
+    try:
+        return ModelCard.model_validate(yaml.safe_load(path.read_text()))
+    except FileNotFoundError:
+        raise InputError(path, "model card not found") from None
+    except (yaml.YAMLError, ValidationError, TypeError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InputError(path, f"not a valid model card: {reason}") from None
+
+
+def write_card(path: str | Path, card: ModelCard) -> None:
+    Path(path).write_text(yaml.safe_dump(card.model_dump(mode="json"), sort_keys=False))

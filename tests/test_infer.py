@@ -1,0 +1,271 @@
+"""Sliding-window inference and particle-size resampling, against exact expectations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from skimage.draw import disk
+
+from orescope.infer import gaussian_weights, predict_classes, predict_probabilities, tile_starts
+from orescope.infer.sliding_window import _probability_bands
+from orescope.preprocess import median_diameter_px, resize_image, resize_labels, size_scale
+
+
+def to_chw(crop: np.ndarray) -> np.ndarray:
+    """Crop values as they are, channels first."""
+    return crop.astype(np.float32).transpose(2, 0, 1)
+
+
+def channel_argmax_model() -> torch.nn.Module:
+    """Pointwise 4-class model: logits (x0, x1, x2, 127.5) for a pixel (x0, x1, x2).
+
+    Each class logit is one exact product, so equal channels give bit-equal probabilities in
+    every tile and unequal ones differ by a margin far above rounding: blending is exact.
+    """
+    conv = torch.nn.Conv2d(3, 4, kernel_size=1)
+    with torch.no_grad():
+        conv.weight.zero_()
+        for channel in range(3):
+            conv.weight[channel, channel] = 1.0
+    conv.bias = torch.nn.Parameter(torch.tensor([0.0, 0.0, 0.0, 127.5]))
+    return conv
+
+
+class ConstantModel(torch.nn.Module):
+    """The same logits at every pixel; records whether it ran in eval mode."""
+
+    def __init__(self, logits: list[float]) -> None:
+        super().__init__()
+        self.logits = torch.nn.Parameter(torch.tensor(logits))
+        self.saw_training: list[bool] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.saw_training.append(self.training)
+        batch, _, height, width = x.shape
+        return self.logits[None, :, None, None].expand(batch, -1, height, width)
+
+
+class TileMeanModel(torch.nn.Module):
+    """Logits (m, −m) from the tile's mean value m: the answer changes with the tile position."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(dim=(1, 2, 3), keepdim=True) / 64
+        return torch.cat([mean, -mean], dim=1).expand(-1, -1, *x.shape[2:])
+
+
+def naive_blend(image: np.ndarray, model: torch.nn.Module, tile: int, step: int) -> np.ndarray:
+    """Full-map Gaussian blending, for an image at least one tile in each direction."""
+    height, width = image.shape[:2]
+    weights = gaussian_weights(tile)
+    total = np.zeros((height, width), np.float32)
+    blended = np.zeros((2, height, width), np.float32)
+    for y in tile_starts(height, tile, step):
+        for x in tile_starts(width, tile, step):
+            crop = torch.from_numpy(to_chw(image[y : y + tile, x : x + tile]))[None]
+            probabilities = torch.softmax(model(crop), dim=1)[0].numpy()
+            blended[:, y : y + tile, x : x + tile] += probabilities * weights
+            total[y : y + tile, x : x + tile] += weights
+    return blended / total
+
+
+@pytest.mark.parametrize(
+    ("length", "tile", "step", "expected"),
+    [
+        (100, 256, 192, [0]),
+        (256, 256, 192, [0]),
+        (512, 256, 256, [0, 256]),
+        (512, 256, 128, [0, 128, 256]),
+        (300, 256, 128, [0, 44]),
+        (1000, 256, 192, [0, 192, 384, 576, 744]),
+        (517, 64, 32, [*range(0, 449, 32), 453]),
+    ],
+)
+def test_tile_starts(length, tile, step, expected):
+    assert tile_starts(length, tile, step) == expected
+
+
+def test_tile_starts_rejects_non_positive():
+    with pytest.raises(ValueError):
+        tile_starts(100, 64, 0)
+
+
+def test_gaussian_weights():
+    weights = gaussian_weights(256)
+    assert weights.shape == (256, 256)
+    assert weights.dtype == np.float32
+    np.testing.assert_array_equal(weights, weights.T)
+    np.testing.assert_array_equal(weights, weights[::-1])
+    np.testing.assert_array_equal(weights, weights[:, ::-1])
+    assert weights.max() == 1.0
+    assert weights[127, 127] == 1.0
+    assert weights.min() > 0
+    assert gaussian_weights(64, sigma_fraction=0.01).min() == np.float32(1e-6)
+
+
+@pytest.mark.parametrize(("height", "width", "tile"), [(250, 250, 256), (300, 517, 64), (5, 7, 32)])
+@pytest.mark.parametrize("tta", [False, True])
+def test_pointwise_model_gives_pixelwise_classes(height, width, tile, tta):
+    image = np.random.default_rng(height).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    expected = np.dstack([image, np.full((height, width), 127.5)]).argmax(axis=2)
+    classes = predict_classes(
+        image, channel_argmax_model(), normalise=to_chw, tile=tile, overlap=0.5, tta=tta
+    )
+    assert classes.dtype == np.uint8
+    np.testing.assert_array_equal(classes, expected)
+
+
+def test_probabilities_sum_to_one_and_match_classes():
+    image = np.random.default_rng(1).integers(0, 256, (300, 517, 3), dtype=np.uint8)
+    options = {"normalise": to_chw, "tile": 64, "overlap": 0.5, "batch_size": 3}
+    probabilities = predict_probabilities(image, channel_argmax_model(), **options)
+    assert probabilities.shape == (4, 300, 517)
+    assert probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(axis=0), 1.0, atol=1e-6)
+    classes = predict_classes(image, channel_argmax_model(), **options)
+    np.testing.assert_array_equal(classes, probabilities.argmax(axis=0))
+
+
+def test_constant_model_blends_to_its_softmax_in_eval_mode():
+    model = ConstantModel([0.5, 2.0, -1.0])
+    model.train()
+    image = np.zeros((200, 330, 3), np.uint8)
+    probabilities = predict_probabilities(image, model, normalise=to_chw, tile=64, overlap=0.5)
+    expected = torch.softmax(torch.tensor([0.5, 2.0, -1.0]), dim=0).numpy()[:, None, None]
+    np.testing.assert_allclose(probabilities, np.broadcast_to(expected, (3, 200, 330)), rtol=1e-6)
+    classes = predict_classes(image, model, normalise=to_chw, tile=64, tta=True)
+    np.testing.assert_array_equal(classes, np.ones((200, 330), np.uint8))
+    assert model.saw_training and not any(model.saw_training)
+    assert model.training
+
+
+def test_band_streaming_equals_full_map_blending():
+    """A model whose answer depends on the tile: blending in a band equals blending in full."""
+    image = np.random.default_rng(2).integers(0, 256, (300, 517, 3), dtype=np.uint8)
+    image[:, 200:] //= 4
+    probabilities = predict_probabilities(
+        image, TileMeanModel(), normalise=to_chw, tile=64, overlap=0.5, batch_size=5
+    )
+    expected = naive_blend(image, TileMeanModel(), tile=64, step=32)
+    np.testing.assert_allclose(probabilities, expected, rtol=1e-6)
+
+
+def test_bands_are_at_most_one_tile_high_and_cover_the_image():
+    image = np.zeros((300, 517, 3), np.uint8)
+    bands = _probability_bands(
+        image, ConstantModel([0.0, 1.0]), to_chw, 64, 0.25, 4, False, "cpu", False
+    )
+    tops, heights = zip(*((top, band.shape[1]) for top, band in bands), strict=True)
+    assert max(heights) <= 64
+    assert list(tops) == [0, *np.cumsum(heights)[:-1]]
+    assert sum(heights) == 300
+
+
+def test_single_class_uses_sigmoid_on_gray_images():
+    image = np.random.default_rng(3).integers(0, 256, (250, 250), dtype=np.uint8)
+    model = torch.nn.Conv2d(1, 1, kernel_size=1)
+    with torch.no_grad():
+        model.weight.fill_(1 / 64)  # powers of two: the logit's sign is exact
+        model.bias.fill_(-127.5 / 64)
+    options = {"normalise": to_chw, "tile": 64, "overlap": 0.5, "tta": True}
+    classes = predict_classes(image, model, **options)
+    np.testing.assert_array_equal(classes, (image > 127).astype(np.uint8))
+    probabilities = predict_probabilities(image, model, **options)
+    expected = 1 / (1 + np.exp((127.5 - image.astype(np.float64)) / 64))
+    np.testing.assert_allclose(probabilities[0], expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize(("tile", "overlap"), [(100, 0.25), (0, 0.25), (64, 0.9), (64, -0.1)])
+def test_bad_tiling_is_refused(tile, overlap):
+    image = np.zeros((64, 64, 3), np.uint8)
+    with pytest.raises(ValueError):
+        predict_classes(image, channel_argmax_model(), normalise=to_chw, tile=tile, overlap=overlap)
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype", "scale", "expected"),
+    [
+        ((100, 60, 3), np.uint8, 0.5, (50, 30, 3)),
+        ((100, 60, 3), np.uint8, 1.5, (150, 90, 3)),
+        ((7, 5), np.uint16, 0.3, (2, 2)),
+        ((7, 5, 1), np.float32, 2.0, (14, 10, 1)),
+        ((40, 30, 6), np.uint8, 0.25, (10, 8, 6)),
+        ((40, 30), np.uint8, 0.001, (1, 1)),
+    ],
+)
+def test_resize_image_shapes_and_dtypes(shape, dtype, scale, expected):
+    image = np.full(shape, 77, dtype)
+    resized = resize_image(image, scale)
+    assert resized.shape == expected
+    assert resized.dtype == dtype
+    assert (resized == 77).all()
+
+
+def test_resize_image_averages_areas_when_shrinking():
+    image = np.zeros((6, 6), np.float32)
+    image[0, 0] = 9.0
+    np.testing.assert_array_equal(resize_image(image, 1 / 3), [[1.0, 0.0], [0.0, 0.0]])
+
+
+def test_resize_image_identity_and_errors():
+    image = np.zeros((4, 4), np.uint8)
+    assert resize_image(image, 1.0) is image
+    for scale in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError):
+            resize_image(image, scale)
+
+
+def test_resize_labels_keeps_large_ids():
+    labels = np.array([[0, 70001, 70002], [2**20 + 5, 70001, 0]], np.uint32)
+    enlarged = resize_labels(labels, (4, 6))
+    assert enlarged.dtype == np.uint32
+    np.testing.assert_array_equal(enlarged, labels.repeat(2, axis=0).repeat(2, axis=1))
+    np.testing.assert_array_equal(resize_labels(enlarged, (2, 3)), labels)
+
+
+def test_median_diameter_of_two_discs():
+    labels = np.zeros((100, 100), np.uint32)
+    labels[disk((25, 25), 10)] = 1
+    labels[disk((70, 70), 20)] = 70000
+    areas = np.array([(labels == 1).sum(), (labels == 70000).sum()])
+    expected = float(np.mean(np.sqrt(4 * areas / np.pi)))
+    assert median_diameter_px(labels) == pytest.approx(expected, rel=1e-12)
+    sparse = np.where(labels == 70000, np.uint64(2**40), labels)
+    assert median_diameter_px(sparse) == pytest.approx(expected, rel=1e-12)
+
+
+def test_median_diameter_without_instances_and_errors():
+    assert np.isnan(median_diameter_px(np.zeros((5, 5), np.uint16)))
+    with pytest.raises(ValueError):
+        median_diameter_px(np.zeros((5, 5), np.float32))
+    with pytest.raises(ValueError):
+        median_diameter_px(np.full((5, 5), -1, np.int32))
+
+
+@pytest.mark.parametrize(
+    ("typical", "target", "limits", "expected"),
+    [
+        (10.0, 20.0, (0.25, 4.0), 2.0),
+        (10.0, 100.0, (0.25, 4.0), 4.0),
+        (100.0, 10.0, (0.25, 4.0), 0.25),
+        (10.0, 20.0, (0.5, 1.5), 1.5),
+    ],
+)
+def test_size_scale(typical, target, limits, expected):
+    assert size_scale(typical, target, limits) == expected
+
+
+@pytest.mark.parametrize(
+    ("typical", "target", "limits"),
+    [
+        (0.0, 20.0, (0.25, 4.0)),
+        (10.0, -1.0, (0.25, 4.0)),
+        (float("nan"), 20.0, (0.25, 4.0)),
+        (10.0, float("inf"), (0.25, 4.0)),
+        (10.0, 20.0, (2.0, 1.0)),
+        (10.0, 20.0, (0.0, 1.0)),
+    ],
+)
+def test_size_scale_rejects_bad_input(typical, target, limits):
+    with pytest.raises(ValueError):
+        size_scale(typical, target, limits)

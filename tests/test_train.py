@@ -1,0 +1,125 @@
+import numpy as np
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from orescope.errors import InputError
+from orescope.train import TrainConfig, read_train_config, train_model
+from orescope.train.config import LossConfig
+from orescope.train.data import PatchDataset, load_source
+from orescope.train.losses import segmentation_loss
+from orescope.zoo import load_model
+
+TINY = {
+    "name": "tiny",
+    "seed": 1,
+    "architecture": {
+        "name": "unet",
+        "encoder": "tu-mobilenetv3_small_100",
+        "options": {"decoder_channels": [16, 16, 8, 8, 8]},
+    },
+    "particle_px": 20,
+    "train": [{"kind": "synth", "count": 2, "seed": 3, "scene": {"height": 160, "width": 160}}],
+    "val": [{"kind": "synth", "count": 1, "seed": 50, "scene": {"height": 128, "width": 128}}],
+    "patch": 64,
+    "batch_size": 2,
+    "patches_per_epoch": 4,
+    "epochs": 2,
+}
+
+
+def _config(tmp_path, **changes):
+    return TrainConfig.model_validate({**TINY, "out": str(tmp_path / "run"), **changes})
+
+
+def test_a_run_writes_a_loadable_model_card_history_and_checkpoint(tmp_path):
+    out = train_model(_config(tmp_path), progress=False, command="orescope train tiny.yaml")
+    history = (out / "history.csv").read_text().splitlines()
+    assert history[0].startswith("epoch,lr,train_loss,val_ap50") and len(history) == 3
+    assert (out / "curves.png").stat().st_size > 0
+    loaded = load_model(out)
+    assert loaded.card.name == "tiny" and loaded.card.target == "border_core"
+    assert loaded.card.training["command"] == "orescope train tiny.yaml"
+    assert loaded.network(torch.zeros(1, 3, 64, 64)).shape == (1, 3, 64, 64)
+
+
+def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
+    straight = train_model(_config(tmp_path / "a", epochs=3), progress=False)
+    train_model(_config(tmp_path / "b", epochs=2), progress=False)
+    resumed = train_model(_config(tmp_path / "b", epochs=3), resume=True, progress=False)
+    first = load_file(str(straight / "last" / "model.safetensors"))
+    second = load_file(str(resumed / "last" / "model.safetensors"))
+    assert first.keys() == second.keys()
+    for key in first:
+        assert torch.equal(first[key], second[key]), key
+
+
+def test_a_second_run_into_the_same_folder_needs_resume(tmp_path):
+    train_model(_config(tmp_path, epochs=1), progress=False)
+    with pytest.raises(InputError, match="--resume"):
+        train_model(_config(tmp_path, epochs=1), progress=False)
+
+
+def test_patches_depend_only_on_seed_epoch_and_index(tmp_path):
+    config = _config(tmp_path)
+    images = load_source(config.train[0], config.particle_px)
+    make = lambda: PatchDataset(  # noqa: E731
+        [images], [1.0], 64, 4, config.augment, "border_core", 2, seed=5
+    )
+    first, second = make(), make()
+    second.set_epoch(1)
+    second.set_epoch(0)
+    image_a, target_a = first[3]
+    image_b, target_b = second[3]
+    assert torch.equal(image_a, image_b) and torch.equal(target_a, target_b)
+    assert set(np.unique(target_a.numpy())) <= {0, 1, 2}
+    first.set_epoch(1)
+    assert not torch.equal(first[3][0], image_a)
+
+
+def test_training_images_are_resampled_to_the_target_particle_size(tmp_path):
+    from orescope.preprocess import median_diameter_px
+
+    config = _config(tmp_path)
+    for item in load_source(config.train[0], 20.0):
+        assert abs(median_diameter_px(item.labels) - 20.0) < 1.5
+
+
+def test_config_errors_name_the_key(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({**TINY, "out": "run", "epochz": 3}))
+    with pytest.raises(InputError, match="epochz"):
+        read_train_config(path)
+    path.write_text(yaml.safe_dump({**TINY, "out": "run", "patch": 100}))
+    with pytest.raises(InputError, match="multiple of 32"):
+        read_train_config(path)
+
+
+def test_relative_paths_are_read_from_the_config_folder(tmp_path):
+    path = tmp_path / "configs" / "c.yaml"
+    path.parent.mkdir()
+    gravel = {"kind": "gravel", "path": "../data/gravel"}
+    path.write_text(yaml.safe_dump({**TINY, "out": "../runs/x", "train": [gravel]}))
+    config = read_train_config(path)
+    assert config.out == str(tmp_path / "runs" / "x")
+    assert config.train[0].path == str(tmp_path / "data" / "gravel")
+
+
+def test_bce_dice_weights_dice_by_alpha():
+    logits = torch.tensor([[[[2.0, -1.0], [0.5, -3.0]]]])
+    target = torch.tensor([[[1, 0], [0, 0]]])
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits[:, 0], target.float())
+    probs = torch.sigmoid(logits[:, 0])
+    dice = 1 - (2 * (probs * target).sum() + 1) / (probs.sum() + target.sum() + 1)
+    found = segmentation_loss(logits, target, LossConfig(name="bce_dice", alpha=0.6))
+    assert torch.isclose(found, 0.4 * bce + 0.6 * dice)
+
+
+def test_ignored_pixels_do_not_count():
+    logits = torch.zeros(1, 3, 2, 2)
+    logits[0, 1, 0, 0] = 5.0
+    target = torch.tensor([[[1, 255], [255, 255]]])
+    loss = segmentation_loss(logits, target, LossConfig(name="ce", ignore_index=255))
+    expected = -torch.log_softmax(logits[0, :, 0, 0], dim=0)[1]
+    assert torch.isclose(loss, expected)
