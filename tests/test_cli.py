@@ -48,6 +48,7 @@ def scenes(tmp_path_factory):
         ["synth", "particles"],
         ["evaluate", "particles"],
         ["demo"],
+        ["train"],
     ],
 )
 def test_every_command_has_help(command):
@@ -112,6 +113,8 @@ def test_predict_keeps_going_past_a_bad_file(scenes, tmp_path):
         (["--mm-per-px", "0"], "mm_per_px"),
         (["--mm-per-px", "5000"], "plausible"),
         (["--method", "magic"], "method"),
+        (["--model", "no_such_model"], "no such model; zoo models: particles"),
+        (["--particle-px", "-3"], "particle_px"),
     ],
 )
 def test_bad_options_fail_with_one_line(scenes, tmp_path, arguments, message):
@@ -156,3 +159,21 @@ def test_demo_writes_a_report(tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "report.html").stat().st_size > 10_000
     assert json.loads((tmp_path / "metrics.json").read_text())["mean"]["ap50"] > 0.1
+
+
+def test_classical_methods_stay_available(scenes, tmp_path):
+    out = tmp_path / "out"
+    arguments = ["predict", "particles", str(scenes / "images"), "--out", str(out)]
+    result = runner.invoke(app, [*arguments, "--method", "threshwater"])
+    assert result.exit_code == 0, result.output
+    assert "method: threshwater" in (out / "config.yaml").read_text()
+    assert read_labels(out / "scene_000" / "labels.tif").max() > 10
+
+
+def test_train_refuses_a_bad_config_with_one_line(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("name: x\nout: run\ntrain: [{kind: synth}]\nepochs: 0\n")
+    result = runner.invoke(app, ["train", str(config)])
+    assert result.exit_code == 2
+    assert "epochs: Input should be greater than or equal to 1" in result.output
+    assert "Traceback" not in result.output

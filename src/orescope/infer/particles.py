@@ -4,19 +4,20 @@ predict tile by tile, decode the instances and bring them back to the image's ow
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 
 from orescope.errors import InputError
 from orescope.infer.sliding_window import predict_classes
 from orescope.instances.border_core import decode_border_core
-from orescope.instances.components import remove_small
+from orescope.instances.components import connected_components, remove_small
 from orescope.instances.threshwater import split_touching
 from orescope.preprocess.resample import median_diameter_px, resize_image, resize_labels, size_scale
 from orescope.zoo import LoadedModel
 
 STATS_SAMPLES = 1_000_000  # pixels sampled for the image statistics: plenty for a mean and std
-PROBE_PX = 768  # side of the central crop on which the particle size is estimated
+PROBE_PX = 512  # side of the central crop on which the particle size is estimated
 
 
 def channel_stats(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -29,28 +30,35 @@ def channel_stats(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def zscore_normaliser(image: np.ndarray, in_channels: int) -> Callable[[np.ndarray], np.ndarray]:
     """Tile normaliser with the whole image's statistics, so tiles agree with each other.
-    A gray image feeds a colour model by repeating its one channel."""
+    A gray image feeds a colour model by repeating its one channel; an alpha channel is
+    ignored. A model that needs channels the image does not have is refused."""
     channels = image.shape[2] if image.ndim == 3 else 1
-    if channels != in_channels and not (channels == 1 and in_channels == 3):
+    used = in_channels if channels == in_channels + 1 == 4 else channels
+    if used != in_channels and not (channels == 1 and in_channels == 3):
         raise InputError(
             None, f"the model expects {in_channels} channels, the image has {channels}"
         )
     mean, std = channel_stats(image)
+    mean, std = mean[:used], std[:used]
 
     def normalise(crop: np.ndarray) -> np.ndarray:
-        values = (crop.reshape(*crop.shape[:2], channels).astype(np.float32) - mean) / std
-        if channels != in_channels:
+        pixels = crop.reshape(*crop.shape[:2], channels)[..., :used]
+        values = (pixels.astype(np.float32) - mean) / std
+        if used != in_channels:
             values = np.repeat(values, in_channels, axis=2)
         return np.ascontiguousarray(values.transpose(2, 0, 1))
 
     return normalise
 
 
-def _instances_at_model_scale(
+ForegroundSplit = Literal["watershed", "components"]
+
+
+def _classes(
     image: np.ndarray, loaded: LoadedModel, tta: bool, batch_size: int, progress: bool
 ) -> np.ndarray:
     card = loaded.card
-    classes = predict_classes(
+    return predict_classes(
         image,
         loaded.network,
         normalise=zscore_normaliser(image, card.in_channels),
@@ -60,8 +68,13 @@ def _instances_at_model_scale(
         device=next(loaded.network.parameters()).device,
         progress=progress,
     )
-    if card.target == "border_core":
-        return decode_border_core(classes, card.border_px, min_area_px=4)
+
+
+def _decode(classes: np.ndarray, loaded: LoadedModel, split: ForegroundSplit) -> np.ndarray:
+    if loaded.card.target == "border_core":
+        return decode_border_core(classes, loaded.card.border_px, min_area_px=4)
+    if split == "components":
+        return connected_components(classes > 0, min_area_px=4)
     return split_touching(classes > 0, min_area_px=4)
 
 
@@ -78,7 +91,7 @@ def estimate_particle_px(image: np.ndarray, loaded: LoadedModel, batch_size: int
         top, left = max(0, (image.shape[0] - side) // 2), max(0, (image.shape[1] - side) // 2)
         crop = resize_image(image[top : top + side, left : left + side], scale)
         measured = median_diameter_px(
-            _instances_at_model_scale(crop, loaded, False, batch_size, False)
+            _decode(_classes(crop, loaded, False, batch_size, False), loaded, "watershed")
         )
         if not np.isfinite(measured):
             return typical
@@ -98,20 +111,23 @@ def segment_with_model(
     min_area_px: int = 16,
     batch_size: int = 4,
     progress: bool = False,
+    split: ForegroundSplit = "watershed",
 ) -> np.ndarray:
     """uint32 instance labels of ``image`` (same height and width).
 
     ``particle_px`` is the typical (median) particle diameter in the image in pixels; it is
     estimated when not given. The image is resampled so that this matches the size the model
-    was trained at, and the labels are resampled back.
+    was trained at, and the labels are resampled back. ``split`` says how a foreground-only
+    model's mask becomes particles: watershed on its distance map, or connected components
+    (paper 000).
     """
     scale = 1.0
     if loaded.card.particle_px is not None:
         typical = particle_px or estimate_particle_px(image, loaded, batch_size)
         scale = size_scale(typical, loaded.card.particle_px)
-    resized = resize_image(image, scale)
-    labels = _instances_at_model_scale(resized, loaded, tta, batch_size, progress)
-    del resized
+    classes = _classes(resize_image(image, scale), loaded, tta, batch_size, progress)
+    labels = _decode(classes, loaded, split)
+    del classes
     if scale != 1.0:
         labels = resize_labels(labels, image.shape[:2])
     return remove_small(labels, min_area_px)

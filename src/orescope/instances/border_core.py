@@ -46,15 +46,21 @@ def decode_border_core(
     crosses background. Particle pixels that no core reaches — particles thinner than the
     border — become particles of their own. Particles under ``min_area_px`` are removed.
     """
-    foreground = classes != BACKGROUND
-    cores, _ = ndimage.label(classes == CORE, structure=np.ones((3, 3), dtype=bool))
+    eight = np.ones((3, 3), dtype=bool)
+    cores, _ = ndimage.label(classes == CORE, structure=eight)
     grown = remove_small(cores, min_core_px)
+    del cores
+    foreground = classes != BACKGROUND
+    cross = ndimage.generate_binary_structure(2, 1)
     for _ in range(2 * border_px):
-        ring = ndimage.grey_dilation(grown, footprint=ndimage.generate_binary_structure(2, 1))
+        ring = ndimage.grey_dilation(grown, footprint=cross)
         ring[~foreground | (grown > 0)] = 0
         if not ring.any():
             break
-        grown = np.maximum(grown, ring)
-    orphans, _ = ndimage.label(foreground & (grown == 0), structure=np.ones((3, 3), dtype=bool))
-    orphans[orphans > 0] += grown.max()
-    return remove_small(np.maximum(grown, orphans.astype(grown.dtype)), min_area_px)
+        np.maximum(grown, ring, out=grown)
+        del ring
+    orphan = foreground & (grown == 0)
+    orphans, _ = ndimage.label(orphan, structure=eight)
+    grown[orphan] = orphans[orphan] + grown.max()
+    del orphans, orphan
+    return remove_small(grown, min_area_px)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
-from skimage.segmentation import relabel_sequential
 
 
 def remove_small(labels: np.ndarray, min_area_px: int) -> np.ndarray:
-    """Labels with fewer than ``min_area_px`` pixels set to 0, the rest renumbered 1..N (uint32)."""
-    areas = np.bincount(labels.ravel())
-    small = areas < min_area_px
-    small[0] = True
-    cleaned = np.where(small[labels], 0, labels)
-    return relabel_sequential(cleaned)[0].astype(np.uint32)
+    """Labels with fewer than ``min_area_px`` pixels set to 0, the rest renumbered 1..N in their
+    order (uint32). One lookup table, one output array: cheap on panoramas."""
+    kept = np.bincount(labels.ravel()) >= min_area_px
+    kept[0] = False
+    lookup = np.where(kept, np.cumsum(kept), 0).astype(np.uint32)
+    return lookup[labels]
 
 
 def connected_components(mask: np.ndarray, min_area_px: int = 16) -> np.ndarray:

@@ -38,6 +38,9 @@ class ParticleConfig(BaseModel, extra="forbid"):
         None, gt=0, description="typical particle diameter in px; estimated by the model if unset"
     )
     tta: bool = Field(False, description="average the model over mirrored copies of each tile")
+    foreground_split: Literal["watershed", "components"] = Field(
+        "watershed", description="how a foreground-only model's mask becomes particles"
+    )
     mm_per_px: float | None = Field(None, description="image scale; sizes stay in px without it")
     polarity: Literal["bright", "dark"] = "bright"
     threshold: float | None = Field(None, ge=0, le=1, description="gray level; Otsu's if unset")
@@ -71,7 +74,8 @@ class ParticleResult:
 
 
 @lru_cache(maxsize=4)
-def _cached_model(name_or_path: str) -> LoadedModel:
+def shared_model(name_or_path: str) -> LoadedModel:
+    """One loaded copy of each model per process, on the GPU when there is one."""
     return load_model(name_or_path, pick_device("auto"))
 
 
@@ -80,10 +84,11 @@ def segment_particles(image: np.ndarray, config: ParticleConfig) -> np.ndarray:
     if config.method == "model":
         return segment_with_model(
             image,
-            _cached_model(config.model),
+            shared_model(config.model),
             particle_px=config.particle_px,
             tta=config.tta,
             min_area_px=config.min_area_px,
+            split=config.foreground_split,
         )
     if config.method == "otsu":
         return otsu_instances(image, config.threshold, config.polarity, config.min_area_px)

@@ -20,21 +20,34 @@ figure{margin:0;width:280px}figure img{width:280px}figcaption{font-size:13px}
 """
 
 
+THUMBNAIL_SIDE = 560  # px: sharp at the report's figure width on high-density screens
+
+
 @dataclass(frozen=True)
 class Thumbnail:
+    """A captioned picture for the report, kept small: a run may have thousands of them."""
+
     title: str
     image: np.ndarray  # RGB uint8
     caption: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "image", shrink(self.image, THUMBNAIL_SIDE))
+
+
+def shrink(image: np.ndarray, max_side: int) -> np.ndarray:
+    """``image`` scaled down so its longer side is at most ``max_side`` pixels."""
+    if max(image.shape[:2]) <= max_side:
+        return image
+    scale = max_side / max(image.shape[:2])
+    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def png_data_uri(path_or_image: str | Path | np.ndarray, max_side: int | None = None) -> str:
     """A PNG (file or RGB array) as a data URI, optionally shrunk to ``max_side`` pixels."""
     if isinstance(path_or_image, np.ndarray):
-        image = path_or_image
-        if max_side and max(image.shape[:2]) > max_side:
-            scale = max_side / max(image.shape[:2])
-            size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
-            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        image = shrink(path_or_image, max_side) if max_side else path_or_image
         ok, encoded = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
         data = encoded.tobytes()
     else:
@@ -71,7 +84,7 @@ def write_report(
     for thumb in thumbnails:
         parts.append(
             f"<figure><img alt='{html.escape(thumb.title)}' "
-            f"src='{png_data_uri(thumb.image, 560)}'><figcaption><b>{html.escape(thumb.title)}"
+            f"src='{png_data_uri(thumb.image)}'><figcaption><b>{html.escape(thumb.title)}"
             f"</b><br>{html.escape(thumb.caption)}</figcaption></figure>"
         )
     parts.append("</div>")

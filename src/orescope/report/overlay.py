@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from skimage.segmentation import find_boundaries
 
-from orescope.io.images import to_uint8_rgb
+from orescope.io.images import to_rgb_float
 
 
 def label_colours(count: int, seed: int = 0) -> np.ndarray:
@@ -16,18 +16,37 @@ def label_colours(count: int, seed: int = 0) -> np.ndarray:
     return colours
 
 
-def instance_overlay(image: np.ndarray, labels: np.ndarray, alpha: float = 0.45) -> np.ndarray:
-    """Each particle tinted in its own colour with a white outline; border-cut particles are
-    outlined in red because they are left out of the PSD by default."""
-    rgb = to_uint8_rgb(image).astype(np.float32)
-    colours = label_colours(int(labels.max())).astype(np.float32)
-    inside = labels > 0
-    rgb[inside] = (1 - alpha) * rgb[inside] + alpha * colours[labels[inside]]
-    outline = find_boundaries(labels, mode="inner")
+def border_cut(labels: np.ndarray) -> np.ndarray:
+    """Boolean per label id: does the particle touch the image border?"""
     cut = np.zeros(int(labels.max()) + 1, dtype=bool)
-    edges = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
-    cut[edges] = True
+    cut[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = True
     cut[0] = False
-    rgb[outline] = (255, 255, 255)
-    rgb[outline & cut[labels]] = (255, 40, 40)
-    return np.round(rgb).astype(np.uint8)
+    return cut
+
+
+def instance_overlay(
+    image: np.ndarray, labels: np.ndarray, alpha: float = 0.45, band_rows: int = 1024
+) -> np.ndarray:
+    """Each particle tinted in its own colour with a white outline; border-cut particles are
+    outlined in red because they are left out of the PSD by default.
+
+    Drawn ``band_rows`` rows at a time (outlines see one row beyond each band, so the result
+    equals the whole-image drawing) to keep memory near the size of the output on panoramas.
+    """
+    colours = label_colours(int(labels.max())).astype(np.float32)
+    cut = border_cut(labels)
+    height = labels.shape[0]
+    overlay = np.empty((*labels.shape, 3), dtype=np.uint8)
+    for top in range(0, height, band_rows):
+        bottom = min(height, top + band_rows)
+        context = labels[max(0, top - 1) : min(height, bottom + 1)]
+        start = top - max(0, top - 1)
+        outline = find_boundaries(context, mode="inner")[start : start + bottom - top]
+        band = labels[top:bottom]
+        rgb = to_rgb_float(image[top:bottom]) * 255
+        inside = band > 0
+        rgb[inside] = (1 - alpha) * rgb[inside] + alpha * colours[band[inside]]
+        rgb[outline] = (255, 255, 255)
+        rgb[outline & cut[band]] = (255, 40, 40)
+        overlay[top:bottom] = np.round(rgb)
+    return overlay

@@ -1,0 +1,168 @@
+"""Paper 000 Table 2 on our data: Otsu, ThreshWater and trained models, side by side.
+
+For each method, the mean over held-out images of pixel accuracy (ACC), mean IoU over
+background and particles (MIoU), particle F1, ore segmentation accuracy η (share of reference
+particles matched at IoU ≥ 0.5), AP@0.5, merger and splitter ratios, and the relative error of
+P50 (ellipse minor axis in mm, border particles excluded; count and mass basis) — on held-out
+synthetic scenes and on the gravel images no model was trained on. Writes
+bench/results/particle_models.json and prints a Markdown table for the README.
+
+    python bench/particle_models.py [--model NAME=FOLDER ...] [--scenes 4]
+
+Models default to the zoo's `particles` plus every run under runs/bench/ with a card
+(trained by bench/train_comparison.sh). A model that predicts foreground only is scored twice:
+its mask split into particles by connected components (paper 000) and by watershed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from orescope.io import load_gravel
+from orescope.jobs import ParticleConfig, predict_particles, psd_summary
+from orescope.measure import measure_particles
+from orescope.metrics import instance_metrics, pixel_metrics
+from orescope.synth import SceneConfig, synthesize_scene
+from orescope.zoo import CARD_FILE, read_card, resolve_model_dir, write_card
+
+ROOT = Path(__file__).resolve().parents[1]
+ZOO_MODEL, ZOO_LABEL = "particles", "particles (zoo)"
+HELD_OUT_GRAVEL = ("6_P1060355_0", "7_P1060359_3")  # never trained on (configs/*.yaml)
+COLUMNS = {
+    "accuracy": "ACC",
+    "mean_iou": "MIoU",
+    "f1": "F1",
+    "eta": "η",
+    "ap50": "AP50",
+    "merger_ratio": "merger",
+    "splitter_ratio": "splitter",
+    "count_P50_error": "P50 err (count)",
+    "mass_P50_error": "P50 err (mass)",
+    "seconds_per_mp": "s/MP",
+}
+
+
+def score(image: np.ndarray, truth: np.ndarray, mm_per_px: float, config: ParticleConfig) -> dict:
+    started = time.perf_counter()
+    result = predict_particles(image, config)
+    seconds = time.perf_counter() - started
+    pixels = pixel_metrics((truth > 0).astype(np.int64), (result.labels > 0).astype(np.int64))
+    row = {k: pixels[k] for k in ("accuracy", "mean_iou", "f1")}
+    row |= instance_metrics(truth, result.labels)
+    predicted, _ = psd_summary(result.particles, config)
+    reference, _ = psd_summary(measure_particles(truth, mm_per_px), config)
+    for key in ("count_P50", "mass_P50"):
+        row[f"{key}_error"] = predicted[f"{key}_mm"] / reference[f"{key}_mm"] - 1
+    row["seconds_per_mp"] = seconds / (image.shape[0] * image.shape[1] / 1e6)
+    return row
+
+
+def evaluate(samples: list[tuple[np.ndarray, np.ndarray, float]], methods: dict) -> dict:
+    table = {}
+    for name, settings in methods.items():
+        rows = [
+            score(image, truth, scale, ParticleConfig(mm_per_px=scale, **settings))
+            for image, truth, scale in samples
+        ]
+        table[name] = {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
+        print(f"  {name}: AP50 {table[name]['ap50']:.3f}, eta {table[name]['eta']:.3f}", flush=True)
+    return table
+
+
+def markdown(title: str, table: dict) -> str:
+    lines = [
+        f"**{title}**",
+        "",
+        "| method | " + " | ".join(COLUMNS.values()) + " |",
+        "|---" * (len(COLUMNS) + 1) + "|",
+    ]
+    for method, row in table.items():
+        cells = []
+        for key in COLUMNS:
+            value = row[key]
+            cells.append(f"{100 * value:+.1f} %" if key.endswith("_error") else f"{value:.3f}")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def record_on_card(results: dict, scenes: int) -> None:
+    """Put the zoo model's measured scores, and the data they were measured on, on its card."""
+    folder = resolve_model_dir(ZOO_MODEL)
+    card = read_card(folder / CARD_FILE)
+    names = {
+        "synthetic": f"held-out synthetic scenes ({scenes} x 768x768, seeds 7000+, x50 7 mm)",
+        "gravel": f"held-out real gravel ({', '.join(HELD_OUT_GRAVEL)}, 0.39 mm/px)",
+    }
+    card.metrics = {
+        names[data]: {k: round(v, 4) for k, v in table[ZOO_LABEL].items() if k in COLUMNS}
+        for data, table in results.items()
+    }
+    write_card(folder / CARD_FILE, card)
+    print(f"scores written to {folder / CARD_FILE}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", action="append", default=[], help="NAME=FOLDER (repeatable)")
+    parser.add_argument("--scenes", type=int, default=4)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument(
+        "--write-card", action="store_true", help="record the zoo model's scores on its card"
+    )
+    args = parser.parse_args()
+    methods: dict[str, dict] = {
+        "Otsu": {"method": "otsu"},
+        "ThreshWater": {"method": "threshwater"},
+    }
+    models = dict(item.split("=", 1) for item in args.model) or {ZOO_LABEL: ZOO_MODEL}
+    if not args.model:
+        for card in sorted((ROOT / "runs" / "bench").glob("*/card.yaml")):
+            models[card.parent.name] = str(card.parent)
+    for name, path in models.items():
+        if read_card(resolve_model_dir(path) / CARD_FILE).target == "foreground":
+            for split in ("components", "watershed"):
+                methods[f"{name} + {split}"] = {
+                    "method": "model",
+                    "model": path,
+                    "foreground_split": split,
+                }
+        else:
+            methods[name] = {"method": "model", "model": path}
+
+    scene = SceneConfig(height=768, width=768, mm_per_px=0.25, x50_mm=7.0)
+    synthetic = []
+    for index in range(args.scenes):
+        made = synthesize_scene(scene.model_copy(update={"seed": 7000 + index}))
+        synthetic.append((made.image, made.labels, made.mm_per_px))
+    results = {}
+    print(f"held-out synthetic scenes: {args.scenes} x 768x768", flush=True)
+    results["synthetic"] = evaluate(synthetic, methods)
+    gravel = [
+        (s.read_image(), s.read_labels(), s.mm_per_px)
+        for s in load_gravel(args.data / "gravel")
+        if s.stem in HELD_OUT_GRAVEL
+    ]
+    print(f"held-out gravel: {', '.join(HELD_OUT_GRAVEL)}", flush=True)
+    results["gravel"] = evaluate(gravel, methods)
+    if args.write_card:
+        record_on_card(results, args.scenes)
+    output = ROOT / "bench" / "results" / "particle_models.json"
+    output.write_text(json.dumps(results, indent=2))
+    print()
+    print(
+        markdown(
+            f"Held-out synthetic scenes ({args.scenes} × 768², seeds 7000+)", results["synthetic"]
+        )
+    )
+    print()
+    print(markdown(f"Held-out real gravel ({', '.join(HELD_OUT_GRAVEL)})", results["gravel"]))
+    print(f"\nwritten {output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""End-to-end speed of `predict particles` with the default model against the bare forward
+pass over the same tiles, and peak memory on a large image.
+
+1. Throughput: `run_particles` (read, size estimate, tile, model, instances, measurements,
+   overlay, tables, report) on synthetic scenes, against the model's forward pass alone over
+   exactly as many tiles as the run predicted (size probes included). Prints both in
+   megapixels per second and their ratio (the target is ≥ 0.8).
+2. Memory: `predict particles` on one synthetic HEIGHT×WIDTH image (default 12000×8000) in a
+   child process; prints its peak resident memory (target < 3 GB).
+
+    python bench/particle_throughput.py [--scenes 4] [--side 1536] [--big 12000x8000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from orescope.io import write_image
+from orescope.jobs import ParticleConfig, run_particles
+from orescope.jobs.particles import shared_model
+from orescope.synth import SceneConfig, synthesize_scene, write_scenes
+from orescope.zoo import load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def bare_forward_seconds(model_name: str, tiles: int, batch_size: int = 4) -> float:
+    loaded = load_model(model_name)
+    tile = loaded.card.tile
+    batch = torch.randn(batch_size, loaded.card.in_channels, tile, tile)
+    with torch.inference_mode():
+        loaded.network(batch)
+        started = time.perf_counter()
+        for _ in range(int(np.ceil(tiles / batch_size))):
+            loaded.network(batch)
+    return time.perf_counter() - started
+
+
+def throughput(scenes: int, side: int, model: str) -> dict:
+    """Tiles are counted by a hook on the network the run uses, so the bare pass sees exactly
+    the tiles of the run: the size probes and the full pass."""
+    config = SceneConfig(height=side, width=side, mm_per_px=0.25, x50_mm=7.0, seed=11)
+    network = shared_model(model).network
+    tiles = []
+    hook = network.register_forward_hook(lambda _m, inputs, _o: tiles.append(len(inputs[0])))
+    with tempfile.TemporaryDirectory() as folder:
+        paths = write_scenes(Path(folder) / "in", config, scenes, progress=False)
+        run_particles(paths[:1], Path(folder) / "warm-up", ParticleConfig(model=model), False)
+        tiles.clear()
+        started = time.perf_counter()
+        run_particles(paths, Path(folder) / "out", ParticleConfig(mm_per_px=0.25, model=model))
+        end_to_end = time.perf_counter() - started
+    hook.remove()
+    forward = bare_forward_seconds(model, sum(tiles))
+    megapixels = scenes * side * side / 1e6
+    return {
+        "megapixels": megapixels,
+        "tiles": sum(tiles),
+        "end_to_end_mp_per_s": megapixels / end_to_end,
+        "forward_mp_per_s": megapixels / forward,
+        "ratio": forward / end_to_end,
+    }
+
+
+def peak_memory(height: int, width: int, model: str) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        scene = synthesize_scene(SceneConfig(height=1024, width=1024, mm_per_px=0.25, seed=3))
+        reps = (int(np.ceil(height / 1024)), int(np.ceil(width / 1024)), 1)
+        big = np.tile(scene.image, reps)[:height, :width]
+        write_image(Path(folder) / "big.png", big)
+        del big
+        code = (
+            "import resource, sys, time\n"
+            "from orescope.jobs import ParticleConfig, run_particles\n"
+            "t = time.perf_counter()\n"
+            f"config = ParticleConfig(mm_per_px=0.25, model={model!r})\n"
+            "run_particles([sys.argv[1]], sys.argv[2], config, progress=False)\n"
+            "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(Path(folder) / "big.png"), str(Path(folder) / "out")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        seconds, peak_kib = done.stdout.split()[-2:]
+    return {
+        "height": height,
+        "width": width,
+        "seconds": float(seconds),
+        "peak_gb": int(peak_kib) / 2**20,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenes", type=int, default=4)
+    parser.add_argument("--side", type=int, default=1536)
+    parser.add_argument("--big", default="12000x8000", help="WIDTHxHEIGHT, or 'none'")
+    parser.add_argument("--model", default="particles")
+    args = parser.parse_args()
+    results = {"throughput": throughput(args.scenes, args.side, args.model)}
+    speed = results["throughput"]
+    print(
+        f"end to end {speed['end_to_end_mp_per_s']:.3f} MP/s, bare forward "
+        f"{speed['forward_mp_per_s']:.3f} MP/s over {speed['tiles']} tiles: "
+        f"ratio {speed['ratio']:.2f}"
+    )
+    if args.big != "none":
+        width, height = (int(v) for v in args.big.split("x"))
+        results["memory"] = peak_memory(height, width, args.model)
+        memory = results["memory"]
+        print(
+            f"{width}x{height}: {memory['seconds']:.0f} s, peak memory {memory['peak_gb']:.2f} GB"
+        )
+    output = ROOT / "bench" / "results" / "particle_throughput.json"
+    output.write_text(json.dumps(results, indent=2))
+    print(f"written {output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Model cards, zoo loading and model-based particle segmentation, with an oracle network
+that reads the border-core class written into the image, so every answer is known exactly."""
+
+import numpy as np
+import pytest
+import torch
+
+from orescope.errors import InputError
+from orescope.infer.particles import (
+    channel_stats,
+    estimate_particle_px,
+    segment_with_model,
+    zscore_normaliser,
+)
+from orescope.instances.border_core import encode_border_core
+from orescope.models.spec import ArchitectureSpec
+from orescope.models.weights import save_weights
+from orescope.preprocess import median_diameter_px
+from orescope.zoo import LoadedModel, ModelCard, load_model, write_card
+
+GREY = (0, 160, 80)  # background, core, border: ordered so resampling blends neighbours only
+
+
+def _scene() -> np.ndarray:
+    """Discs and squares on a 300 x 340 grid, some touching, ids 1..N."""
+    labels = np.zeros((300, 340), np.uint32)
+    yy, xx = np.mgrid[:300, :340]
+    ident = 1
+    for row in range(4):
+        for col in range(5):
+            cy, cx, radius = 40 + 70 * row, 35 + 65 * col, 18 + 4 * ((row + col) % 3)
+            labels[(yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2] = ident
+            ident += 1
+    labels[20:60, 318:338] = ident  # touches the disc on its left
+    return labels
+
+
+def _oracle(image: np.ndarray, particle_px: float | None) -> LoadedModel:
+    """A 1x1 conv whose argmax is the class with the nearest grey level g: the logits
+    (g·x − g²/2) / 80² are linear in the grey value x = std·v + mean of the z-scored input v."""
+    mean, std = channel_stats(image)
+    conv = torch.nn.Conv2d(3, 3, 1)
+    with torch.no_grad():
+        conv.weight.zero_()
+        for c, grey in enumerate(GREY):
+            conv.weight[c, 0] = float(grey * std[0] / 80**2)
+            conv.bias[c] = float((grey * mean[0] - grey * grey / 2) / 80**2)
+    card = ModelCard(
+        name="oracle",
+        architecture=ArchitectureSpec(),
+        class_names=["background", "core", "border"],
+        particle_px=particle_px,
+        tile=64,
+    )
+    return LoadedModel(conv.eval(), card, path=None)  # type: ignore[arg-type]
+
+
+def _image(labels: np.ndarray) -> np.ndarray:
+    classes = np.asarray(GREY, np.uint8)[encode_border_core(labels, 2)]
+    return np.repeat(classes[..., None], 3, axis=2)
+
+
+def test_a_perfect_model_at_the_trained_size_gives_back_the_particles():
+    truth = _scene()
+    image = _image(truth)
+    labels = segment_with_model(image, _oracle(image, None), min_area_px=1)
+    assert labels.shape == truth.shape and labels.dtype == np.uint32
+    assert labels.max() == truth.max()
+    assert np.array_equal(labels > 0, truth > 0)
+    # same partition: every predicted id maps to exactly one true id
+    pairs = np.unique(np.stack([labels[truth > 0], truth[truth > 0]]), axis=1)
+    assert pairs.shape[1] == truth.max()
+
+
+def test_the_model_measures_the_particle_size_it_is_shown():
+    truth = _scene()
+    image = _image(truth)
+    true_px = median_diameter_px(truth)
+    assert estimate_particle_px(image, _oracle(image, true_px)) == pytest.approx(true_px, rel=0.05)
+
+
+def test_a_given_particle_size_skips_the_estimate_and_resamples():
+    truth = _scene()
+    image = _image(truth)
+    oracle = _oracle(image, particle_px=median_diameter_px(truth))
+    # told the particles are half their size, the image is enlarged 2x and labels come back
+    labels = segment_with_model(image, oracle, particle_px=median_diameter_px(truth) / 2)
+    assert labels.shape == truth.shape
+    assert abs(int(labels.max()) - int(truth.max())) <= 1
+
+
+def test_images_smaller_than_a_tile_are_padded_not_refused():
+    truth = _scene()[:40, :50]
+    image = _image(truth)
+    card_tile_64 = _oracle(image, None)
+    assert segment_with_model(image, card_tile_64, min_area_px=1).shape == (40, 50)
+
+
+def test_channel_rules():
+    gray = np.zeros((8, 8), np.uint8)
+    assert zscore_normaliser(gray, 3)(gray).shape == (3, 8, 8)
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    assert zscore_normaliser(rgba, 3)(rgba).shape == (3, 8, 8)
+    with pytest.raises(InputError, match="expects 6 channels, the image has 3"):
+        zscore_normaliser(np.zeros((8, 8, 3), np.uint8), 6)
+
+
+def test_load_model_round_trip_and_bad_folders(tmp_path):
+    card = ModelCard(
+        name="tiny",
+        architecture=ArchitectureSpec(
+            name="unet",
+            encoder="tu-mobilenetv3_small_100",
+            options={"decoder_channels": [16, 16, 8, 8, 8]},
+        ),
+        class_names=["background", "core", "border"],
+        particle_px=30,
+    )
+    network = card.architecture.build(3, card.classes)
+    save_weights(network, tmp_path / "model.safetensors")
+    write_card(tmp_path / "card.yaml", card)
+    loaded = load_model(tmp_path / "model.safetensors")
+    assert loaded.card == card and not loaded.network.training
+    with pytest.raises(InputError, match="no such model"):
+        load_model(tmp_path / "missing")
+    other = card.model_copy(update={"architecture": ArchitectureSpec(name="fpn")})
+    write_card(tmp_path / "card.yaml", other)
+    with pytest.raises(InputError, match="do not fit"):
+        load_model(tmp_path)
+    (tmp_path / "card.yaml").write_text("name: x\nsurprise: 1\n")
+    with pytest.raises(InputError, match="not a valid model card"):
+        load_model(tmp_path)
