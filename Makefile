@@ -26,6 +26,8 @@ test: lint
 
 bench: install
 	$(BIN)/python bench/classical_particles.py
+	$(BIN)/python bench/particle_models.py
+	$(BIN)/python bench/particle_throughput.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache

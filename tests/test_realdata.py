@@ -39,3 +39,21 @@ def test_gravel_particles_are_measured_in_mm(shared_data):
     result = predict_particles(sample.read_image(), ParticleConfig(mm_per_px=sample.mm_per_px))
     assert result.labels.max() > 20
     assert np.allclose(result.particles["feret_max_mm"], 0.39 * result.particles["feret_max_px"])
+
+
+def test_zoo_model_on_held_out_gravel_beats_threshwater(shared_data):
+    """6_P1060355_0 is never trained on (configs/particles.yaml); ThreshWater's AP@0.5 on the
+    gravel set is 0.07 (bench/results/classical_particles.json)."""
+    from orescope.metrics import instance_metrics
+
+    sample = next(s for s in load_gravel(shared_data / "gravel") if s.stem == "6_P1060355_0")
+    truth = sample.read_labels()
+    result = predict_particles(sample.read_image(), mm_per_px=sample.mm_per_px)
+    assert result.labels.shape == truth.shape
+    assert instance_metrics(truth, result.labels)["ap50"] > 0.2
+
+
+def test_conveyor_crops_smaller_than_a_tile_are_predicted(shared_data):
+    sample = load_conveyor(shared_data / "conveyor")[5]
+    result = predict_particles(sample.read_image())
+    assert result.labels.shape == (250, 250) and result.labels.max() > 0

@@ -44,10 +44,22 @@ def test_a_run_writes_a_loadable_model_card_history_and_checkpoint(tmp_path):
     assert loaded.network(torch.zeros(1, 3, 64, 64)).shape == (1, 3, 64, 64)
 
 
-def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
+def test_resume_continues_exactly_where_the_run_stopped(tmp_path, monkeypatch):
     straight = train_model(_config(tmp_path / "a", epochs=3), progress=False)
-    train_model(_config(tmp_path / "b", epochs=2), progress=False)
+    epochs_done = []
+
+    def interrupt_after_two(rows, folder):
+        epochs_done.append(len(rows))
+        if len(rows) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr("orescope.train.loop.write_history", interrupt_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        train_model(_config(tmp_path / "b", epochs=3), progress=False)
+    monkeypatch.undo()
     resumed = train_model(_config(tmp_path / "b", epochs=3), resume=True, progress=False)
+    assert epochs_done == [1, 2]
+    assert len((resumed / "history.csv").read_text().splitlines()) == 4
     first = load_file(str(straight / "last" / "model.safetensors"))
     second = load_file(str(resumed / "last" / "model.safetensors"))
     assert first.keys() == second.keys()

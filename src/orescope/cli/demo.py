@@ -19,8 +19,9 @@ DEMO_SCENE = SceneConfig(height=768, width=768, mm_per_px=0.25, x50_mm=7.0, seed
 
 @one_line_errors
 def demo(out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("demo")) -> None:
-    """Generate three belt scenes with known particles, measure them, write DIR/report.html
-    and score the result against the known particles (DIR/metrics.json)."""
+    """Generate three belt scenes with known particles, find and measure them with the bundled
+    model, write DIR/report.html and score the result against the known particles
+    (DIR/metrics.json)."""
     samples = out / "samples"
     write_scenes(samples, DEMO_SCENE, count=3)
     run_particles([samples / "images"], out, ParticleConfig(mm_per_px=DEMO_SCENE.mm_per_px))

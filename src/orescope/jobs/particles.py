@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -102,9 +102,14 @@ def segment_particles(image: np.ndarray, config: ParticleConfig) -> np.ndarray:
     )
 
 
-def predict_particles(image: np.ndarray, config: ParticleConfig | None = None) -> ParticleResult:
-    """Find and measure every particle of one image."""
-    config = config or ParticleConfig()
+def predict_particles(
+    image: np.ndarray, config: ParticleConfig | None = None, **settings: Any
+) -> ParticleResult:
+    """Find and measure every particle of one image. Settings come as a config or as keywords:
+    ``predict_particles(image, model="particles", mm_per_px=0.39)``."""
+    if config is not None and settings:
+        raise TypeError("give either a ParticleConfig or keyword settings, not both")
+    config = config or ParticleConfig(**settings)
     labels = segment_particles(image, config)
     return ParticleResult(labels, measure_particles(labels, config.mm_per_px))
 

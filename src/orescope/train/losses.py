@@ -20,7 +20,7 @@ def _probabilities_and_onehot(
         onehot = target.unsqueeze(1).float()
     else:
         probs = logits.softmax(dim=1)
-        onehot = F.one_hot(target.clamp(min=0), logits.shape[1]).permute(0, 3, 1, 2).float()
+        onehot = F.one_hot(target, logits.shape[1]).permute(0, 3, 1, 2).float()
     mask = valid.unsqueeze(1).float()
     return probs * mask, onehot * mask
 
@@ -49,10 +49,10 @@ def cross_entropy(
         log_p_true = -per_pixel
     else:
         log_p = logits.log_softmax(dim=1)
-        log_p_true = log_p.gather(1, target.clamp(min=0).unsqueeze(1))[:, 0]
+        log_p_true = log_p.gather(1, target.unsqueeze(1))[:, 0]
         per_pixel = -log_p_true
         if weights is not None:
-            per_pixel = per_pixel * weights[target.clamp(min=0)]
+            per_pixel = per_pixel * weights[target]
     if gamma:
         per_pixel = per_pixel * (1 - log_p_true.exp()) ** gamma
     return (per_pixel * valid).sum() / valid.sum().clamp(min=1)
@@ -64,6 +64,7 @@ def segmentation_loss(
     valid = torch.ones_like(target, dtype=torch.bool)
     if config.ignore_index is not None:
         valid = target != config.ignore_index
+        target = target.masked_fill(~valid, 0)
     weights = None
     if config.class_weights is not None:
         weights = torch.as_tensor(config.class_weights, dtype=logits.dtype, device=logits.device)
