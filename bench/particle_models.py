@@ -98,10 +98,11 @@ def record_on_card(results: dict, scenes: int) -> None:
         "synthetic": f"held-out synthetic scenes ({scenes} x 768x768, seeds 7000+, x50 7 mm)",
         "gravel": f"held-out real gravel ({', '.join(HELD_OUT_GRAVEL)}, 0.39 mm/px)",
     }
-    card.metrics = {
-        names[data]: {k: round(v, 4) for k, v in table[ZOO_LABEL].items() if k in COLUMNS}
-        for data, table in results.items()
-    }
+    card.metrics = {k: v for k, v in card.metrics.items() if k.startswith("validation")}
+    for data, table in results.items():
+        for label, suffix in ((ZOO_LABEL, ""), (f"{ZOO_LABEL} + TTA", ", with --tta")):
+            scores = {k: round(v, 4) for k, v in table[label].items() if k in COLUMNS}
+            card.metrics[names[data] + suffix] = scores
     write_card(folder / CARD_FILE, card)
     print(f"scores written to {folder / CARD_FILE}")
 
@@ -133,6 +134,7 @@ def main() -> None:
                 }
         else:
             methods[name] = {"method": "model", "model": path}
+            methods[f"{name} + TTA"] = {"method": "model", "model": path, "tta": True}
 
     scene = SceneConfig(height=768, width=768, mm_per_px=0.25, x50_mm=7.0)
     synthetic = []

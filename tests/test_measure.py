@@ -118,3 +118,12 @@ def test_model_formulas_at_their_anchor_points():
 
 def test_fit_needs_three_distinct_sizes():
     assert fit_distribution(size_distribution(np.array([1.0, 1.0, 2.0])), "rosin_rammler") is None
+
+
+def test_solidity_is_area_over_the_pixel_corner_hull():
+    labels = np.zeros((7, 7), np.uint32)
+    labels[2:5, 2] = 1  # an L of five pixels: a column of three and a row of three
+    labels[4, 2:5] = 1
+    row = measure_particles(labels).iloc[0]
+    # hull of the corners: the 3×3 square less the triangle cut off above the diagonal (area 2)
+    assert row["solidity"] == pytest.approx(5 / 7)

@@ -67,6 +67,31 @@ def test_resume_continues_exactly_where_the_run_stopped(tmp_path, monkeypatch):
         assert torch.equal(first[key], second[key]), key
 
 
+def test_init_starts_from_given_weights_and_refuses_a_mismatch(tmp_path):
+    first = train_model(_config(tmp_path / "a", epochs=1), progress=False)
+    tuned = train_model(
+        _config(
+            tmp_path / "b",
+            epochs=1,
+            init=str(first / "model.safetensors"),
+            optimizer={"lr": 1e-12, "weight_decay": 0},
+        ),
+        progress=False,
+    )
+    start, end = load_file(first / "model.safetensors"), load_file(tuned / "model.safetensors")
+    learned = [
+        k for k in start if not k.endswith(("running_mean", "running_var", "batches_tracked"))
+    ]
+    assert learned and all(torch.allclose(start[k], end[k], atol=1e-9) for k in learned)
+    assert load_model(tuned).card.training["init"] == str(first / "model.safetensors")
+    other = {"name": "unet", "encoder": "tu-mobilenetv3_small_100"}
+    with pytest.raises(InputError, match="model.safetensors"):
+        train_model(
+            _config(tmp_path / "c", init=str(first / "model.safetensors"), architecture=other),
+            progress=False,
+        )
+
+
 def test_a_second_run_into_the_same_folder_needs_resume(tmp_path):
     train_model(_config(tmp_path, epochs=1), progress=False)
     with pytest.raises(InputError, match="--resume"):

@@ -79,6 +79,20 @@ def test_the_model_measures_the_particle_size_it_is_shown():
     assert estimate_particle_px(image, _oracle(image, true_px)) == pytest.approx(true_px, rel=0.05)
 
 
+def test_the_size_estimate_ignores_specks_far_below_the_trained_size():
+    truth = _scene()
+    true_px = median_diameter_px(truth)
+    with_specks = truth.copy()
+    ident = int(truth.max()) + 1
+    for top in (3, 280):  # 68 specks of 7 x 7 px in the free rows above and below the grid
+        for left in range(5, 335, 10):
+            with_specks[top : top + 7, left : left + 7] = ident
+            ident += 1
+    image = _image(with_specks)
+    assert median_diameter_px(with_specks) < 10  # the specks outnumber the particles
+    assert estimate_particle_px(image, _oracle(image, true_px)) == pytest.approx(true_px, rel=0.05)
+
+
 def test_a_given_particle_size_skips_the_estimate_and_resamples():
     truth = _scene()
     image = _image(truth)

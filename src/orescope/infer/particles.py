@@ -81,18 +81,20 @@ def _decode(classes: np.ndarray, loaded: LoadedModel, split: ForegroundSplit) ->
 def estimate_particle_px(image: np.ndarray, loaded: LoadedModel, batch_size: int = 4) -> float:
     """Median particle ECD (px) in the image, measured by the model itself on a central crop:
     once at the image's scale and, when that is far from the trained size, once more at the
-    corrected scale (a model sees particles best near the size it was trained at)."""
+    corrected scale (a model sees particles best near the size it was trained at). Specks
+    under a quarter of the trained size are left out: at a wrong scale a model breaks texture
+    into many of them, and they would drag the median down."""
     target = loaded.card.particle_px
     assert target is not None
     scale = 1.0
     typical = target
+    speck_px = int(np.pi / 4 * (target / 4) ** 2)
     for _ in range(2):
         side = int(PROBE_PX / scale)
         top, left = max(0, (image.shape[0] - side) // 2), max(0, (image.shape[1] - side) // 2)
         crop = resize_image(image[top : top + side, left : left + side], scale)
-        measured = median_diameter_px(
-            _decode(_classes(crop, loaded, False, batch_size, False), loaded, "watershed")
-        )
+        labels = _decode(_classes(crop, loaded, False, batch_size, False), loaded, "watershed")
+        measured = median_diameter_px(remove_small(labels, speck_px))
         if not np.isfinite(measured):
             return typical
         typical = measured / scale

@@ -6,7 +6,6 @@ import cv2
 import numpy as np
 import pandas as pd
 from scipy import ndimage
-from skimage.measure import regionprops
 
 # Size measures a PSD can be built on; each has a ``<name>_px`` column (and ``<name>_mm``).
 SIZE_MEASURES = (
@@ -25,18 +24,22 @@ _COLUMNS = (
 _PIXEL_CORNERS = np.array([[-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5]])
 
 
-def feret_diameters(mask: np.ndarray) -> tuple[float, float]:
-    """Maximum and minimum Feret (caliper) diameters of a binary mask, in pixels.
-
-    Measured on the convex hull of the pixels' corners, so a single pixel is 1 wide and sqrt(2)
-    long. The minimum is found by rotating calipers: the narrowest width is attained with one
-    caliper on a hull edge. Written here because scikit-image offers only the maximum.
-    """
-    # only boundary pixels can carry hull corners: interior ones are skipped for speed
+def pixel_hull(mask: np.ndarray) -> np.ndarray:
+    """Convex hull (k×2, x-y) of a binary mask's pixel corners, so a single pixel is a unit
+    square. Only boundary pixels can carry hull corners: interior ones are skipped for speed."""
     rows, cols = np.nonzero(mask & ~ndimage.binary_erosion(mask))
     centres = np.column_stack([cols, rows]).astype(np.float64)
     corners = (centres[:, None, :] + _PIXEL_CORNERS[None]).reshape(-1, 2)
-    hull = cv2.convexHull(corners.astype(np.float32)).reshape(-1, 2).astype(np.float64)
+    return cv2.convexHull(corners.astype(np.float32)).reshape(-1, 2).astype(np.float64)
+
+
+def feret_diameters(hull: np.ndarray) -> tuple[float, float]:
+    """Maximum and minimum Feret (caliper) diameters of a convex hull, in pixels.
+
+    On `pixel_hull`, a single pixel is 1 wide and sqrt(2) long. The minimum is found by
+    rotating calipers: the narrowest width is attained with one caliper on a hull edge.
+    Written here because scikit-image offers only the maximum.
+    """
     gaps = hull[:, None, :] - hull[None, :, :]
     feret_max = float(np.sqrt((gaps**2).sum(-1)).max())
     edges = np.roll(hull, -1, axis=0) - hull
@@ -55,37 +58,55 @@ def inscribed_diameter(mask: np.ndarray) -> float:
     return float(2.0 * distance.max() - 1.0)
 
 
+def ellipse_axes(rows: np.ndarray, cols: np.ndarray) -> tuple[float, float]:
+    """Major and minor axes of the ellipse with the pixels' second moments (4·sqrt of the
+    covariance eigenvalues, as scikit-image's ``axis_major_length``)."""
+    var_r, var_c = rows.var(), cols.var()
+    cov = float(np.mean((rows - rows.mean()) * (cols - cols.mean())))
+    half_sum, root = (var_r + var_c) / 2, np.hypot((var_r - var_c) / 2, cov)
+    return 4 * float(np.sqrt(half_sum + root)), 4 * float(np.sqrt(max(half_sum - root, 0.0)))
+
+
 def measure_particles(labels: np.ndarray, mm_per_px: float | None = None) -> pd.DataFrame:
     """One row per particle: area, centroid, equivalent-circle diameter (ecd), Feret max/min,
-    ellipse axes (same second moments), inscribed-circle diameter, solidity, and whether the
-    particle touches the image border (its true size is unknown then).
+    ellipse axes (same second moments), inscribed-circle diameter, solidity (area over the area
+    of the convex hull of the pixel corners), and whether the particle touches the image
+    border (its true size is unknown then).
 
     Lengths come as ``*_px`` columns and, when ``mm_per_px`` is given, ``*_mm`` columns
-    (areas as ``area_px`` / ``area_mm2``).
+    (areas as ``area_px`` / ``area_mm2``). One pass over each particle's bounding box, without
+    scikit-image's regionprops, whose per-property overhead dominated on thousands of particles.
     """
     height, width = labels.shape
     rows = []
-    for region in regionprops(labels):
-        mask = region.image
-        feret_max, feret_min = feret_diameters(mask)
-        top, left, bottom, right = region.bbox
+    for index, box in enumerate(ndimage.find_objects(labels)):
+        if box is None:
+            continue
+        mask = labels[box] == index + 1
+        pixel_rows, pixel_cols = np.nonzero(mask)
+        area = float(pixel_rows.size)
+        hull = pixel_hull(mask)
+        feret_max, feret_min = feret_diameters(hull)
+        major, minor = ellipse_axes(pixel_rows.astype(np.float64), pixel_cols.astype(np.float64))
+        top, left = box[0].start, box[1].start
         rows.append(
-            {
-                "label": region.label,
-                "area_px": float(region.area),
-                "centroid_row_px": region.centroid[0],
-                "centroid_col_px": region.centroid[1],
-                "ecd_px": float(np.sqrt(4.0 * region.area / np.pi)),
-                "feret_max_px": feret_max,
-                "feret_min_px": feret_min,
-                "ellipse_major_px": float(region.axis_major_length),
-                "ellipse_minor_px": float(region.axis_minor_length),
-                "inscribed_diameter_px": inscribed_diameter(mask),
-                "solidity": float(region.solidity),
-                "touches_border": bool(top == 0 or left == 0 or bottom == height or right == width),
-            }
+            (
+                index + 1,
+                area,
+                top + pixel_rows.mean(),
+                left + pixel_cols.mean(),
+                float(np.sqrt(4.0 * area / np.pi)),
+                feret_max,
+                feret_min,
+                major,
+                minor,
+                inscribed_diameter(mask),
+                area / cv2.contourArea(hull.astype(np.float32)),
+                top == 0 or left == 0 or box[0].stop == height or box[1].stop == width,
+            )
         )
     table = pd.DataFrame(rows, columns=_COLUMNS)
+    table["touches_border"] = table["touches_border"].astype(bool)
     if mm_per_px is not None:
         table["area_mm2"] = table["area_px"] * mm_per_px**2
         for measure in SIZE_MEASURES:

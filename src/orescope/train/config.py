@@ -62,6 +62,9 @@ class TrainConfig(BaseModel, extra="forbid"):
     out: str = Field(description="output folder: weights, card, checkpoints, history")
     seed: int = 0
     architecture: ArchitectureSpec = Field(default_factory=ArchitectureSpec)
+    init: str | None = Field(
+        None, description="weights (.safetensors) to start from, e.g. a zoo model to fine-tune"
+    )
     target: Target = "border_core"
     border_px: int = Field(2, ge=1, le=16)
     particle_px: float | None = Field(
@@ -108,6 +111,8 @@ def read_train_config(path: str | Path) -> TrainConfig:
     for source in config.train + config.val:
         if source.path and not Path(source.path).is_absolute():
             source.path = str((path.parent / source.path).resolve())
+    if config.init and not Path(config.init).is_absolute():
+        config.init = str((path.parent / config.init).resolve())
     if not Path(config.out).is_absolute():
         config.out = str((path.parent / config.out).resolve())
     return config

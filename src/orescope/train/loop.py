@@ -21,7 +21,7 @@ from orescope.instances.border_core import CLASS_NAMES, decode_border_core
 from orescope.instances.threshwater import split_touching
 from orescope.metrics.instance import instance_metrics
 from orescope.metrics.pixel import pixel_metrics
-from orescope.models.weights import save_weights
+from orescope.models.weights import load_weights, save_weights
 from orescope.train.checkpoint import load_checkpoint, save_checkpoint
 from orescope.train.config import OptimizerConfig, TrainConfig
 from orescope.train.data import LabelledImage, PatchDataset, load_source
@@ -101,6 +101,7 @@ def _card(config: TrainConfig, metrics: dict[str, float], epoch: int, command: s
         tile=config.patch,
         training={
             "command": command,
+            "init": config.init,
             "epochs": epoch + 1,
             "data": [s.model_dump(exclude_defaults=True) for s in config.train],
             "description": config.description,
@@ -141,6 +142,8 @@ def train(
     state: dict = {"epoch": 0, "best": -math.inf, "history": []}
     if resume:
         state = load_checkpoint(last, model, optimizer)
+    elif config.init:
+        load_weights(model, config.init)
     steps = config.patches_per_epoch // config.batch_size
     with Progress(disable=not progress) as bar:
         task = bar.add_task("training", total=(config.epochs - state["epoch"]) * steps)
