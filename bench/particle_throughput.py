@@ -47,11 +47,14 @@ def bare_forward_seconds(model_name: str, tiles: int, batch_size: int = 4) -> fl
 
 def throughput(scenes: int, side: int, model: str) -> dict:
     """Tiles are counted by a hook on the network the run uses, so the bare pass sees exactly
-    the tiles of the run: the size probes and the full pass."""
+    the pixels of the run: the size probes (one larger input each) and the full pass."""
     config = SceneConfig(height=side, width=side, mm_per_px=0.25, x50_mm=7.0, seed=11)
-    network = shared_model(model).network
-    tiles = []
-    hook = network.register_forward_hook(lambda _m, inputs, _o: tiles.append(len(inputs[0])))
+    loaded = shared_model(model)
+    tile_pixels = loaded.card.tile**2
+    tiles: list[float] = []
+    hook = loaded.network.register_forward_hook(
+        lambda _m, inputs, _o: tiles.append(inputs[0][:, 0].numel() / tile_pixels)
+    )
     with tempfile.TemporaryDirectory() as folder:
         paths = write_scenes(Path(folder) / "in", config, scenes, progress=False)
         run_particles(paths[:1], Path(folder) / "warm-up", ParticleConfig(model=model), False)
@@ -60,11 +63,11 @@ def throughput(scenes: int, side: int, model: str) -> dict:
         run_particles(paths, Path(folder) / "out", ParticleConfig(mm_per_px=0.25, model=model))
         end_to_end = time.perf_counter() - started
     hook.remove()
-    forward = bare_forward_seconds(model, sum(tiles))
+    forward = bare_forward_seconds(model, round(sum(tiles)))
     megapixels = scenes * side * side / 1e6
     return {
         "megapixels": megapixels,
-        "tiles": sum(tiles),
+        "tiles": round(sum(tiles)),
         "end_to_end_mp_per_s": megapixels / end_to_end,
         "forward_mp_per_s": megapixels / forward,
         "ratio": forward / end_to_end,

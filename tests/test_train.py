@@ -86,10 +86,9 @@ def test_init_starts_from_given_weights_and_refuses_a_mismatch(tmp_path):
     assert load_model(tuned).card.training["init"] == str(first / "model.safetensors")
     other = {"name": "unet", "encoder": "tu-mobilenetv3_small_100"}
     with pytest.raises(InputError, match="model.safetensors"):
-        train_model(
-            _config(tmp_path / "c", init=str(first / "model.safetensors"), architecture=other),
-            progress=False,
-        )
+        train_model(_config(tmp_path / "c", init=str(first), architecture=other), progress=False)
+    with pytest.raises(InputError, match="no such model"):
+        train_model(_config(tmp_path / "d", init="no_such_model"), progress=False)
 
 
 def test_a_second_run_into_the_same_folder_needs_resume(tmp_path):

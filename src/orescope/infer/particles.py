@@ -55,14 +55,19 @@ ForegroundSplit = Literal["watershed", "components"]
 
 
 def _classes(
-    image: np.ndarray, loaded: LoadedModel, tta: bool, batch_size: int, progress: bool
+    image: np.ndarray,
+    loaded: LoadedModel,
+    tta: bool,
+    batch_size: int,
+    progress: bool,
+    tile: int | None = None,
 ) -> np.ndarray:
     card = loaded.card
     return predict_classes(
         image,
         loaded.network,
         normalise=zscore_normaliser(image, card.in_channels),
-        tile=card.tile,
+        tile=tile or card.tile,
         batch_size=batch_size,
         tta=tta,
         device=next(loaded.network.parameters()).device,
@@ -93,7 +98,10 @@ def estimate_particle_px(image: np.ndarray, loaded: LoadedModel, batch_size: int
         side = int(PROBE_PX / scale)
         top, left = max(0, (image.shape[0] - side) // 2), max(0, (image.shape[1] - side) // 2)
         crop = resize_image(image[top : top + side, left : left + side], scale)
-        labels = _decode(_classes(crop, loaded, False, batch_size, False), loaded, "watershed")
+        # one forward pass over the whole crop: the model is fully convolutional
+        whole = min(PROBE_PX, 32 * int(np.ceil(max(crop.shape[:2]) / 32)))
+        classes = _classes(crop, loaded, False, batch_size, False, tile=whole)
+        labels = _decode(classes, loaded, "watershed")
         measured = median_diameter_px(remove_small(labels, speck_px))
         if not np.isfinite(measured):
             return typical

@@ -63,7 +63,7 @@ class TrainConfig(BaseModel, extra="forbid"):
     seed: int = 0
     architecture: ArchitectureSpec = Field(default_factory=ArchitectureSpec)
     init: str | None = Field(
-        None, description="weights (.safetensors) to start from, e.g. a zoo model to fine-tune"
+        None, description="model to start from (zoo name, model folder or its .safetensors)"
     )
     target: Target = "border_core"
     border_px: int = Field(2, ge=1, le=16)
@@ -111,7 +111,7 @@ def read_train_config(path: str | Path) -> TrainConfig:
     for source in config.train + config.val:
         if source.path and not Path(source.path).is_absolute():
             source.path = str((path.parent / source.path).resolve())
-    if config.init and not Path(config.init).is_absolute():
+    if config.init and (path.parent / config.init).exists():
         config.init = str((path.parent / config.init).resolve())
     if not Path(config.out).is_absolute():
         config.out = str((path.parent / config.out).resolve())

@@ -27,7 +27,7 @@ from orescope.train.config import OptimizerConfig, TrainConfig
 from orescope.train.data import LabelledImage, PatchDataset, load_source
 from orescope.train.history import write_history
 from orescope.train.losses import segmentation_loss
-from orescope.zoo import CARD_FILE, WEIGHTS_FILE, ModelCard, write_card
+from orescope.zoo import CARD_FILE, WEIGHTS_FILE, ModelCard, resolve_model_dir, write_card
 
 VALIDATION_SCORES = ("ap50", "f1_match", "eta", "merger_ratio", "splitter_ratio", "iou")
 
@@ -119,6 +119,7 @@ def train(
     last = out / "last"
     if (last / "state.json").exists() and not resume:
         raise InputError(out, "holds an earlier run: pass --resume to continue it, or another out")
+    init = resolve_model_dir(config.init) / WEIGHTS_FILE if config.init and not resume else None
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(
         yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
@@ -142,8 +143,8 @@ def train(
     state: dict = {"epoch": 0, "best": -math.inf, "history": []}
     if resume:
         state = load_checkpoint(last, model, optimizer)
-    elif config.init:
-        load_weights(model, config.init)
+    elif init:
+        load_weights(model, init)
     steps = config.patches_per_epoch // config.batch_size
     with Progress(disable=not progress) as bar:
         task = bar.add_task("training", total=(config.epochs - state["epoch"]) * steps)
