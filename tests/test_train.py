@@ -7,7 +7,7 @@ from safetensors.torch import load_file
 from orescope.errors import InputError
 from orescope.train import TrainConfig, read_train_config, train_model
 from orescope.train.config import LossConfig
-from orescope.train.data import PatchDataset, load_source
+from orescope.train.data import BalancedPatches, PatchDataset, load_source
 from orescope.train.losses import segmentation_loss
 from orescope.zoo import load_model
 
@@ -159,3 +159,68 @@ def test_ignored_pixels_do_not_count():
     loss = segmentation_loss(logits, target, LossConfig(name="ce", ignore_index=255))
     expected = -torch.log_softmax(logits[0, :, 0, 0], dim=0)[1]
     assert torch.isclose(loss, expected)
+
+
+def _section_config(tmp_path, data, **changes):
+    source = {"kind": "thinsections", "path": str(data / "thinsections"), "scale": 0.25}
+    section = {
+        **TINY,
+        "target": "classes",
+        "train": [{**source, "stems": ["2a", "3a"]}],
+        "val": [{**source, "stems": ["4a"]}],
+        "loss": {"name": "ce"},
+        "augment": {"touching_p": 0},
+        "out": str(tmp_path / "run"),
+    }
+    return TrainConfig.model_validate({**section, **changes})
+
+
+def test_a_section_run_with_xpl_and_balanced_patches_gives_a_six_channel_class_model(
+    tmp_path, shared_data
+):
+    config = _section_config(tmp_path, shared_data, xpl=True, sampler="balanced")
+    out = train_model(config, progress=False)
+    assert (out / "history.csv").read_text().startswith("epoch,lr,train_loss,val_miou,")
+    model = load_model(out)
+    assert model.card.in_channels == 6 and model.card.target == "classes"
+    assert model.card.class_names == [
+        "background",
+        "K-feldspar",
+        "lithic fragments",
+        "plagioclase",
+        "quartz",
+    ]
+    assert model.network(torch.zeros(1, 6, 64, 64)).shape == (1, 5, 64, 64)
+    assert len(list((out / "content_maps").glob("*.npy"))) == 2
+
+
+def test_balanced_workers_draw_their_own_distinct_windows_reproducibly(tmp_path, shared_data):
+    config = _section_config(tmp_path, shared_data, patches_per_epoch=40)
+    images = load_source(config.train[0], None)
+    patches = PatchDataset([images], [1.0], 64, 40, config.augment, "classes", 2, seed=5)
+    stream = BalancedPatches(patches, [0, 1, 2, 3, 4], stride=8, cache=None)
+    first, second = stream.windows(0, 2), stream.windows(1, 2)
+    assert len(first) == len(second) == 20
+    assert len(set(first + second)) == 40
+    assert stream.windows(0, 2) == first
+    stream.set_epoch(1)
+    assert stream.windows(0, 2) != first
+    loader = torch.utils.data.DataLoader(stream, batch_size=4, num_workers=2)
+    batches = list(loader)
+    assert len(batches) == 10 and batches[0][0].shape == (4, 3, 64, 64)
+    assert set(torch.cat([t for _, t in batches]).unique().tolist()) <= {0, 1, 2, 3, 4}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"target": "border_core"}, "target 'classes'"),
+        ({"xpl": True, "train": [{"kind": "lumenstone", "path": "x"}], "val": []}, "xpl"),
+        ({"target": "border_core", "sampler": "balanced", "train": TINY["train"]}, "balanced"),
+    ],
+)
+def test_inconsistent_section_configs_are_refused(tmp_path, changes, message):
+    source = {"kind": "thinsections", "path": "x"}
+    base = {**TINY, "target": "classes", "train": [source], "val": [], "out": str(tmp_path)}
+    with pytest.raises(ValueError, match=message):
+        TrainConfig.model_validate({**base, **changes})

@@ -30,7 +30,13 @@ def pixel_metrics(truth: np.ndarray, pred: np.ndarray, num_classes: int = 2) -> 
     prediction. ``mean_iou`` is paper 000's MIoU (the mean over background and foreground in the
     binary case); ``f1``/``precision``/``recall`` without a suffix are the foreground class's
     (index 1) when ``num_classes == 2``."""
-    matrix = confusion_matrix(truth, pred, num_classes).astype(np.float64)
+    return confusion_metrics(confusion_matrix(truth, pred, num_classes))
+
+
+def confusion_metrics(counts: np.ndarray) -> dict:
+    """``pixel_metrics`` from a confusion matrix, so that images can be pooled first."""
+    num_classes = len(counts)
+    matrix = counts.astype(np.float64)
     tp = np.diag(matrix)
     fp = matrix.sum(axis=0) - tp
     fn = matrix.sum(axis=1) - tp

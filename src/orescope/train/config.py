@@ -13,14 +13,17 @@ from orescope.models.spec import ArchitectureSpec
 from orescope.train.augment import AugmentConfig
 from orescope.zoo.card import Target
 
+SECTION_KINDS = ("lumenstone", "thinsections")
+
 
 class DataSource(BaseModel, extra="forbid"):
     """One set of labelled images: a dataset folder in the gravel layout (``gravel``: images/,
-    labels/, resolutions.csv), the conveyor crops (sparse labels, so only as validation), or
-    synthetic scenes generated from ``scene`` with seeds ``seed, seed+1, ...``."""
+    labels/, resolutions.csv), synthetic scenes generated from ``scene`` with seeds
+    ``seed, seed+1, ...``, or a section dataset with class masks (``lumenstone``,
+    ``thinsections``: the layouts of ../shared/data)."""
 
-    kind: Literal["gravel", "synth"]
-    path: str | None = Field(None, description="dataset root for kind 'gravel'")
+    kind: Literal["gravel", "synth", "lumenstone", "thinsections"]
+    path: str | None = Field(None, description="dataset root for the folder kinds")
     stems: list[str] | None = Field(None, description="only these images (a fixed split)")
     exclude: list[str] = Field(default_factory=list, description="all images but these")
     count: int = Field(16, ge=1, description="number of synthetic scenes")
@@ -30,11 +33,14 @@ class DataSource(BaseModel, extra="forbid"):
         default_factory=dict, description="SceneConfig fields drawn uniformly per scene"
     )
     weight: float = Field(1.0, gt=0, description="share of training patches from this source")
+    scale: float = Field(
+        1.0, gt=0, le=4, description="resample section images by this factor (e.g. 0.5)"
+    )
 
     @model_validator(mode="after")
     def _path_for_folders(self) -> DataSource:
-        if self.kind == "gravel" and not self.path:
-            raise ValueError("a 'gravel' data source needs a path")
+        if self.kind != "synth" and not self.path:
+            raise ValueError(f"a '{self.kind}' data source needs a path")
         return self
 
 
@@ -65,7 +71,14 @@ class TrainConfig(BaseModel, extra="forbid"):
     init: str | None = Field(
         None, description="model to start from (zoo name, model folder or its .safetensors)"
     )
-    target: Target = "border_core"
+    target: Target = Field(
+        "border_core", description="particles: border_core or foreground; sections: classes"
+    )
+    xpl: bool = Field(False, description="stack the XPL image as 3 more input channels")
+    sampler: Literal["random", "balanced"] = Field(
+        "random", description="balanced: paper 003's class-balanced patches (sections)"
+    )
+    balance_stride: int = Field(8, ge=1, le=256, description="grid step of the content maps")
     border_px: int = Field(2, ge=1, le=16)
     particle_px: float | None = Field(
         32.0, gt=2, description="resample every image so its median particle ECD is this"
@@ -84,14 +97,21 @@ class TrainConfig(BaseModel, extra="forbid"):
     description: str = ""
 
     @model_validator(mode="after")
-    def _patch_fits_model(self) -> TrainConfig:
+    def _consistent(self) -> TrainConfig:
         if self.patch % 32:
             raise ValueError(f"patch {self.patch} is not a multiple of 32")
+        sections = {s.kind in SECTION_KINDS for s in self.train + self.val}
+        if sections != {self.target == "classes"}:
+            raise ValueError("target 'classes' goes with section data sources, and only with them")
+        if self.sampler == "balanced" and self.target != "classes":
+            raise ValueError("the balanced sampler needs target 'classes'")
+        if self.xpl and any(s.kind != "thinsections" for s in self.train + self.val):
+            raise ValueError("xpl needs 'thinsections' data sources, which have XPL images")
         return self
 
     @property
-    def classes(self) -> int:
-        return 1 if self.target == "foreground" else 3
+    def in_channels(self) -> int:
+        return 6 if self.xpl else 3
 
 
 def read_train_config(path: str | Path) -> TrainConfig:

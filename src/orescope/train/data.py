@@ -1,27 +1,32 @@
-"""Training images in memory at the trained particle size, and random patches drawn from them."""
+"""Training images in memory (particle images at the trained particle size, sections at their
+configured scale) and the patches drawn from them: at random, or class-balanced."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from orescope.infer.particles import channel_stats
 from orescope.instances.border_core import encode_border_core
-from orescope.io.datasets import load_gravel
+from orescope.io.classes import ClassRegistry
+from orescope.io.datasets import SectionSample, load_gravel, load_lumenstone, load_thinsections
 from orescope.preprocess.resample import median_diameter_px, resize_image, resize_labels
 from orescope.synth.particles import SceneConfig, synthesize_scene
 from orescope.train.augment import AugmentConfig, augment_pair
+from orescope.train.balanced import ClassBalancedSampler, Window
 from orescope.train.config import DataSource
 from orescope.train.touching import Donor, collect_donors
 
 
 @dataclass(frozen=True)
 class LabelledImage:
-    """A uint8 RGB image, its int32 instance labels and the statistics its tiles are normalised
-    with (the whole image's, as at inference)."""
+    """A uint8 image (RGB, or PPL + XPL), its int32 instance labels or class mask, and the
+    statistics its tiles are normalised with (the whole image's, as at inference)."""
 
     name: str
     image: np.ndarray
@@ -42,18 +47,55 @@ def _synth_scenes(source: DataSource) -> list[tuple[str, np.ndarray, np.ndarray]
     return scenes
 
 
-def _folder_images(source: DataSource) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    assert source.path is not None
-    samples = load_gravel(source.path)
+def _selected(samples: list, source: DataSource) -> list:
     if source.stems is not None:
         samples = [s for s in samples if s.stem in source.stems]
-    samples = [s for s in samples if s.stem not in source.exclude]
+    return [s for s in samples if s.stem not in source.exclude]
+
+
+def _folder_images(source: DataSource) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    assert source.path is not None
+    samples = _selected(load_gravel(source.path), source)
     return [(s.stem, s.read_image(), s.read_labels()) for s in samples]
 
 
-def load_source(source: DataSource, particle_px: float | None) -> list[LabelledImage]:
-    """The source's images, each resampled so its median particle ECD is ``particle_px``."""
-    raw = _synth_scenes(source) if source.kind == "synth" else _folder_images(source)
+def _sections(source: DataSource) -> tuple[list[SectionSample], ClassRegistry]:
+    assert source.path is not None
+    loader = load_lumenstone if source.kind == "lumenstone" else load_thinsections
+    samples, registry = loader(source.path)
+    return _selected(samples, source), registry
+
+
+def section_registry(source: DataSource) -> ClassRegistry:
+    """The class registry of a section data source (its ``classes.yaml``)."""
+    return _sections(source)[1]
+
+
+def _section_images(source: DataSource, xpl: bool) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    samples, registry = _sections(source)
+    images = []
+    for sample in samples:
+        image, mask = sample.read_image(), sample.read_mask()
+        registry.check_mask(mask, sample.mask_path)
+        if xpl:
+            image = np.concatenate([image, sample.read_xpl()], axis=2)
+        if source.scale != 1:
+            image = resize_image(image, source.scale)
+            mask = resize_labels(mask, image.shape[:2])
+        images.append((sample.stem, image, mask))
+    return images
+
+
+def load_source(
+    source: DataSource, particle_px: float | None, xpl: bool = False
+) -> list[LabelledImage]:
+    """The source's images: particle images resampled so their median particle ECD is
+    ``particle_px``, sections resampled by the source's ``scale``."""
+    if source.kind in ("lumenstone", "thinsections"):
+        raw = _section_images(source, xpl)
+        particle_px = None
+    else:
+        raw = _synth_scenes(source) if source.kind == "synth" else _folder_images(source)
     images = []
     for name, image, labels in raw:
         if image.ndim == 2:
@@ -88,15 +130,17 @@ class PatchDataset(Dataset):
         self.patch, self.length, self.augment = patch, length, augment
         self.target, self.border_px, self.seed = target, border_px, seed
         self.epoch = 0
-        donor_rng = np.random.default_rng([seed, 1])
-        self.donors: list[Donor] = [
-            donor
-            for source in self.sources
-            for item in source
-            for donor in collect_donors(
-                item.image.astype(np.float32) / 255, item.labels, donor_rng, max_donors=32
-            )
-        ]
+        self.donors: list[Donor] = []
+        if target != "classes" and augment.touching_p > 0:
+            donor_rng = np.random.default_rng([seed, 1])
+            self.donors = [
+                donor
+                for source in self.sources
+                for item in source
+                for donor in collect_donors(
+                    item.image.astype(np.float32) / 255, item.labels, donor_rng, max_donors=32
+                )
+            ]
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -104,30 +148,77 @@ class PatchDataset(Dataset):
     def __len__(self) -> int:
         return self.length
 
-    def _crop(self, item: LabelledImage, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    def pair(
+        self, item: LabelledImage, top: int, left: int, rng: np.random.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The augmented, normalised patch at (top, left) and its training target; an image
+        smaller than the patch is mirrored out to it."""
         height, width = item.labels.shape
         pad_y, pad_x = max(0, self.patch - height), max(0, self.patch - width)
         image, labels = item.image, item.labels
         if pad_y or pad_x:
             image = np.pad(image, ((0, pad_y), (0, pad_x), (0, 0)), mode="reflect")
             labels = np.pad(labels, ((0, pad_y), (0, pad_x)), mode="reflect")
-        top = int(rng.integers(0, labels.shape[0] - self.patch + 1))
-        left = int(rng.integers(0, labels.shape[1] - self.patch + 1))
         window = np.s_[top : top + self.patch, left : left + self.patch]
-        return image[window], labels[window]
+        scale = (item.std / 255).astype(np.float32)
+        image, labels = augment_pair(
+            image[window].astype(np.float32) / 255,
+            labels[window],
+            rng,
+            self.augment,
+            donors=self.donors,
+        )
+        values = (image - item.mean / 255) / scale
+        if self.target == "border_core":
+            target = encode_border_core(labels, self.border_px).astype(np.int64)
+        elif self.target == "foreground":
+            target = (labels > 0).astype(np.int64)
+        else:
+            target = labels.astype(np.int64)
+        return torch.from_numpy(values.transpose(2, 0, 1).copy()), torch.from_numpy(target)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.epoch, index])
         source = self.sources[int(rng.choice(len(self.sources), p=self.weights))]
         item = source[int(rng.integers(len(source)))]
-        image, labels = self._crop(item, rng)
-        scale = (item.std / 255).astype(np.float32)
-        image, labels = augment_pair(
-            image.astype(np.float32) / 255, labels, rng, self.augment, donors=self.donors
+        top = int(rng.integers(0, max(0, item.labels.shape[0] - self.patch) + 1))
+        left = int(rng.integers(0, max(0, item.labels.shape[1] - self.patch) + 1))
+        return self.pair(item, top, left, rng)
+
+
+class BalancedPatches(IterableDataset):
+    """The same patches, placed by the class-balanced sampler over all training images.
+
+    The sampler is sequential, so each DataLoader worker runs its own with its own random
+    stream (seed, epoch, worker) and yields its share of the epoch: workers never repeat one
+    another, and a run (or a resumed one) with the same workers sees the same patches.
+    """
+
+    def __init__(
+        self, patches: PatchDataset, classes: list[int], stride: int, cache: Path | None
+    ) -> None:
+        self.patches = patches
+        self.items = [item for source in patches.sources for item in source]
+        self.sampler = ClassBalancedSampler(
+            [item.labels for item in self.items], classes, patches.patch, stride, cache
         )
-        values = (image - item.mean / 255) / scale
-        if self.target == "border_core":
-            target = encode_border_core(labels, self.border_px).astype(np.int64)
-        else:
-            target = (labels > 0).astype(np.int64)
-        return torch.from_numpy(values.transpose(2, 0, 1).copy()), torch.from_numpy(target)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.patches.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return self.patches.length
+
+    def windows(self, worker: int, workers: int) -> list[Window]:
+        """The windows worker ``worker`` of ``workers`` draws this epoch, counts from zero."""
+        self.sampler.fed[:] = 0
+        rng = np.random.default_rng([self.patches.seed, self.patches.epoch, worker, 7])
+        share = len(range(worker, self.patches.length, workers))
+        return [self.sampler.draw(rng) for _ in range(share)]
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        rng = np.random.default_rng([self.patches.seed, self.patches.epoch, worker, 8])
+        for window in self.windows(worker, workers):
+            yield self.patches.pair(self.items[window.image], window.top, window.left, rng)

@@ -20,11 +20,17 @@ from orescope.infer.sliding_window import predict_classes
 from orescope.instances.border_core import CLASS_NAMES, decode_border_core
 from orescope.instances.threshwater import split_touching
 from orescope.metrics.instance import instance_metrics
-from orescope.metrics.pixel import pixel_metrics
+from orescope.metrics.pixel import confusion_matrix, confusion_metrics, pixel_metrics
 from orescope.models.weights import load_weights, save_weights
 from orescope.train.checkpoint import load_checkpoint, save_checkpoint
 from orescope.train.config import OptimizerConfig, TrainConfig
-from orescope.train.data import LabelledImage, PatchDataset, load_source
+from orescope.train.data import (
+    BalancedPatches,
+    LabelledImage,
+    PatchDataset,
+    load_source,
+    section_registry,
+)
 from orescope.train.history import write_history
 from orescope.train.losses import segmentation_loss
 from orescope.zoo import CARD_FILE, WEIGHTS_FILE, ModelCard, resolve_model_dir, write_card
@@ -64,7 +70,7 @@ def predict_instances(
     classes = predict_classes(
         image,
         model,
-        normalise=zscore_normaliser(image, 3),
+        normalise=zscore_normaliser(image, config.in_channels),
         tile=config.patch,
         batch_size=config.batch_size,
         device=device,
@@ -89,15 +95,56 @@ def validate(
     return {f"val_{name}": float(np.mean(values)) for name, values in scores.items()}
 
 
+def validate_sections(
+    model: torch.nn.Module,
+    images: list[LabelledImage],
+    config: TrainConfig,
+    device: torch.device,
+    num_classes: int,
+) -> dict[str, float]:
+    """Mean IoU over the classes present and pixel accuracy, from one confusion matrix over
+    all validation images (a rare mineral is not judged on one image alone)."""
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    for item in images:
+        predicted = predict_classes(
+            item.image,
+            model,
+            normalise=zscore_normaliser(item.image, config.in_channels),
+            tile=config.patch,
+            batch_size=config.batch_size,
+            device=device,
+        )
+        judged = item.labels != config.loss.ignore_index
+        matrix += confusion_matrix(item.labels[judged], predicted[judged], num_classes)
+    scores = confusion_metrics(matrix)
+    return {"val_miou": scores["mean_iou"] or 0.0, "val_accuracy": scores["accuracy"]}
+
+
+def _class_table(config: TrainConfig) -> tuple[list[str], list[tuple[int, int, int]]]:
+    """Output class names (and colours for sections), indexed like the masks: a section
+    model has one output per index up to the registry's largest, never renumbered."""
+    if config.target == "border_core":
+        return list(CLASS_NAMES), []
+    if config.target == "foreground":
+        return ["particle"], []
+    registry = section_registry(config.train[0])
+    known = {c.index: c for c in registry.classes}
+    names = [known[i].name if i in known else "unused" for i in range(max(known) + 1)]
+    colours = [known[i].colour if i in known else (0, 0, 0) for i in range(max(known) + 1)]
+    return names, colours
+
+
 def _card(config: TrainConfig, metrics: dict[str, float], epoch: int, command: str) -> ModelCard:
+    names, colours = _class_table(config)
     return ModelCard(
         name=config.name,
         architecture=config.architecture,
-        in_channels=3,
+        in_channels=config.in_channels,
         target=config.target,
         border_px=config.border_px,
-        class_names=list(CLASS_NAMES) if config.target == "border_core" else ["particle"],
-        particle_px=config.particle_px,
+        class_names=names,
+        class_colours=colours,
+        particle_px=config.particle_px if config.target != "classes" else None,
         tile=config.patch,
         training={
             "command": command,
@@ -126,9 +173,12 @@ def train(
     )
     torch.manual_seed(config.seed)
     device = pick_device(config.device)
-    train_sets = [load_source(s, config.particle_px) for s in config.train]
-    val_images = [item for s in config.val for item in load_source(s, config.particle_px)]
-    dataset = PatchDataset(
+    train_sets = [load_source(s, config.particle_px, config.xpl) for s in config.train]
+    val_images = [
+        item for s in config.val for item in load_source(s, config.particle_px, config.xpl)
+    ]
+    names, _ = _class_table(config)
+    patches = PatchDataset(
         train_sets,
         [s.weight for s in config.train],
         config.patch,
@@ -138,7 +188,13 @@ def train(
         config.border_px,
         config.seed,
     )
-    model = config.architecture.build(3, config.classes).to(device)
+    dataset: PatchDataset | BalancedPatches = patches
+    if config.sampler == "balanced":
+        balanced = [i for i in range(len(names)) if i != config.loss.ignore_index]
+        dataset = BalancedPatches(patches, balanced, config.balance_stride, out / "content_maps")
+    model = config.architecture.build(
+        config.in_channels, len(names) if config.target != "foreground" else 1
+    ).to(device)
     optimizer = make_optimizer(model, config.optimizer)
     state: dict = {"epoch": 0, "best": -math.inf, "history": []}
     if resume:
@@ -171,11 +227,15 @@ def train(
                 optimizer.step()
                 losses.append(loss.item())
                 bar.update(task, advance=1, description=f"epoch {epoch + 1} loss {loss.item():.3f}")
-            metrics = validate(model, val_images, config, device) if val_images else {}
+            metrics = {}
+            if val_images and config.target == "classes":
+                metrics = validate_sections(model, val_images, config, device, len(names))
+            elif val_images:
+                metrics = validate(model, val_images, config, device)
             row = {"epoch": epoch + 1, "lr": rate, "train_loss": float(np.mean(losses))}
             row |= metrics | {"seconds": time.perf_counter() - started}
             state["history"].append(row)
-            score = metrics.get("val_ap50", -row["train_loss"])
+            score = metrics.get("val_ap50", metrics.get("val_miou", -row["train_loss"]))
             if score > state["best"]:
                 state["best"] = score
                 save_weights(model, out / WEIGHTS_FILE)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, ValidationError
 from orescope.errors import InputError
 from orescope.models.spec import ArchitectureSpec
 
-Target = Literal["border_core", "foreground"]
+Target = Literal["border_core", "foreground", "classes"]
 
 
 class ModelCard(BaseModel, extra="forbid"):
@@ -23,6 +23,9 @@ class ModelCard(BaseModel, extra="forbid"):
     target: Target = "border_core"
     border_px: int = Field(2, ge=1, description="border thickness of the border-core target")
     class_names: list[str]
+    class_colours: list[tuple[int, int, int]] = Field(
+        default_factory=list, description="display colour per class index (mineral models)"
+    )
     normalisation: Literal["image_zscore"] = "image_zscore"
     particle_px: float | None = Field(
         None, gt=0, description="median particle ECD (px) the model was trained at"
