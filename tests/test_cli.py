@@ -45,6 +45,7 @@ def scenes(tmp_path_factory):
         [],
         ["predict"],
         ["predict", "particles"],
+        ["predict", "minerals"],
         ["synth", "particles"],
         ["evaluate", "particles"],
         ["demo"],

@@ -1,7 +1,23 @@
 """orescope: images of ore and minerals -> particle sizes, mineral maps and CT particles."""
 
 from orescope.errors import InputError
-from orescope.jobs import ParticleConfig, predict_particles, run_particles
+from orescope.jobs import (
+    MineralConfig,
+    ParticleConfig,
+    predict_minerals,
+    predict_particles,
+    run_minerals,
+    run_particles,
+)
 
 __version__ = "0.1.0"
-__all__ = ["InputError", "ParticleConfig", "__version__", "predict_particles", "run_particles"]
+__all__ = [
+    "InputError",
+    "MineralConfig",
+    "ParticleConfig",
+    "__version__",
+    "predict_minerals",
+    "predict_particles",
+    "run_minerals",
+    "run_particles",
+]

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from orescope.cli.errors import one_line_errors
-from orescope.jobs import ParticleConfig, run_particles
+from orescope.jobs import MineralConfig, ParticleConfig, run_minerals, run_particles
 
 app = typer.Typer(help="Find objects in images and measure them.", no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)
@@ -62,6 +62,52 @@ def particles(
         min_area_px=min_area_px,
     )
     outcome = run_particles(list(inputs), out, config)
+    for file, reason in outcome.failures:
+        console.print(f"[yellow]skipped[/yellow] {file}: {reason}", highlight=False)
+    console.print(
+        f"{len(outcome.processed)} image(s) processed, {len(outcome.failures)} skipped; "
+        f"report: {out / 'report.html'}",
+        highlight=False,
+    )
+
+
+@app.command("minerals")
+@one_line_errors
+def minerals(
+    inputs: Annotated[
+        list[Path], typer.Argument(help="Section images (PPL or reflected light), or folders.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    model: Annotated[
+        str, typer.Option(help="Zoo model name or a folder with card.yaml + model.safetensors.")
+    ] = "lumenstone",
+    xpl: Annotated[
+        list[Path] | None,
+        typer.Option("--xpl", help="XPL images or folders, paired with the inputs by file stem."),
+    ] = None,
+    um_per_px: Annotated[
+        float | None, typer.Option("--um-per-px", help="Scale; sizes stay in px without it.")
+    ] = None,
+    liberation: Annotated[
+        str | None, typer.Option(help="Mineral (name or index) for a liberation table.")
+    ] = None,
+    tta: Annotated[bool, typer.Option(help="Mirror test-time augmentation (4x slower).")] = False,
+    min_grain_px: Annotated[int, typer.Option(help="Smallest grain listed, in pixels.")] = 16,
+) -> None:
+    """Map the minerals of section photos and report modal mineralogy, grains and association.
+
+    Writes per image DIR/<stem>/classes.png (uint8 class indices of the model's registry),
+    overlay.png, modal.csv, grains.csv, association.csv (and liberation.csv with
+    --liberation); and DIR/modal.csv, DIR/report.html, DIR/config.yaml.
+    """
+    config = MineralConfig(
+        model=model,
+        um_per_px=um_per_px,
+        liberation=liberation,
+        tta=tta,
+        min_grain_px=min_grain_px,
+    )
+    outcome = run_minerals(list(inputs), out, config, xpl=list(xpl or []))
     for file, reason in outcome.failures:
         console.print(f"[yellow]skipped[/yellow] {file}: {reason}", highlight=False)
     console.print(

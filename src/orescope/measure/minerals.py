@@ -22,7 +22,15 @@ def modal_mineralogy(
 ) -> pd.DataFrame:
     """Area per class: pixels, % of the image and % of the non-background area (the modal
     mineralogy a microscopist reports), and µm² with a scale. One row per class in ``names``."""
-    pixels = np.bincount(classes.ravel(), minlength=len(names))[: len(names)].astype(np.int64)
+    pixels = np.bincount(classes.ravel(), minlength=len(names))[: len(names)]
+    return modal_from_pixels(pixels, names, um_per_px, background)
+
+
+def modal_from_pixels(
+    pixels: np.ndarray, names: list[str], um_per_px: float | None = None, background: int = 0
+) -> pd.DataFrame:
+    """``modal_mineralogy`` from pixel counts per class, e.g. added up over a series."""
+    pixels = np.asarray(pixels, dtype=np.int64)
     minerals = pixels.sum() - pixels[background]
     table = pd.DataFrame({"index": np.arange(len(names)), "mineral": names, "pixels": pixels})
     table["area_percent"] = 100 * pixels / max(1, pixels.sum())

@@ -1,7 +1,14 @@
 """Tables, overlays, plots and the self-contained HTML report."""
 
 from orescope.report.html import Thumbnail, write_report
-from orescope.report.overlay import instance_overlay, label_colours
+from orescope.report.overlay import class_overlay, instance_overlay, label_colours
 from orescope.report.plots import plot_psd
 
-__all__ = ["Thumbnail", "instance_overlay", "label_colours", "plot_psd", "write_report"]
+__all__ = [
+    "Thumbnail",
+    "class_overlay",
+    "instance_overlay",
+    "label_colours",
+    "plot_psd",
+    "write_report",
+]

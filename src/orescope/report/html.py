@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;paddin
 th{background:#f3f3f3}.grid{display:flex;flex-wrap:wrap;gap:12px}
 figure{margin:0;width:280px}figure img{width:280px}figcaption{font-size:13px}
 .failed{color:#a00}
+.swatch{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;border:1px solid #888}
 """
 
 
@@ -63,13 +65,23 @@ def write_report(
     thumbnails: list[Thumbnail],
     failures: list[tuple[str, str]],
     notes: list[str],
+    legend: Sequence[tuple[str, tuple[int, int, int]]] = (),
 ) -> None:
-    """Summary table, plots, per-image thumbnails with captions, and the files that failed."""
+    """Summary table, plots, per-image thumbnails with captions, and the files that failed;
+    ``legend`` names the colours of the overlays (mineral maps)."""
     parts = [
         f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>",
         f"<style>{STYLE}</style><h1>{html.escape(title)}</h1>",
     ]
     parts += [f"<p>{html.escape(note)}</p>" for note in notes]
+    if legend:
+        parts.append("<p>")
+        parts += [
+            f"<span class='swatch' style='background:rgb{tuple(colour)}'></span>"
+            f"{html.escape(name)} "
+            for name, colour in legend
+        ]
+        parts.append("</p>")
     parts.append("<h2>Summary</h2>")
     parts.append(summary.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="–"))
     for plot in plots:

@@ -50,3 +50,15 @@ def instance_overlay(
         rgb[outline & cut[band]] = (255, 40, 40)
         overlay[top:bottom] = np.round(rgb)
     return overlay
+
+
+def class_overlay(
+    image: np.ndarray, classes: np.ndarray, colours: np.ndarray, alpha: float = 0.5
+) -> np.ndarray:
+    """Each pixel tinted in its class's registry colour (class 0, the background, untinted)
+    with white lines where the class changes, so grains stay visible under the colour."""
+    rgb = to_rgb_float(image) * 255
+    mineral = classes > 0
+    rgb[mineral] = (1 - alpha) * rgb[mineral] + alpha * colours[classes[mineral]]
+    rgb[find_boundaries(classes, mode="inner")] = (255, 255, 255)
+    return np.round(rgb).astype(np.uint8)

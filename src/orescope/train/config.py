@@ -105,6 +105,8 @@ class TrainConfig(BaseModel, extra="forbid"):
             raise ValueError("target 'classes' goes with section data sources, and only with them")
         if self.sampler == "balanced" and self.target != "classes":
             raise ValueError("the balanced sampler needs target 'classes'")
+        if len({s.scale for s in self.train + self.val}) > 1:
+            raise ValueError("all data sources need the same scale: the model has one")
         if self.xpl and any(s.kind != "thinsections" for s in self.train + self.val):
             raise ValueError("xpl needs 'thinsections' data sources, which have XPL images")
         return self

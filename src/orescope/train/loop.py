@@ -145,6 +145,7 @@ def _card(config: TrainConfig, metrics: dict[str, float], epoch: int, command: s
         class_names=names,
         class_colours=colours,
         particle_px=config.particle_px if config.target != "classes" else None,
+        input_scale=config.train[0].scale if config.target == "classes" else 1.0,
         tile=config.patch,
         training={
             "command": command,

@@ -30,6 +30,9 @@ class ModelCard(BaseModel, extra="forbid"):
     particle_px: float | None = Field(
         None, gt=0, description="median particle ECD (px) the model was trained at"
     )
+    input_scale: float = Field(
+        1.0, gt=0, description="section models: resample inputs by this factor, as in training"
+    )
     tile: int = Field(256, ge=32)
     training: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, dict[str, float]] = Field(default_factory=dict)

@@ -1,0 +1,133 @@
+"""``predict minerals`` over many files: per-image maps and tables, run totals, the report.
+
+XPL images are paired with their PPL images by file stem. A bad image (or pair) is recorded
+with its reason and skipped; the others are still written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from rich.progress import track
+
+from orescope.errors import InputError
+from orescope.io import find_images, read_image, write_image
+from orescope.jobs.minerals import (
+    MineralConfig,
+    MineralResult,
+    measure_section,
+    mineral_index,
+    segment_section,
+    shared_section_model,
+)
+from orescope.jobs.particle_run import RunOutcome
+from orescope.measure.minerals import modal_from_pixels
+from orescope.report import Thumbnail, class_overlay, write_report
+
+
+def pair_xpl(paths: list[Path], xpl_inputs: list[str | Path]) -> dict[Path, Path]:
+    """XPL file per PPL file, matched by stem; a PPL image without its XPL twin is an error
+    for that image only (it is reported, the others run)."""
+    if not xpl_inputs:
+        return {}
+    by_stem = {path.stem: path for path in find_images(xpl_inputs)}
+    return {path: by_stem[path.stem] for path in paths if path.stem in by_stem}
+
+
+def _write_outputs(
+    folder: Path, image: np.ndarray, result: MineralResult, colours: np.ndarray
+) -> np.ndarray:
+    folder.mkdir(parents=True, exist_ok=True)
+    write_image(folder / "classes.png", result.classes)
+    overlay = class_overlay(image, result.classes, colours)
+    write_image(folder / "overlay.png", overlay)
+    result.modal.merge(result.grain_sizes, on=["index", "mineral"]).to_csv(
+        folder / "modal.csv", index=False
+    )
+    result.grains.to_csv(folder / "grains.csv", index=False)
+    result.association.to_csv(folder / "association.csv")
+    if result.liberation is not None:
+        result.liberation.to_csv(folder / "liberation.csv", index=False)
+    return overlay
+
+
+def run_minerals(
+    inputs: list[str | Path],
+    out: str | Path,
+    config: MineralConfig,
+    xpl: list[str | Path] | None = None,
+    progress: bool = True,
+) -> RunOutcome:
+    """Segment, measure and report every section image under ``inputs`` into ``out``.
+
+    Raises :class:`InputError` when no image could be processed at all.
+    """
+    out = Path(out)
+    loaded = shared_section_model(config.model)
+    names = loaded.card.class_names
+    if config.liberation is not None:
+        mineral_index(names, config.liberation)
+    colours = np.zeros((256, 3), dtype=np.float32)
+    colours[: len(loaded.card.class_colours)] = loaded.card.class_colours
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(yaml.safe_dump(config.model_dump(), sort_keys=False))
+    paths = find_images(inputs)
+    twins = pair_xpl(paths, xpl or [])
+    outcome = RunOutcome()
+    totals = np.zeros(len(names), dtype=np.int64)
+    thumbnails: list[Thumbnail] = []
+    for path in track(paths, description="minerals", disable=not progress):
+        try:
+            if xpl and path not in twins:
+                raise InputError(path, "no XPL image with the same stem among --xpl")
+            image = read_image(path)
+            partner = read_image(twins[path]) if path in twins else None
+            classes = segment_section(image, loaded, config, partner)
+        except InputError as error:
+            outcome.failures.append((str(path), error.reason))
+            continue
+        result = measure_section(classes, names, config)
+        overlay = _write_outputs(out / path.stem, image, result, colours)
+        totals += result.modal["pixels"].to_numpy()
+        thumbnails.append(Thumbnail(path.stem, overlay, _caption(result.modal)))
+        outcome.processed.append(str(path))
+    if outcome.failures:
+        pd.DataFrame(outcome.failures, columns=["file", "reason"]).to_csv(
+            out / "failures.csv", index=False
+        )
+    if not outcome.processed:
+        file, reason = outcome.failures[0]
+        raise InputError(file, f"{reason}; no image could be processed")
+    modal = _run_modal(totals, names, config)
+    modal.to_csv(out / "modal.csv", index=False)
+    legend = [
+        (name, (int(colours[i, 0]), int(colours[i, 1]), int(colours[i, 2])))
+        for i, name in enumerate(names)
+        if totals[i] and i > 0
+    ]
+    scale = f"{config.um_per_px} µm per pixel" if config.um_per_px else "no scale: sizes in px"
+    write_report(
+        out / "report.html",
+        "orescope mineral report",
+        modal,
+        [],
+        thumbnails,
+        outcome.failures,
+        [f"Model {config.model}; {scale}; modal mineralogy over all images."],
+        legend=legend,
+    )
+    return outcome
+
+
+def _run_modal(totals: np.ndarray, names: list[str], config: MineralConfig) -> pd.DataFrame:
+    """Modal mineralogy of all images together: the pixel counts added up."""
+    table = modal_from_pixels(totals, names, config.um_per_px)
+    return table[table["pixels"] > 0]
+
+
+def _caption(modal: pd.DataFrame) -> str:
+    top = modal[modal["index"] > 0].nlargest(3, "mineral_percent")
+    return ", ".join(f"{row.mineral} {row.mineral_percent:.1f} %" for row in top.itertuples())

@@ -1,0 +1,132 @@
+"""The minerals job: section photo (and its XPL twin) -> class map -> mineral statistics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from orescope.errors import InputError
+from orescope.infer.device import pick_device
+from orescope.infer.particles import zscore_normaliser
+from orescope.infer.sliding_window import predict_classes
+from orescope.measure.minerals import (
+    association,
+    grain_size_summary,
+    liberation,
+    measure_grains,
+    modal_mineralogy,
+)
+from orescope.preprocess.resample import resize_image, resize_labels
+from orescope.zoo import LoadedModel, load_model
+
+
+class MineralConfig(BaseModel, extra="forbid"):
+    """How sections are segmented and measured; written next to every run's outputs."""
+
+    model: str = Field("lumenstone", description="zoo name or folder with card.yaml")
+    um_per_px: float | None = Field(
+        None, ge=0.01, le=10_000, description="image scale; sizes stay in px without it"
+    )
+    tta: bool = Field(False, description="average the model over mirrored copies of each tile")
+    min_grain_px: int = Field(16, ge=1, description="smaller grains are left out of grains.csv")
+    liberation: str | None = Field(None, description="mineral (name or index) for liberation")
+    batch_size: int = Field(4, ge=1)
+
+
+@dataclass(frozen=True)
+class MineralResult:
+    classes: np.ndarray  # uint8 H×W registry indices
+    modal: pd.DataFrame
+    grains: pd.DataFrame
+    grain_sizes: pd.DataFrame
+    association: pd.DataFrame
+    liberation: pd.DataFrame | None
+
+
+@lru_cache(maxsize=4)
+def shared_section_model(name: str) -> LoadedModel:
+    loaded = load_model(name, device=pick_device("auto"))
+    if loaded.card.target != "classes":
+        raise InputError(name, f"is a '{loaded.card.target}' model, not a mineral (classes) model")
+    return loaded
+
+
+def model_input(image: np.ndarray, xpl: np.ndarray | None, in_channels: int) -> np.ndarray:
+    """PPL (or reflected-light) image, with the XPL image stacked as 3 more channels when the
+    model was trained on both."""
+    if in_channels == 6:
+        if xpl is None:
+            raise InputError(None, "the model needs an XPL image next to each PPL image (--xpl)")
+        if xpl.shape[:2] != image.shape[:2]:
+            raise InputError(None, f"XPL {xpl.shape[:2]} and PPL {image.shape[:2]} differ in size")
+        return np.concatenate([_rgb(image), _rgb(xpl)], axis=2)
+    if xpl is not None:
+        raise InputError(None, "the model takes one image per section, not PPL + XPL")
+    return image
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2:
+        return np.repeat(image[..., None], 3, axis=2)
+    return image[..., :3]
+
+
+def segment_section(
+    image: np.ndarray, loaded: LoadedModel, config: MineralConfig, xpl: np.ndarray | None = None
+) -> np.ndarray:
+    """Class map at the input's size: the model runs at the scale it was trained at, tile by
+    tile, and its class map is scaled back (nearest neighbour)."""
+    card = loaded.card
+    pixels = resize_image(model_input(image, xpl, card.in_channels), card.input_scale)
+    classes = predict_classes(
+        pixels,
+        loaded.network,
+        normalise=zscore_normaliser(pixels, card.in_channels),
+        tile=card.tile,
+        batch_size=config.batch_size,
+        tta=config.tta,
+        device=next(loaded.network.parameters()).device,
+    )
+    return resize_labels(classes, image.shape[:2])
+
+
+def mineral_index(names: list[str], mineral: str) -> int:
+    """A mineral given by name (case-insensitive) or index."""
+    if mineral.isdigit() and int(mineral) < len(names):
+        return int(mineral)
+    lowered = [name.lower() for name in names]
+    if mineral.lower() not in lowered:
+        raise InputError(None, f"no mineral '{mineral}'; the model knows {', '.join(names)}")
+    return lowered.index(mineral.lower())
+
+
+def measure_section(classes: np.ndarray, names: list[str], config: MineralConfig) -> MineralResult:
+    """All statistics of one class map."""
+    grains = measure_grains(classes, names, config.um_per_px, config.min_grain_px)
+    freed = None
+    if config.liberation is not None:
+        freed = liberation(classes, mineral_index(names, config.liberation))
+    return MineralResult(
+        classes,
+        modal_mineralogy(classes, names, config.um_per_px),
+        grains,
+        grain_size_summary(grains, names),
+        association(classes, names, config.um_per_px),
+        freed,
+    )
+
+
+def predict_minerals(
+    image: np.ndarray, config: MineralConfig | None = None, xpl: np.ndarray | None = None
+) -> MineralResult:
+    """Mineral map and statistics of one section image (with its XPL twin for PPL+XPL models)."""
+    config = config or MineralConfig()
+    loaded = shared_section_model(config.model)
+    if config.liberation is not None:
+        mineral_index(loaded.card.class_names, config.liberation)  # a typo fails before the model
+    classes = segment_section(image, loaded, config, xpl)
+    return measure_section(classes, loaded.card.class_names, config)

@@ -1,0 +1,129 @@
+"""``predict minerals`` end to end with section models whose answer is known."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from orescope.cli.main import app
+from orescope.errors import InputError
+from orescope.io import read_image, write_image
+from orescope.jobs import MineralConfig, predict_minerals, run_minerals
+from orescope.models.spec import ArchitectureSpec
+from orescope.models.weights import save_weights
+from orescope.zoo import ModelCard, write_card
+
+NAMES = ["background", "quartz", "K-feldspar"]
+COLOURS = [(0, 0, 0), (255, 255, 0), (255, 0, 255)]
+runner = CliRunner()
+
+
+def _constant_model(folder, answer: int, in_channels: int = 3, input_scale: float = 0.5):
+    """A U-Net whose last layer ignores its input and always says class ``answer``."""
+    spec = ArchitectureSpec(
+        name="unet",
+        encoder="tu-mobilenetv3_small_100",
+        options={"decoder_channels": [16, 16, 8, 8, 8]},
+    )
+    network = spec.build(in_channels, len(NAMES))
+    head = network.segmentation_head[0]
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.copy_(torch.tensor([0.0, 0.0, 0.0]).index_fill(0, torch.tensor(answer), 5.0))
+    folder.mkdir(parents=True)
+    save_weights(network, folder / "model.safetensors")
+    card = ModelCard(
+        name="constant",
+        architecture=spec,
+        in_channels=in_channels,
+        target="classes",
+        class_names=NAMES,
+        class_colours=COLOURS,
+        input_scale=input_scale,
+        tile=64,
+    )
+    write_card(folder / "card.yaml", card)
+    return folder
+
+
+def _section(shape=(101, 77)) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 255, (*shape, 3), dtype=np.uint8)
+
+
+def test_a_constant_model_gives_one_grain_covering_the_section(tmp_path):
+    model = _constant_model(tmp_path / "m", answer=2)
+    result = predict_minerals(_section(), MineralConfig(model=str(model), um_per_px=2.0))
+    assert result.classes.shape == (101, 77) and result.classes.dtype == np.uint8
+    assert (result.classes == 2).all()
+    assert result.modal["pixels"].tolist() == [0, 0, 101 * 77]
+    assert result.modal["mineral_percent"][2] == 100
+    assert len(result.grains) == 1 and result.grains["area_um2"][0] == 4 * 101 * 77
+    assert result.grains["touches_border"][0]
+
+
+def test_the_run_writes_the_contract_files_and_skips_a_bad_file(tmp_path):
+    model = _constant_model(tmp_path / "m", answer=1)
+    inputs = tmp_path / "in"
+    write_image(inputs / "a.png", _section())
+    write_image(inputs / "b.png", _section((40, 300)))
+    (inputs / "broken.jpg").write_bytes(b"not a jpeg")
+    config = MineralConfig(model=str(model), liberation="quartz")
+    outcome = run_minerals([inputs], tmp_path / "out", config, progress=False)
+    assert len(outcome.processed) == 2 and outcome.failures[0][0].endswith("broken.jpg")
+    classes = read_image(tmp_path / "out" / "b" / "classes.png")
+    assert classes.shape == (40, 300) and set(np.unique(classes)) == {1}
+    assert read_image(tmp_path / "out" / "b" / "overlay.png").shape == (40, 300, 3)
+    modal = pd.read_csv(tmp_path / "out" / "modal.csv")
+    assert modal["mineral"].tolist() == ["quartz"]
+    assert modal["pixels"].tolist() == [101 * 77 + 40 * 300]
+    liberated = pd.read_csv(tmp_path / "out" / "a" / "liberation.csv")
+    assert liberated["particles"].iloc[-1] == 1
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert "rgb(255, 255, 0)" in report and "broken.jpg" in report
+
+
+def test_an_xpl_model_pairs_images_by_stem_and_reports_a_missing_twin(tmp_path):
+    model = _constant_model(tmp_path / "m", answer=1, in_channels=6, input_scale=1.0)
+    ppl, xpl = tmp_path / "ppl", tmp_path / "xpl"
+    for stem in ("s1", "s2"):
+        write_image(ppl / f"{stem}.png", _section())
+    write_image(xpl / "s1.png", _section())
+    outcome = run_minerals([ppl], tmp_path / "out", MineralConfig(model=str(model)), xpl=[xpl])
+    assert outcome.processed == [str(ppl / "s1.png")]
+    assert "no XPL image" in outcome.failures[0][1]
+    with pytest.raises(InputError, match="needs an XPL image"):
+        run_minerals([ppl], tmp_path / "out2", MineralConfig(model=str(model)), progress=False)
+
+
+def test_particle_models_and_unknown_minerals_are_refused_with_one_line(tmp_path):
+    model = _constant_model(tmp_path / "m", answer=1)
+    write_image(tmp_path / "in" / "a.png", _section())
+    result = runner.invoke(
+        app,
+        [
+            "predict",
+            "minerals",
+            str(tmp_path / "in"),
+            "--out",
+            str(tmp_path / "o"),
+            "--model",
+            str(model),
+            "--liberation",
+            "gold",
+        ],
+    )
+    assert result.exit_code == 2 and "no mineral 'gold'" in result.output
+    result = runner.invoke(
+        app,
+        [
+            "predict",
+            "minerals",
+            str(tmp_path / "in"),
+            "--out",
+            str(tmp_path / "o"),
+            "--model",
+            "particles",
+        ],
+    )
+    assert result.exit_code == 2 and "not a mineral" in result.output
