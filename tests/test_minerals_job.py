@@ -1,5 +1,6 @@
 """``predict minerals`` end to end with section models whose answer is known."""
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +13,7 @@ from orescope.io import read_image, write_image
 from orescope.jobs import MineralConfig, predict_minerals, run_minerals
 from orescope.models.spec import ArchitectureSpec
 from orescope.models.weights import save_weights
+from orescope.preprocess.align import align_to, estimate_affine
 from orescope.zoo import ModelCard, write_card
 
 NAMES = ["background", "quartz", "K-feldspar"]
@@ -127,3 +129,38 @@ def test_particle_models_and_unknown_minerals_are_refused_with_one_line(tmp_path
         ],
     )
     assert result.exit_code == 2 and "not a mineral" in result.output
+
+
+def _grains(colours: np.ndarray, seeds: np.ndarray, shape=(460, 560)) -> np.ndarray:
+    """A Voronoi mosaic of grains, each filled with its own colour."""
+    rows, cols = np.indices(shape)
+    distance = (rows[..., None] - seeds[:, 0]) ** 2 + (cols[..., None] - seeds[:, 1]) ** 2
+    return colours[distance.argmin(axis=2)]
+
+
+def test_xpl_alignment_recovers_a_turn_and_shift_despite_other_colours():
+    rng = np.random.default_rng(3)
+    seeds = rng.uniform(0, (460, 560), size=(250, 2))
+    field_ppl = _grains(rng.integers(0, 256, (250, 3), dtype=np.uint8), seeds)
+    # crossed polars: each grain gets a colour unrelated to its PPL colour
+    field_xpl = _grains(rng.integers(0, 256, (250, 3), dtype=np.uint8), seeds)
+    ppl = field_ppl[30:430, 30:530]
+    turn = cv2.getRotationMatrix2D((250, 200), 4.0, 1.0)
+    turn[:, 2] += (12, -7)
+    xpl = cv2.warpAffine(field_xpl[30:430, 30:530], turn, (500, 400))
+    expected = cv2.invertAffineTransform(turn)
+    matrix = estimate_affine(ppl, xpl)
+    corners = np.array([[0, 0, 1], [499, 0, 1], [0, 399, 1], [499, 399, 1]], dtype=float)
+    assert np.abs(corners @ matrix.T - corners @ expected.T).max() < 1.0
+    aligned = align_to(ppl, xpl)
+    inner = np.s_[40:-40, 40:-40]
+    assert aligned.shape == ppl.shape
+    difference = np.abs(aligned[inner].astype(int) - field_xpl[30:430, 30:530][inner])
+    assert np.median(difference) == 0  # only pixels on grain boundaries were interpolated
+
+
+def test_unrelated_images_cannot_be_aligned():
+    rng = np.random.default_rng(4)
+    flat = np.full((200, 200, 3), 128, dtype=np.uint8)
+    with pytest.raises(InputError, match="align"):
+        estimate_affine(flat, rng.integers(0, 255, (200, 200, 3), dtype=np.uint8))

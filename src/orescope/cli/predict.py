@@ -92,6 +92,9 @@ def minerals(
         str | None, typer.Option(help="Mineral (name or index) for a liberation table.")
     ] = None,
     tta: Annotated[bool, typer.Option(help="Mirror test-time augmentation (4x slower).")] = False,
+    align_xpl: Annotated[
+        bool, typer.Option(help="Register each XPL image onto its PPL image first.")
+    ] = True,
     min_grain_px: Annotated[int, typer.Option(help="Smallest grain listed, in pixels.")] = 16,
 ) -> None:
     """Map the minerals of section photos and report modal mineralogy, grains and association.
@@ -105,6 +108,7 @@ def minerals(
         um_per_px=um_per_px,
         liberation=liberation,
         tta=tta,
+        align_xpl=align_xpl,
         min_grain_px=min_grain_px,
     )
     outcome = run_minerals(list(inputs), out, config, xpl=list(xpl or []))

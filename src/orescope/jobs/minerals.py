@@ -20,6 +20,7 @@ from orescope.measure.minerals import (
     measure_grains,
     modal_mineralogy,
 )
+from orescope.preprocess.align import align_to
 from orescope.preprocess.resample import resize_image, resize_labels
 from orescope.zoo import LoadedModel, load_model
 
@@ -32,6 +33,7 @@ class MineralConfig(BaseModel, extra="forbid"):
         None, ge=0.01, le=10_000, description="image scale; sizes stay in px without it"
     )
     tta: bool = Field(False, description="average the model over mirrored copies of each tile")
+    align_xpl: bool = Field(True, description="register each XPL image onto its PPL image")
     min_grain_px: int = Field(16, ge=1, description="smaller grains are left out of grains.csv")
     liberation: str | None = Field(None, description="mineral (name or index) for liberation")
     batch_size: int = Field(4, ge=1)
@@ -55,12 +57,17 @@ def shared_section_model(name: str) -> LoadedModel:
     return loaded
 
 
-def model_input(image: np.ndarray, xpl: np.ndarray | None, in_channels: int) -> np.ndarray:
+def model_input(
+    image: np.ndarray, xpl: np.ndarray | None, in_channels: int, align: bool = True
+) -> np.ndarray:
     """PPL (or reflected-light) image, with the XPL image stacked as 3 more channels when the
-    model was trained on both."""
+    model was trained on both; the XPL image is first registered onto the PPL one (the
+    microscope shifts it by several pixels even in published data sets)."""
     if in_channels == 6:
         if xpl is None:
             raise InputError(None, "the model needs an XPL image next to each PPL image (--xpl)")
+        if align:
+            xpl = align_to(_rgb(image), _rgb(xpl))
         if xpl.shape[:2] != image.shape[:2]:
             raise InputError(None, f"XPL {xpl.shape[:2]} and PPL {image.shape[:2]} differ in size")
         return np.concatenate([_rgb(image), _rgb(xpl)], axis=2)
@@ -81,7 +88,8 @@ def segment_section(
     """Class map at the input's size: the model runs at the scale it was trained at, tile by
     tile, and its class map is scaled back (nearest neighbour)."""
     card = loaded.card
-    pixels = resize_image(model_input(image, xpl, card.in_channels), card.input_scale)
+    stacked = model_input(image, xpl, card.in_channels, config.align_xpl)
+    pixels = resize_image(stacked, card.input_scale)
     classes = predict_classes(
         pixels,
         loaded.network,

@@ -11,10 +11,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
+from orescope.errors import InputError
 from orescope.infer.particles import channel_stats
 from orescope.instances.border_core import encode_border_core
 from orescope.io.classes import ClassRegistry
 from orescope.io.datasets import SectionSample, load_gravel, load_lumenstone, load_thinsections
+from orescope.preprocess.align import align_to
 from orescope.preprocess.resample import median_diameter_px, resize_image, resize_labels
 from orescope.synth.particles import SceneConfig, synthesize_scene
 from orescope.train.augment import AugmentConfig, augment_pair
@@ -77,8 +79,11 @@ def _section_images(source: DataSource, xpl: bool) -> list[tuple[str, np.ndarray
     for sample in samples:
         image, mask = sample.read_image(), sample.read_mask()
         registry.check_mask(mask, sample.mask_path)
-        if xpl:
-            image = np.concatenate([image, sample.read_xpl()], axis=2)
+        if xpl:  # registered onto PPL: the masks follow PPL, XPL is shifted by a few pixels
+            twin = sample.read_xpl()
+            if twin is None:
+                raise InputError(sample.image_path, "has no XPL image")
+            image = np.concatenate([image, align_to(image, twin)], axis=2)
         if source.scale != 1:
             image = resize_image(image, source.scale)
             mask = resize_labels(mask, image.shape[:2])
