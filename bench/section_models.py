@@ -1,0 +1,132 @@
+"""Mineral models on section images they were not trained on: per-class IoU, mIoU over the
+classes present, pixel accuracy, and one mineral against the rest with the full metric suite
+of paper 001 (accuracy, precision, recall, F1, specificity, AUC, IoU).
+
+Each model runs as `predict minerals` does (its trained input scale, tiled, class map scaled
+back), and is scored against the full-resolution masks. Prints a table per data set and writes
+bench/results/section_models.json; `--write-card` puts the scores on the models' cards.
+
+    python bench/section_models.py lumenstone=src/orescope/zoo/lumenstone \
+        --dataset lumenstone --stems 03,09,... [--mineral quartz] [--write-card]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from orescope.infer.particles import zscore_normaliser
+from orescope.infer.sliding_window import predict_probabilities
+from orescope.io import load_lumenstone, load_thinsections
+from orescope.jobs.minerals import mineral_index, model_input
+from orescope.metrics.pixel import auc, confusion_matrix, confusion_metrics
+from orescope.preprocess.resample import resize_image, resize_labels
+from orescope.zoo import CARD_FILE, load_model, read_card, write_card
+
+LOADERS = {"lumenstone": load_lumenstone, "thinsections": load_thinsections}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def evaluate(folder: str, dataset: str, data: Path, stems: list[str], mineral: str | None) -> dict:
+    loaded = load_model(folder)
+    card = loaded.card
+    samples, _ = LOADERS[dataset](data / dataset)
+    samples = [s for s in samples if s.stem in stems]
+    classes = len(card.class_names)
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    target = mineral_index(card.class_names, mineral) if mineral else None
+    truths, scores = [], []
+    for sample in samples:
+        image, mask = sample.read_image(), sample.read_mask()
+        xpl = sample.read_xpl() if card.in_channels == 6 else None
+        pixels = resize_image(model_input(image, xpl, card.in_channels), card.input_scale)
+        probabilities = predict_probabilities(
+            pixels,
+            loaded.network,
+            normalise=zscore_normaliser(pixels, card.in_channels),
+            tile=card.tile,
+        )
+        predicted = probabilities.argmax(axis=0).astype(np.uint8)
+        matrix += confusion_matrix(mask, resize_labels(predicted, mask.shape), classes)
+        if target is not None:  # AUC at the model's scale, every 7th pixel: enough for 3 digits
+            truths.append((resize_labels(mask, pixels.shape[:2]) == target).ravel()[::7])
+            scores.append(probabilities[target].ravel()[::7])
+    found = confusion_metrics(matrix)
+    present = np.flatnonzero(matrix.sum(axis=1) > 0)
+    iou = found["iou_per_class"]
+    result: dict = {
+        "miou": float(np.mean([iou[i] or 0.0 for i in present])),
+        "pixel_accuracy": found["accuracy"],
+        "iou": {card.class_names[i]: iou[i] or 0.0 for i in present},
+    }
+    if target is not None:
+        hit = matrix[target, target]
+        binary = np.array(
+            [
+                [
+                    matrix.sum() - matrix[target].sum() - matrix[:, target].sum() + hit,
+                    matrix[:, target].sum() - hit,
+                ],
+                [matrix[target].sum() - hit, hit],
+            ]
+        )
+        one = confusion_metrics(binary)
+        result["one_vs_rest"] = {
+            "mineral": card.class_names[target],
+            "accuracy": one["accuracy"],
+            **{k: one[f"{k}_per_class"][1] for k in ("precision", "recall", "f1", "specificity")},
+            "iou": one["iou_per_class"][1],
+            "auc": auc(np.concatenate(truths), np.concatenate(scores)),
+        }
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+", help="NAME=FOLDER of each model to score")
+    parser.add_argument("--dataset", choices=sorted(LOADERS), required=True)
+    parser.add_argument("--stems", required=True, help="held-out image stems, comma-separated")
+    parser.add_argument("--mineral", help="one mineral against the rest (e.g. quartz)")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--write-card", action="store_true")
+    args = parser.parse_args()
+    stems = args.stems.split(",")
+    out = ROOT / "bench" / "results" / "section_models.json"
+    saved = json.loads(out.read_text()) if out.exists() else {}
+    for entry in args.models:
+        name, folder = entry.split("=", 1)
+        result = evaluate(folder, args.dataset, args.data, stems, args.mineral)
+        saved.setdefault(args.dataset, {})[name] = {"stems": stems, **result}
+        print(f"\n{name} on {args.dataset} ({len(stems)} held-out images)")
+        print(f"  mIoU {result['miou']:.3f}  pixel accuracy {result['pixel_accuracy']:.3f}")
+        for mineral, value in result["iou"].items():
+            print(f"  IoU {mineral:<26}{value:.3f}")
+        if args.mineral:
+            one = dict(result["one_vs_rest"])
+            print(
+                f"  {one.pop('mineral')} vs rest: "
+                + "  ".join(f"{k} {v:.3f}" for k, v in one.items())
+            )
+        if args.write_card:
+            card = read_card(Path(folder) / CARD_FILE)
+            data = f"held-out {args.dataset} ({', '.join(stems)}), full resolution"
+            card.metrics[data] = {
+                "miou": round(result["miou"], 4),
+                "pixel_accuracy": round(result["pixel_accuracy"], 4),
+                **{f"iou {k}": round(v, 4) for k, v in result["iou"].items()},
+            }
+            if args.mineral:
+                one = dict(result["one_vs_rest"])
+                mineral = one.pop("mineral")
+                card.metrics[f"{data}: {mineral} vs rest"] = {
+                    k: round(v, 4) for k, v in one.items()
+                }
+            write_card(Path(folder) / CARD_FILE, card)
+    out.write_text(json.dumps(saved, indent=2))
+
+
+if __name__ == "__main__":
+    main()
