@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,16 @@ LOADERS = {"lumenstone": load_lumenstone, "thinsections": load_thinsections}
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def evaluate(folder: str, dataset: str, data: Path, stems: list[str], mineral: str | None) -> dict:
+def evaluate(
+    folder: str,
+    dataset: str,
+    data: Path,
+    stems: list[str],
+    mineral: str | None = None,
+    recolour: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> dict:
+    """Scores of one model on the ``stems`` of ``dataset``; ``recolour`` changes each photo
+    first (to measure colour distortion and its correction)."""
     loaded = load_model(folder)
     card = loaded.card
     samples, _ = LOADERS[dataset](data / dataset)
@@ -41,6 +51,8 @@ def evaluate(folder: str, dataset: str, data: Path, stems: list[str], mineral: s
     truths, scores = [], []
     for sample in samples:
         image, mask = sample.read_image(), sample.read_mask()
+        if recolour is not None:
+            image = recolour(image)
         xpl = sample.read_xpl() if card.in_channels == 6 else None
         pixels = resize_image(model_input(image, xpl, card.in_channels), card.input_scale)
         probabilities = predict_probabilities(
