@@ -24,21 +24,13 @@ from orescope.preprocess.colour import (
     class_colours,
     fit_colour_correction,
     matching_colours,
+    mean_class_colours,
 )
 
 # warmer lamp, weaker blue channel, a little crosstalk and a raised black level
 DISTORTION = np.array(
     [[0.95, 0.08, 0.00], [0.10, 0.80, 0.06], [0.00, 0.08, 0.60], [0.03, 0.02, 0.01]]
 )
-
-
-def mean_class_colours(images: list[tuple[np.ndarray, np.ndarray]]) -> dict[int, np.ndarray]:
-    """Per class, the mean over images of each image's class mean."""
-    found: dict[int, list[np.ndarray]] = {}
-    for image, mask in images:
-        for index, rgb in class_colours(image, mask).items():
-            found.setdefault(index, []).append(rgb)
-    return {index: np.mean(values, axis=0) for index, values in found.items()}
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ import yaml
 from safetensors.torch import load_file
 
 from orescope.errors import InputError
+from orescope.preprocess.colour import mean_class_colours
 from orescope.train import TrainConfig, read_train_config, train_model
 from orescope.train.config import LossConfig
 from orescope.train.data import BalancedPatches, PatchDataset, load_source
@@ -192,6 +193,11 @@ def test_a_section_run_with_xpl_and_balanced_patches_gives_a_six_channel_class_m
     ]
     assert model.network(torch.zeros(1, 6, 64, 64)).shape == (1, 5, 64, 64)
     assert len(list((out / "content_maps").glob("*.npy"))) == 2
+    images = load_source(config.train[0], None, xpl=True)
+    expected = mean_class_colours([(item.image[..., :3], item.labels) for item in images])
+    assert sorted(model.card.reference_colours) == sorted(expected)
+    for index, rgb in expected.items():
+        assert model.card.reference_colours[index] == pytest.approx(tuple(rgb))
 
 
 def test_balanced_workers_draw_their_own_distinct_windows_reproducibly(tmp_path, shared_data):

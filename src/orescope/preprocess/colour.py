@@ -102,6 +102,16 @@ def class_colours(
     return found
 
 
+def mean_class_colours(images: list[tuple[np.ndarray, np.ndarray]]) -> dict[int, np.ndarray]:
+    """Per class, the mean over (image, mask) pairs of each image's class mean: the reference
+    colours of a training set, kept on a model's card."""
+    found: dict[int, list[np.ndarray]] = {}
+    for image, mask in images:
+        for index, rgb in class_colours(image, mask).items():
+            found.setdefault(index, []).append(rgb)
+    return {index: np.mean(values, axis=0) for index, values in found.items()}
+
+
 def matching_colours(
     source: dict[int, np.ndarray], reference: dict[int, np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray]:

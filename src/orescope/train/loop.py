@@ -22,6 +22,7 @@ from orescope.instances.threshwater import split_touching
 from orescope.metrics.instance import instance_metrics
 from orescope.metrics.pixel import confusion_matrix, confusion_metrics, pixel_metrics
 from orescope.models.weights import load_weights, save_weights
+from orescope.preprocess.colour import mean_class_colours
 from orescope.train.checkpoint import load_checkpoint, save_checkpoint
 from orescope.train.config import OptimizerConfig, TrainConfig
 from orescope.train.data import (
@@ -134,7 +135,24 @@ def _class_table(config: TrainConfig) -> tuple[list[str], list[tuple[int, int, i
     return names, colours
 
 
-def _card(config: TrainConfig, metrics: dict[str, float], epoch: int, command: str) -> ModelCard:
+def _reference_colours(
+    config: TrainConfig, images: list[LabelledImage]
+) -> dict[int, tuple[float, float, float]]:
+    """Class-mean colours of the training photos (PPL for PPL + XPL), the reference that
+    colour correction maps other microscopes onto."""
+    if config.target != "classes":
+        return {}
+    found = mean_class_colours([(item.image[..., :3], item.labels) for item in images])
+    return {index: (float(r), float(g), float(b)) for index, (r, g, b) in found.items()}
+
+
+def _card(
+    config: TrainConfig,
+    metrics: dict[str, float],
+    epoch: int,
+    command: str,
+    reference_colours: dict[int, tuple[float, float, float]],
+) -> ModelCard:
     names, colours = _class_table(config)
     return ModelCard(
         name=config.name,
@@ -146,6 +164,7 @@ def _card(config: TrainConfig, metrics: dict[str, float], epoch: int, command: s
         class_colours=colours,
         particle_px=config.particle_px if config.target != "classes" else None,
         input_scale=config.train[0].scale if config.target == "classes" else 1.0,
+        reference_colours=reference_colours,
         tile=config.patch,
         training={
             "command": command,
@@ -179,6 +198,7 @@ def train(
         item for s in config.val for item in load_source(s, config.particle_px, config.xpl)
     ]
     names, _ = _class_table(config)
+    reference = _reference_colours(config, [item for images in train_sets for item in images])
     patches = PatchDataset(
         train_sets,
         [s.weight for s in config.train],
@@ -240,7 +260,8 @@ def train(
             if score > state["best"]:
                 state["best"] = score
                 save_weights(model, out / WEIGHTS_FILE)
-                write_card(out / CARD_FILE, _card(config, metrics, epoch, command))
+                card = _card(config, metrics, epoch, command, reference)
+                write_card(out / CARD_FILE, card)
             state["epoch"] = epoch + 1
             save_checkpoint(last, model, optimizer, state)
             write_history(state["history"], out)

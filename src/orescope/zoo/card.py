@@ -30,6 +30,10 @@ class ModelCard(BaseModel, extra="forbid"):
     particle_px: float | None = Field(
         None, gt=0, description="median particle ECD (px) the model was trained at"
     )
+    reference_colours: dict[int, tuple[float, float, float]] = Field(
+        default_factory=dict,
+        description="section models: mean RGB of each class in the training images",
+    )
     input_scale: float = Field(
         1.0, gt=0, description="section models: resample inputs by this factor, as in training"
     )
