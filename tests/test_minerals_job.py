@@ -11,10 +11,12 @@ from orescope.cli.main import app
 from orescope.errors import InputError
 from orescope.io import read_image, write_image
 from orescope.jobs import MineralConfig, predict_minerals, run_minerals
+from orescope.jobs.minerals import calibrate_colours
 from orescope.models.spec import ArchitectureSpec
 from orescope.models.weights import save_weights
 from orescope.preprocess.align import align_to, estimate_affine
-from orescope.zoo import ModelCard, write_card
+from orescope.preprocess.colour import ColourCorrection
+from orescope.zoo import ModelCard, read_card, write_card
 
 NAMES = ["background", "quartz", "K-feldspar"]
 COLOURS = [(0, 0, 0), (255, 255, 0), (255, 0, 255)]
@@ -164,3 +166,36 @@ def test_unrelated_images_cannot_be_aligned():
     flat = np.full((200, 200, 3), 128, dtype=np.uint8)
     with pytest.raises(InputError, match="align"):
         estimate_affine(flat, rng.integers(0, 255, (200, 200, 3), dtype=np.uint8))
+
+
+def test_calibration_maps_region_colours_onto_the_cards_reference(tmp_path):
+    card = read_card(_constant_model(tmp_path / "m", answer=1) / "card.yaml")
+    reference = {0: (40.0, 40, 45), 1: (200.0, 190, 120), 2: (150.0, 60, 50), 3: (90.0, 140, 200)}
+    card = card.model_copy(update={"reference_colours": reference})
+    truth = np.full((40, 40, 3), 0, dtype=np.uint8)
+    mask = np.full((40, 40), 255, dtype=np.uint8)  # 255: not outlined
+    for index, rgb in reference.items():
+        truth[index * 10 : index * 10 + 8] = rgb
+        mask[index * 10 : index * 10 + 8, :20] = index
+    matrix = np.array([[0.9, 0.05, 0], [0.05, 0.8, 0.05], [0, 0.1, 0.7], [0.02, 0.01, 0.03]])
+    photo = ColourCorrection(matrix).apply(truth)
+    corrected = calibrate_colours(photo, mask, card).apply(photo)
+    for index, rgb in reference.items():
+        assert np.abs(corrected[index * 10 + 4, 30].astype(float) - rgb).max() <= 2
+    with pytest.raises(InputError, match="no reference colours"):
+        calibrate_colours(photo, mask, card.model_copy(update={"reference_colours": {}}))
+
+
+def test_colour_options_fail_with_one_line(tmp_path):
+    model = _constant_model(tmp_path / "m", answer=1)
+    write_image(tmp_path / "in" / "a.png", _section())
+    write_image(tmp_path / "blank.png", _section((10, 10)))
+    base = ["predict", "minerals", str(tmp_path / "in"), "--out", str(tmp_path / "o")]
+    result = runner.invoke(app, [*base, "--model", str(model), "--calibration-image", "x.png"])
+    assert result.exit_code == 2 and "needs both an image and its region mask" in result.output
+    result = runner.invoke(
+        app, [*base, "--model", str(model), "--blank", str(tmp_path / "blank.png")]
+    )
+    assert (
+        result.exit_code == 2 and "blank field (10, 10) and image (101, 77) differ" in result.output
+    )

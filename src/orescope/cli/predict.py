@@ -96,6 +96,21 @@ def minerals(
         bool, typer.Option(help="Register each XPL image onto its PPL image first.")
     ] = True,
     min_grain_px: Annotated[int, typer.Option(help="Smallest grain listed, in pixels.")] = 16,
+    blank: Annotated[
+        Path | None, typer.Option(help="Blank-field photo: flat-field correction of every image.")
+    ] = None,
+    calibration_image: Annotated[
+        Path | None,
+        typer.Option(help="Colour calibration: one matrix for the run, fitted on this photo..."),
+    ] = None,
+    calibration_mask: Annotated[
+        Path | None,
+        typer.Option(help="...from the class indices of a few of its regions (255 = unlabelled)."),
+    ] = None,
+    colour_masks: Annotated[
+        Path | None,
+        typer.Option(help="Per-image colour correction: folder of <stem>.png region masks."),
+    ] = None,
 ) -> None:
     """Map the minerals of section photos and report modal mineralogy, grains and association.
 
@@ -110,6 +125,10 @@ def minerals(
         tta=tta,
         align_xpl=align_xpl,
         min_grain_px=min_grain_px,
+        blank=str(blank) if blank else None,
+        calibration_image=str(calibration_image) if calibration_image else None,
+        calibration_mask=str(calibration_mask) if calibration_mask else None,
+        colour_masks=str(colour_masks) if colour_masks else None,
     )
     outcome = run_minerals(list(inputs), out, config, xpl=list(xpl or []))
     for file, reason in outcome.failures:

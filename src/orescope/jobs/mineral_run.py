@@ -14,10 +14,11 @@ import yaml
 from rich.progress import track
 
 from orescope.errors import InputError
-from orescope.io import find_images, read_image, write_image
+from orescope.io import find_images, read_image, read_mask, write_image
 from orescope.jobs.minerals import (
     MineralConfig,
     MineralResult,
+    calibrate_colours,
     measure_section,
     mineral_index,
     segment_section,
@@ -25,7 +26,9 @@ from orescope.jobs.minerals import (
 )
 from orescope.jobs.particle_run import RunOutcome
 from orescope.measure.minerals import modal_from_pixels
+from orescope.preprocess.colour import ColourCorrection, flat_field
 from orescope.report import Thumbnail, class_overlay, write_report
+from orescope.zoo import ModelCard
 
 
 def pair_xpl(paths: list[Path], xpl_inputs: list[str | Path]) -> dict[Path, Path]:
@@ -35,6 +38,35 @@ def pair_xpl(paths: list[Path], xpl_inputs: list[str | Path]) -> dict[Path, Path
         return {}
     by_stem = {path.stem: path for path in find_images(xpl_inputs)}
     return {path: by_stem[path.stem] for path in paths if path.stem in by_stem}
+
+
+class ColourPreparation:
+    """Flat field and colour correction of every photo before the model sees it, as the run's
+    config asks: one matrix for the run (calibration mode) or one per image (region masks)."""
+
+    def __init__(self, config: MineralConfig, card: ModelCard) -> None:
+        self.config, self.card = config, card
+        self.blank = read_image(config.blank) if config.blank else None
+        self.calibration: ColourCorrection | None = None
+        if config.calibration_image and config.calibration_mask:
+            photo = self._flat(read_image(config.calibration_image))
+            try:
+                mask = read_mask(config.calibration_mask)
+                self.calibration = calibrate_colours(photo, mask, card)
+            except InputError as error:
+                raise InputError(config.calibration_image, error.reason) from None
+
+    def _flat(self, image: np.ndarray) -> np.ndarray:
+        return image if self.blank is None else flat_field(image, self.blank)
+
+    def __call__(self, image: np.ndarray, stem: str) -> np.ndarray:
+        image = self._flat(image)
+        if self.calibration is not None:
+            return self.calibration.apply(image)
+        if self.config.colour_masks:
+            mask = read_mask(Path(self.config.colour_masks) / f"{stem}.png")
+            return calibrate_colours(image, mask, self.card).apply(image)
+        return image
 
 
 def _write_outputs(
@@ -76,6 +108,7 @@ def run_minerals(
     (out / "config.yaml").write_text(yaml.safe_dump(config.model_dump(), sort_keys=False))
     paths = find_images(inputs)
     twins = pair_xpl(paths, xpl or [])
+    recolour = ColourPreparation(config, loaded.card)
     outcome = RunOutcome()
     totals = np.zeros(len(names), dtype=np.int64)
     thumbnails: list[Thumbnail] = []
@@ -85,7 +118,7 @@ def run_minerals(
                 raise InputError(path, "no XPL image with the same stem among --xpl")
             image = read_image(path)
             partner = read_image(twins[path]) if path in twins else None
-            classes = segment_section(image, loaded, config, partner)
+            classes = segment_section(recolour(image, path.stem), loaded, config, partner)
         except InputError as error:
             outcome.failures.append((str(path), error.reason))
             continue
