@@ -65,12 +65,25 @@ def instance_overlay(
 
 
 def class_overlay(
-    image: np.ndarray, classes: np.ndarray, colours: np.ndarray, alpha: float = 0.5
+    image: np.ndarray,
+    classes: np.ndarray,
+    colours: np.ndarray,
+    alpha: float = 0.5,
+    band_rows: int = 1024,
 ) -> np.ndarray:
     """Each pixel tinted in its class's registry colour (class 0, the background, untinted)
-    with white lines where the class changes, so grains stay visible under the colour."""
-    rgb = to_rgb_float(image) * 255
-    mineral = classes > 0
-    rgb[mineral] = (1 - alpha) * rgb[mineral] + alpha * colours[classes[mineral]]
-    rgb[inner_edges(classes)] = (255, 255, 255)
-    return np.round(rgb).astype(np.uint8)
+    with white lines where the class changes, so grains stay visible under the colour.
+    Drawn a band of rows at a time, like :func:`instance_overlay`, for panoramas."""
+    height = classes.shape[0]
+    overlay = np.empty((*classes.shape, 3), dtype=np.uint8)
+    for top in range(0, height, band_rows):
+        bottom = min(height, top + band_rows)
+        context = classes[max(0, top - 1) : min(height, bottom + 1)]
+        start = top - max(0, top - 1)
+        band = classes[top:bottom]
+        rgb = to_rgb_float(image[top:bottom]) * 255
+        mineral = band > 0
+        rgb[mineral] = (1 - alpha) * rgb[mineral] + alpha * colours[band[mineral]]
+        rgb[inner_edges(context)[start : start + bottom - top]] = (255, 255, 255)
+        overlay[top:bottom] = np.round(rgb)
+    return overlay

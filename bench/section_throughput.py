@@ -1,0 +1,83 @@
+"""`predict minerals` on a 12000×8000 panorama: wall time per megapixel and peak memory.
+
+The panorama is a mosaic of real section photos (LumenStone, from ../shared/data), so grains and
+their statistics are realistic in number. It runs in a child process whose peak resident memory
+is read from the kernel. Writes bench/results/section_throughput.json.
+
+    python bench/section_throughput.py [--model lumenstone] [--size 12000x8000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from orescope.io import load_lumenstone, write_image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def panorama(data: Path, height: int, width: int) -> np.ndarray:
+    """Section photos laid side by side (reused in turn) until the panorama is full."""
+    photos = [sample.read_image() for sample in load_lumenstone(data / "lumenstone")[0][:12]]
+    tile_h, tile_w = photos[0].shape[:2]
+    rows, cols = -(-height // tile_h), -(-width // tile_w)
+    grid = [
+        np.concatenate([photos[(r * cols + c) % len(photos)] for c in range(cols)], axis=1)
+        for r in range(rows)
+    ]
+    return np.concatenate(grid, axis=0)[:height, :width]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="lumenstone")
+    parser.add_argument("--size", default="12000x8000", help="WIDTHxHEIGHT")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    args = parser.parse_args()
+    width, height = (int(v) for v in args.size.split("x"))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "panorama.png"
+        write_image(path, panorama(args.data, height, width))
+        code = (
+            "import resource, sys, time\n"
+            "from orescope.jobs import MineralConfig, run_minerals\n"
+            "t = time.perf_counter()\n"
+            f"config = MineralConfig(model={args.model!r}, um_per_px=2.0)\n"
+            "run_minerals([sys.argv[1]], sys.argv[2], config, progress=False)\n"
+            "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(path), str(Path(folder) / "out")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        seconds, peak_kib = (float(v) for v in done.stdout.split()[-2:])
+        table = Path(folder) / "out" / "panorama" / "grains.csv"
+        grains = len(table.read_text().splitlines()) - 1
+    result = {
+        "model": args.model,
+        "height": height,
+        "width": width,
+        "seconds": seconds,
+        "seconds_per_megapixel": seconds / (height * width / 1e6),
+        "peak_gb": peak_kib / 2**20,
+        "grains": grains,
+    }
+    print(
+        f"{width}x{height}: {seconds:.0f} s ({result['seconds_per_megapixel']:.2f} s/MP), "
+        f"peak memory {result['peak_gb']:.2f} GB, {grains} grains"
+    )
+    out = ROOT / "bench" / "results" / "section_throughput.json"
+    out.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
