@@ -5,8 +5,9 @@ import yaml
 from safetensors.torch import load_file
 
 from orescope.errors import InputError
+from orescope.io import write_image
 from orescope.preprocess.colour import mean_class_colours
-from orescope.train import TrainConfig, read_train_config, train_model
+from orescope.train import DataSource, TrainConfig, read_train_config, train_model
 from orescope.train.config import LossConfig
 from orescope.train.data import BalancedPatches, PatchDataset, load_source
 from orescope.train.losses import segmentation_loss
@@ -230,3 +231,18 @@ def test_inconsistent_section_configs_are_refused(tmp_path, changes, message):
     base = {**TINY, "target": "classes", "train": [source], "val": [], "out": str(tmp_path)}
     with pytest.raises(ValueError, match=message):
         TrainConfig.model_validate({**base, **changes})
+
+
+def test_section_masks_that_do_not_fit_their_images_are_refused(tmp_path, shared_data):
+    root = tmp_path / "lumenstone"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    (root / "classes.yaml").write_text((shared_data / "lumenstone" / "classes.yaml").read_text())
+    write_image(root / "images" / "s1.jpg", np.zeros((40, 50, 3), dtype=np.uint8))
+    write_image(root / "masks" / "s1.png", np.zeros((40, 49), dtype=np.uint8))
+    source = DataSource(kind="lumenstone", path=str(root))
+    with pytest.raises(InputError, match=r"s1.png.*mask \(40, 49\) and image \(40, 50\)"):
+        load_source(source, None)
+    write_image(root / "masks" / "s1.png", np.full((40, 50), 13, dtype=np.uint8))
+    with pytest.raises(InputError, match=r"s1.png.*indices \[13\] missing from the registry"):
+        load_source(source, None)

@@ -79,11 +79,18 @@ def _section_images(source: DataSource, xpl: bool) -> list[tuple[str, np.ndarray
     for sample in samples:
         image, mask = sample.read_image(), sample.read_mask()
         registry.check_mask(mask, sample.mask_path)
+        if mask.shape != image.shape[:2]:
+            raise InputError(
+                sample.mask_path, f"mask {mask.shape} and image {image.shape[:2]} differ in size"
+            )
         if xpl:  # registered onto PPL: the masks follow PPL, XPL is shifted by a few pixels
             twin = sample.read_xpl()
             if twin is None:
                 raise InputError(sample.image_path, "has no XPL image")
-            image = np.concatenate([image, align_to(image, twin)], axis=2)
+            try:
+                image = np.concatenate([image, align_to(image, twin)], axis=2)
+            except InputError as error:
+                raise InputError(sample.xpl_path, error.reason) from None
         if source.scale != 1:
             image = resize_image(image, source.scale)
             mask = resize_labels(mask, image.shape[:2])
