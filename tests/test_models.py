@@ -294,3 +294,18 @@ def test_non_safetensors_file_raises_input_error(tmp_path: Path, kind: str) -> N
     with pytest.raises(InputError, match="not a readable safetensors weights file") as info:
         load_weights(model, path)
     assert info.value.source == str(path)
+
+
+def test_half_precision_weights_load_back_into_a_float32_model(tmp_path):
+    from orescope.models.weights import load_weights, save_weights
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 64, 7), torch.nn.BatchNorm2d(64))
+    save_weights(model, tmp_path / "full.safetensors")
+    save_weights(model, tmp_path / "half.safetensors", half=True)
+    full, half = (tmp_path / "full.safetensors").stat().st_size, (tmp_path / "half.safetensors")
+    assert half.stat().st_size < 0.55 * full
+    copy = torch.nn.Sequential(torch.nn.Conv2d(3, 64, 7), torch.nn.BatchNorm2d(64))
+    load_weights(copy, half)
+    assert copy[0].weight.dtype == torch.float32
+    assert torch.allclose(copy[0].weight, model[0].weight, atol=1e-3)
+    assert copy[1].num_batches_tracked.dtype == torch.int64

@@ -19,9 +19,12 @@ _EXAMPLES = 2
 
 
 def save_weights(
-    model: nn.Module, path: str | Path, metadata: dict[str, str] | None = None
+    model: nn.Module, path: str | Path, metadata: dict[str, str] | None = None, half: bool = False
 ) -> None:
     """Write the model's state_dict (parameters and buffers) to a safetensors file.
+
+    ``half`` stores floating-point tensors as float16, half the size for a bundled model;
+    loading casts them back to the model's dtype.
 
     `metadata` (strings only) is stored in the header; "architecture" defaults to the model's
     class name so that a mismatch on loading can say what the file holds. Every tensor is cloned
@@ -36,6 +39,8 @@ def save_weights(
         key: value.detach().to("cpu").clone(memory_format=torch.contiguous_format)
         for key, value in model.state_dict().items()
     }
+    if half:
+        tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
     path = Path(path)
     partial = path.with_name(path.name + ".partial")
     save_file(tensors, str(partial), metadata=meta)
