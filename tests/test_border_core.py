@@ -5,7 +5,9 @@ from orescope.instances.border_core import (
     BACKGROUND,
     BORDER,
     CORE,
+    core_map,
     decode_border_core,
+    decode_core_map,
     encode_border_core,
 )
 from orescope.metrics.instance import instance_metrics
@@ -30,7 +32,7 @@ def test_touching_particles_get_separate_cores():
     classes = encode_border_core(labels, border_px=1)
     # the shared edge is border on both sides: columns 9 and 10
     assert (classes[2:8, 9] == BORDER).all() and (classes[2:8, 10] == BORDER).all()
-    decoded = decode_border_core(classes, border_px=1, min_core_px=1, min_area_px=1)
+    decoded = decode_border_core(classes, min_core_px=1, min_area_px=1)
     assert np.array_equal(decoded, labels)
 
 
@@ -44,7 +46,7 @@ def test_particles_cut_by_the_image_edge_keep_their_core_at_the_edge():
 def test_round_trip_reproduces_a_synthetic_scene(border_px):
     scene = synthesize_scene(SceneConfig(height=256, width=256, seed=4))
     classes = encode_border_core(scene.labels, border_px)
-    decoded = decode_border_core(classes, border_px, min_core_px=1, min_area_px=1)
+    decoded = decode_border_core(classes, min_core_px=1, min_area_px=1)
     found = instance_metrics(scene.labels, decoded)
     assert found["n_pred"] == found["n_truth"]
     assert found["ap90"] == 1.0 and found["merger_ratio"] == 0 and found["splitter_ratio"] == 0
@@ -55,17 +57,54 @@ def test_particles_thinner_than_the_border_survive_as_their_own_instance():
     labels[5:7, 1:11] = 3  # two pixels thick: no core at border 2
     classes = encode_border_core(labels, border_px=2)
     assert not (classes == CORE).any()
-    decoded = decode_border_core(classes, border_px=2, min_core_px=1, min_area_px=1)
+    decoded = decode_border_core(classes, min_core_px=1, min_area_px=1)
     assert np.array_equal(decoded > 0, labels > 0) and decoded.max() == 1
 
 
 def test_small_cores_are_dropped_and_their_pixels_join_a_neighbour_or_stand_alone():
     classes = np.full((9, 9), BORDER, np.uint8)
     classes[4, 4] = CORE  # a single-pixel core: noise when min_core_px is 4
-    decoded = decode_border_core(classes, border_px=1, min_core_px=4, min_area_px=1)
+    decoded = decode_border_core(classes, min_core_px=4, min_area_px=1)
     assert decoded.max() == 1 and (decoded == 1).all()
 
 
 def test_border_thickness_must_be_positive():
     with pytest.raises(ValueError, match="at least 1"):
         encode_border_core(np.zeros((4, 4), np.uint32), border_px=0)
+
+
+def test_core_map_codes_background_and_core_probability():
+    probabilities = np.zeros((3, 1, 3), np.float32)
+    probabilities[:, 0, 0] = (0.9, 0.05, 0.05)  # background
+    probabilities[:, 0, 1] = (0.1, 0.9, 0.0)  # confident core
+    probabilities[:, 0, 2] = (0.2, 0.0, 0.8)  # border
+    assert core_map(probabilities).tolist() == [[0, 1 + round(254 * 0.9), 1]]
+
+
+def _two_touching_squares(neck_core: float) -> np.ndarray:
+    """Core map of two 8×8 squares side by side whose shared columns have P(core) =
+    ``neck_core``, with confident cores either side and a one-pixel border all round."""
+    probabilities = np.zeros((3, 10, 18), np.float32)
+    probabilities[BACKGROUND] = 1
+    probabilities[:, 1:9, 1:17] = np.array([0, 0, 1])[:, None, None]  # border
+    probabilities[:, 2:8, 2:16] = np.array([0, 1, 0])[:, None, None]  # core
+    probabilities[:, 2:8, 8:10] = np.array([0, neck_core, 1 - neck_core])[:, None, None]
+    return core_map(probabilities)
+
+
+def test_a_confident_seed_threshold_splits_particles_joined_by_a_doubtful_neck():
+    particle_map = _two_touching_squares(neck_core=0.6)
+    split = decode_core_map(particle_map, core_threshold=0.8, min_core_px=4, min_area_px=1)
+    joined = decode_core_map(particle_map, core_threshold=0.5, min_core_px=4, min_area_px=1)
+    assert split.max() == 2 and joined.max() == 1
+    # every particle pixel joins its nearest seed: the left half to one, the right to the other
+    assert (split[1:9, 1:9] == split[5, 3]).all() and (split[1:9, 9:17] == split[5, 14]).all()
+    assert np.array_equal(split > 0, particle_map > 0)
+
+
+def test_seeds_smaller_than_min_core_px_do_not_make_particles():
+    particle_map = _two_touching_squares(neck_core=0.6)
+    particle_map[2:8, 2:8] = 1  # the left square loses its core...
+    particle_map[2:4, 2:4] = 255  # ...but for a 2×2 speck of confident core
+    decoded = decode_core_map(particle_map, core_threshold=0.8, min_core_px=6, min_area_px=1)
+    assert decoded.max() == 1 and np.array_equal(decoded > 0, particle_map > 0)

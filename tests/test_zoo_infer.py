@@ -19,6 +19,7 @@ from orescope.preprocess import median_diameter_px
 from orescope.zoo import LoadedModel, ModelCard, load_model, write_card
 
 GREY = (0, 160, 80)  # background, core, border: ordered so resampling blends neighbours only
+SOFTNESS = 640.0  # logit scale of the oracle: 1/10 of the grey gap squared
 
 
 def _scene() -> np.ndarray:
@@ -37,14 +38,15 @@ def _scene() -> np.ndarray:
 
 def _oracle(image: np.ndarray, particle_px: float | None) -> LoadedModel:
     """A 1x1 conv whose argmax is the class with the nearest grey level g: the logits
-    (g·x − g²/2) / 80² are linear in the grey value x = std·v + mean of the z-scored input v."""
+    (g·x − g²/2) / SOFTNESS are linear in the grey value x = std·v + mean of the z-scored
+    input v, and confident (P(core) > 0.99 on core pixels) as a trained model is."""
     mean, std = channel_stats(image)
     conv = torch.nn.Conv2d(3, 3, 1)
     with torch.no_grad():
         conv.weight.zero_()
         for c, grey in enumerate(GREY):
-            conv.weight[c, 0] = float(grey * std[0] / 80**2)
-            conv.bias[c] = float((grey * mean[0] - grey * grey / 2) / 80**2)
+            conv.weight[c, 0] = float(grey * std[0] / SOFTNESS)
+            conv.bias[c] = float((grey * mean[0] - grey * grey / 2) / SOFTNESS)
     card = ModelCard(
         name="oracle",
         architecture=ArchitectureSpec(),

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
+import torch
 
 from orescope.errors import InputError
 from orescope.infer.sliding_window import predict_classes
-from orescope.instances.border_core import decode_border_core
+from orescope.instances.border_core import core_map, decode_core_map
 from orescope.instances.components import connected_components, remove_small
 from orescope.instances.threshwater import split_touching
 from orescope.preprocess.resample import median_diameter_px, resize_image, resize_labels, size_scale
@@ -54,33 +55,85 @@ def zscore_normaliser(image: np.ndarray, in_channels: int) -> Callable[[np.ndarr
 ForegroundSplit = Literal["watershed", "components"]
 
 
-def _classes(
+def min_core_px(particle_px: float | None) -> int:
+    """Smallest seed a border-core decoding trusts: 1/48 of the squared trained particle
+    diameter (12 px at 24 px), measured best on held-out scenes (bench/border_core_decoding.py);
+    smaller seeds are mostly texture that would split a particle."""
+    return max(4, round((particle_px or 0) ** 2 / 48))
+
+
+def decode_particles(
+    particle_map: np.ndarray,
+    target: str,
+    particle_px: float | None,
+    split: ForegroundSplit = "watershed",
+    min_area_px: int = 4,
+    every_seed: bool = False,
+) -> np.ndarray:
+    """Instances from a model's per-pixel map (:func:`predict_particle_map`): border-core maps
+    by their seeds, foreground masks by watershed or connected components. ``every_seed``
+    takes each core the argmax would (the size probe: small particles have small cores, and
+    dropping them would bias the median size up)."""
+    if target == "border_core" and every_seed:
+        return decode_core_map(particle_map, 0.5, min_core_px=4, min_area_px=min_area_px)
+    if target == "border_core":
+        return decode_core_map(
+            particle_map, min_core_px=min_core_px(particle_px), min_area_px=min_area_px
+        )
+    if split == "components":
+        return connected_components(particle_map > 0, min_area_px=min_area_px)
+    return split_touching(particle_map > 0, min_area_px=min_area_px)
+
+
+def predict_particle_map(
+    image: np.ndarray,
+    network: torch.nn.Module,
+    target: str,
+    tile: int,
+    in_channels: int,
+    batch_size: int = 4,
+    tta: bool = False,
+    progress: bool = False,
+) -> np.ndarray:
+    """uint8 map of ``image`` at its own scale: a border-core model's :func:`core_map`, or a
+    foreground model's mask."""
+    return predict_classes(
+        image,
+        network,
+        normalise=zscore_normaliser(image, in_channels),
+        tile=tile,
+        batch_size=batch_size,
+        tta=tta,
+        device=next(network.parameters()).device,
+        progress=progress,
+        reduce=core_map if target == "border_core" else None,
+    )
+
+
+def _instances(
     image: np.ndarray,
     loaded: LoadedModel,
     tta: bool,
     batch_size: int,
     progress: bool,
+    split: ForegroundSplit,
     tile: int | None = None,
+    every_seed: bool = False,
 ) -> np.ndarray:
     card = loaded.card
-    return predict_classes(
+    particle_map = predict_particle_map(
         image,
         loaded.network,
-        normalise=zscore_normaliser(image, card.in_channels),
-        tile=tile or card.tile,
-        batch_size=batch_size,
-        tta=tta,
-        device=next(loaded.network.parameters()).device,
-        progress=progress,
+        card.target,
+        tile or card.tile,
+        card.in_channels,
+        batch_size,
+        tta,
+        progress,
     )
-
-
-def _decode(classes: np.ndarray, loaded: LoadedModel, split: ForegroundSplit) -> np.ndarray:
-    if loaded.card.target == "border_core":
-        return decode_border_core(classes, loaded.card.border_px, min_area_px=4)
-    if split == "components":
-        return connected_components(classes > 0, min_area_px=4)
-    return split_touching(classes > 0, min_area_px=4)
+    return decode_particles(
+        particle_map, card.target, card.particle_px, split, every_seed=every_seed
+    )
 
 
 def estimate_particle_px(image: np.ndarray, loaded: LoadedModel, batch_size: int = 4) -> float:
@@ -100,8 +153,9 @@ def estimate_particle_px(image: np.ndarray, loaded: LoadedModel, batch_size: int
         crop = resize_image(image[top : top + side, left : left + side], scale)
         # one forward pass over the whole crop: the model is fully convolutional
         whole = min(PROBE_PX, 32 * int(np.ceil(max(crop.shape[:2]) / 32)))
-        classes = _classes(crop, loaded, False, batch_size, False, tile=whole)
-        labels = _decode(classes, loaded, "watershed")
+        labels = _instances(
+            crop, loaded, False, batch_size, False, "watershed", tile=whole, every_seed=True
+        )
         measured = median_diameter_px(remove_small(labels, speck_px))
         if not np.isfinite(measured):
             return typical
@@ -135,9 +189,7 @@ def segment_with_model(
     if loaded.card.particle_px is not None:
         typical = particle_px or estimate_particle_px(image, loaded, batch_size)
         scale = size_scale(typical, loaded.card.particle_px)
-    classes = _classes(resize_image(image, scale), loaded, tta, batch_size, progress)
-    labels = _decode(classes, loaded, split)
-    del classes
+    labels = _instances(resize_image(image, scale), loaded, tta, batch_size, progress, split)
     if scale != 1.0:
         labels = resize_labels(labels, image.shape[:2])
     return remove_small(labels, min_area_px)

@@ -18,6 +18,7 @@ from rich.progress import track
 from orescope.infer.tiling import gaussian_weights, tile_starts
 
 Normalise = Callable[[np.ndarray], np.ndarray]
+Reduce = Callable[[np.ndarray], np.ndarray]
 
 # Mirror variants for test-time augmentation, as torch dimensions of a B×C×h×w batch.
 _FLIPS: tuple[tuple[int, ...], ...] = ((), (3,), (2,), (2, 3))
@@ -34,8 +35,11 @@ def predict_classes(
     tta: bool = False,
     device: str | torch.device = "cpu",
     progress: bool = False,
+    reduce: Reduce | None = None,
 ) -> np.ndarray:
-    """Class map (uint8 H×W) of ``image``: argmax over K classes, or probability ≥ 0.5 if K = 1.
+    """Class map (uint8 H×W) of ``image``: argmax over K classes, or probability ≥ 0.5 if K = 1;
+    or any other uint8 map that ``reduce`` makes of each K×h×w band of final probabilities
+    (a border-core model's :func:`~orescope.instances.border_core.core_map`).
 
     Memory beyond the image and the class map is one band of K×tile×W accumulators, whatever
     the image height. ``normalise`` maps an h×w×C crop (the image's dtype; 2D images come as
@@ -45,11 +49,12 @@ def predict_classes(
     reflection is too short) and cropped back. ``tta`` averages the four mirror variants. The
     model is moved to ``device`` and evaluated in eval mode; its training flag is restored.
     """
+    reduce = reduce or class_index
     classes = np.empty(image.shape[:2], dtype=np.uint8)
     for top, probabilities in _probability_bands(
         image, model, normalise, tile, overlap, batch_size, tta, device, progress
     ):
-        classes[top : top + probabilities.shape[1]] = _reduce(probabilities)
+        classes[top : top + probabilities.shape[1]] = reduce(probabilities)
     return classes
 
 
@@ -76,7 +81,7 @@ def predict_probabilities(
     return np.concatenate([band for _, band in bands], axis=1)
 
 
-def _reduce(probabilities: np.ndarray) -> np.ndarray:
+def class_index(probabilities: np.ndarray) -> np.ndarray:
     """Class per pixel of a K×h×w probability band."""
     if len(probabilities) == 1:
         return (probabilities[0] >= 0.5).astype(np.uint8)

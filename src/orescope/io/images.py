@@ -93,6 +93,8 @@ def to_gray_float(image: np.ndarray) -> np.ndarray:
 
 def to_uint8_rgb(image: np.ndarray) -> np.ndarray:
     """Any supported image -> uint8 RGB, for display and overlays."""
+    if image.dtype == np.uint8:  # already display-ready: no float round trip
+        return np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image[..., :3]
     return np.round(to_rgb_float(image) * 255.0).astype(np.uint8)
 
 

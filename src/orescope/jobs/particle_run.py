@@ -5,17 +5,19 @@ A bad image is recorded with its reason and skipped; the others are still writte
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 from rich.progress import track
 
 from orescope.errors import InputError
 from orescope.io import find_images, read_image, write_image, write_labels
-from orescope.jobs.particles import ParticleConfig, predict_particles, psd_sizes, psd_summary
-from orescope.measure import size_distribution
+from orescope.jobs.particles import ParticleConfig, psd_sizes, psd_summary, segment_particles
+from orescope.measure import measure_particles, size_distribution
 from orescope.report import Thumbnail, instance_overlay, plot_psd, write_report
 
 
@@ -36,30 +38,28 @@ def run_particles(
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(config.model_dump(), sort_keys=False))
     outcome = RunOutcome()
-    tables: list[pd.DataFrame] = []
-    summaries: list[dict] = []
-    thumbnails: list[Thumbnail] = []
+    finished: list[_Finished] = []
     paths = find_images(inputs)
     stems = [p.stem for p in paths]
-    for path in track(paths, description="particles", disable=not progress):
-        # two inputs with the same stem would overwrite each other: prefix the folder name
-        stem = path.stem if stems.count(path.stem) == 1 else f"{path.parent.name}_{path.stem}"
-        try:
-            image = read_image(path)
-        except InputError as error:
-            outcome.failures.append((str(path), error.reason))
-            continue
-        result = predict_particles(image, config)
-        folder = out / stem
-        write_labels(folder / "labels.tif", result.labels)
-        overlay = instance_overlay(image, result.labels)
-        write_image(folder / "overlay.png", overlay)
-        result.particles.to_csv(folder / "particles.csv", index=False)
-        summary, _ = psd_summary(result.particles, config)
-        summaries.append({"image": stem, **summary})
-        tables.append(result.particles.assign(image=stem))
-        thumbnails.append(Thumbnail(stem, overlay, _caption(summary, config)))
-        outcome.processed.append(str(path))
+    # Measuring and writing one image overlaps the model on the next: the model keeps both
+    # cores busy, the rest mostly one. At most two images are held at a time.
+    with ThreadPoolExecutor(max_workers=1) as finisher:
+        pending: Future[_Finished] | None = None
+        for path in track(paths, description="particles", disable=not progress):
+            # two inputs with the same stem would overwrite each other: prefix the folder
+            stem = path.stem if stems.count(path.stem) == 1 else f"{path.parent.name}_{path.stem}"
+            try:
+                image = read_image(path)
+            except InputError as error:
+                outcome.failures.append((str(path), error.reason))
+                continue
+            labels = segment_particles(image, config)
+            if pending is not None:
+                finished.append(pending.result())
+            pending = finisher.submit(_finish, image, labels, out / stem, config)
+            outcome.processed.append(str(path))
+        if pending is not None:
+            finished.append(pending.result())
     if outcome.failures:
         pd.DataFrame(outcome.failures, columns=["file", "reason"]).to_csv(
             out / "failures.csv", index=False
@@ -69,8 +69,33 @@ def run_particles(
         others = len(outcome.failures) - 1
         more = f" (and {others} more, see {out / 'failures.csv'})" if others else ""
         raise InputError(file, f"{reason}; no image could be processed{more}")
-    _write_run_tables(out, config, tables, summaries, thumbnails, outcome)
+    _write_run_tables(out, config, finished, outcome)
     return outcome
+
+
+@dataclass(frozen=True)
+class _Finished:
+    particles: pd.DataFrame
+    summary: dict
+    thumbnail: Thumbnail
+
+
+def _finish(
+    image: np.ndarray, labels: np.ndarray, folder: Path, config: ParticleConfig
+) -> _Finished:
+    """Measure one image's particles and write its labels, overlay and table."""
+    particles = measure_particles(labels, config.mm_per_px)
+    write_labels(folder / "labels.tif", labels)
+    overlay = instance_overlay(image, labels)
+    write_image(folder / "overlay.png", overlay)
+    particles.to_csv(folder / "particles.csv", index=False)
+    summary, _ = psd_summary(particles, config)
+    stem = folder.name
+    return _Finished(
+        particles.assign(image=stem),
+        {"image": stem, **summary},
+        Thumbnail(stem, overlay, _caption(summary, config)),
+    )
 
 
 def _caption(summary: dict, config: ParticleConfig) -> str:
@@ -83,14 +108,12 @@ def _caption(summary: dict, config: ParticleConfig) -> str:
 def _write_run_tables(
     out: Path,
     config: ParticleConfig,
-    tables: list[pd.DataFrame],
-    summaries: list[dict],
-    thumbnails: list[Thumbnail],
+    finished: list[_Finished],
     outcome: RunOutcome,
 ) -> None:
-    everything = pd.concat(tables, ignore_index=True)
+    everything = pd.concat([f.particles for f in finished], ignore_index=True)
     total, sieves = psd_summary(everything, config)
-    rows = pd.DataFrame([*summaries, {"image": "all", **total}])
+    rows = pd.DataFrame([*(f.summary for f in finished), {"image": "all", **total}])
     rows.insert(1, "mm_per_px", config.mm_per_px)
     rows.to_csv(out / "summary.csv", index=False)
     sieves.insert(0, "image", "all")
@@ -117,7 +140,7 @@ def _write_run_tables(
         "orescope particle report",
         rows,
         [out / "psd.png"],
-        thumbnails,
+        [f.thumbnail for f in finished],
         outcome.failures,
         notes,
     )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
-from orescope.io.images import to_rgb_float
+from orescope.io.images import to_rgb_float, to_uint8_rgb
 
 
 def label_colours(count: int, seed: int = 0) -> np.ndarray:
@@ -45,7 +46,7 @@ def instance_overlay(
     Drawn ``band_rows`` rows at a time (outlines see one row beyond each band, so the result
     equals the whole-image drawing) to keep memory near the size of the output on panoramas.
     """
-    colours = label_colours(int(labels.max())).astype(np.float32)
+    colours = label_colours(int(labels.max()))
     cut = border_cut(labels)
     height = labels.shape[0]
     overlay = np.empty((*labels.shape, 3), dtype=np.uint8)
@@ -55,12 +56,12 @@ def instance_overlay(
         start = top - max(0, top - 1)
         outline = inner_edges(context)[start : start + bottom - top]
         band = labels[top:bottom]
-        rgb = to_rgb_float(image[top:bottom]) * 255
-        inside = band > 0
-        rgb[inside] = (1 - alpha) * rgb[inside] + alpha * colours[band[inside]]
-        rgb[outline] = (255, 255, 255)
-        rgb[outline & cut[band]] = (255, 40, 40)
-        overlay[top:bottom] = np.round(rgb)
+        rgb = to_uint8_rgb(image[top:bottom])
+        tinted = cv2.addWeighted(rgb, 1 - alpha, colours[band], alpha, 0.0)
+        drawn = overlay[top:bottom]
+        np.copyto(drawn, np.where((band > 0)[..., None], tinted, rgb))
+        drawn[outline] = (255, 255, 255)
+        drawn[outline & cut[band]] = (255, 40, 40)
     return overlay
 
 

@@ -15,10 +15,9 @@ from torch.utils.data import DataLoader
 
 from orescope.errors import InputError
 from orescope.infer.device import pick_device
-from orescope.infer.particles import zscore_normaliser
+from orescope.infer.particles import decode_particles, predict_particle_map, zscore_normaliser
 from orescope.infer.sliding_window import predict_classes
-from orescope.instances.border_core import CLASS_NAMES, decode_border_core
-from orescope.instances.threshwater import split_touching
+from orescope.instances.border_core import CLASS_NAMES
 from orescope.metrics.instance import instance_metrics
 from orescope.metrics.pixel import confusion_matrix, confusion_metrics, pixel_metrics
 from orescope.models.weights import load_weights, save_weights
@@ -65,33 +64,29 @@ def learning_rate(config: OptimizerConfig, epoch: int, epochs: int) -> float:
 
 
 def predict_instances(
-    model: torch.nn.Module, image: np.ndarray, config: TrainConfig, device: torch.device
+    model: torch.nn.Module, image: np.ndarray, config: TrainConfig
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Class map and instances of a whole image at the trained scale."""
-    classes = predict_classes(
-        image,
-        model,
-        normalise=zscore_normaliser(image, config.in_channels),
-        tile=config.patch,
-        batch_size=config.batch_size,
-        device=device,
+    """Particle map and instances of a whole image at the trained scale, decoded as
+    ``predict particles`` decodes them."""
+    particle_map = predict_particle_map(
+        image, model, config.target, config.patch, config.in_channels, config.batch_size
     )
-    if config.target == "border_core":
-        return classes, decode_border_core(classes, config.border_px, min_area_px=4)
-    return classes, split_touching(classes > 0, min_area_px=4)
+    return particle_map, decode_particles(particle_map, config.target, config.particle_px)
 
 
 def validate(
-    model: torch.nn.Module, images: list[LabelledImage], config: TrainConfig, device: torch.device
+    model: torch.nn.Module, images: list[LabelledImage], config: TrainConfig
 ) -> dict[str, float]:
     """Mean instance scores and foreground IoU over the validation images."""
     scores: dict[str, list[float]] = {name: [] for name in VALIDATION_SCORES}
     for item in images:
-        classes, instances = predict_instances(model, item.image, config, device)
+        particle_map, instances = predict_instances(model, item.image, config)
         found = instance_metrics(item.labels, instances)
         for name in VALIDATION_SCORES[:-1]:
             scores[name].append(float(found[name]))
-        pixels = pixel_metrics((item.labels > 0).astype(np.int64), (classes > 0).astype(np.int64))
+        pixels = pixel_metrics(
+            (item.labels > 0).astype(np.int64), (particle_map > 0).astype(np.int64)
+        )
         scores["iou"].append(float(pixels["iou"] or 0.0))
     return {f"val_{name}": float(np.mean(values)) for name, values in scores.items()}
 
@@ -252,7 +247,7 @@ def train(
             if val_images and config.target == "classes":
                 metrics = validate_sections(model, val_images, config, device, len(names))
             elif val_images:
-                metrics = validate(model, val_images, config, device)
+                metrics = validate(model, val_images, config)
             row = {"epoch": epoch + 1, "lr": rate, "train_loss": float(np.mean(losses))}
             row |= metrics | {"seconds": time.perf_counter() - started}
             state["history"].append(row)
