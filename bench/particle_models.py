@@ -10,7 +10,8 @@ bench/results/particle_models.json and prints a Markdown table for the README.
     python bench/particle_models.py [--model NAME=FOLDER ...] [--scenes 4]
 
 Models default to the zoo's `particles` plus every run under runs/bench/ with a card
-(trained by bench/train_comparison.sh). A model that predicts foreground only is scored twice:
+(trained by bench/train_comparison.sh); rows already in the JSON for models not evaluated
+this time are kept. A model that predicts foreground only is scored twice:
 its mask split into particles by connected components (paper 000) and by watershed.
 """
 
@@ -154,6 +155,10 @@ def main() -> None:
     if args.write_card:
         record_on_card(results, args.scenes)
     output = ROOT / "bench" / "results" / "particle_models.json"
+    # rows of models not evaluated this time (runs/bench/ trained elsewhere) stay from before
+    earlier = json.loads(output.read_text()) if output.exists() else {}
+    for data, table in results.items():
+        results[data] = {**earlier.get(data, {}), **table}
     output.write_text(json.dumps(results, indent=2))
     print()
     print(

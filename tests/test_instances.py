@@ -58,6 +58,12 @@ def test_unseeded_small_particle_is_kept():
 def test_small_objects_and_renumbering():
     labels = np.array([[5, 5, 0, 9], [5, 5, 0, 0]], np.uint32)
     assert remove_small(labels, 2).tolist() == [[1, 1, 0, 0], [1, 1, 0, 0]]
+    signed = labels.astype(np.int32)
+    renumbered = remove_small(signed, 2, in_place=True)
+    assert renumbered.tolist() == [[1, 1, 0, 0], [1, 1, 0, 0]] and renumbered.dtype == np.uint32
+    assert np.shares_memory(renumbered, signed)
+    with pytest.raises(ValueError, match="32-bit"):
+        remove_small(labels.astype(np.uint16), 2, in_place=True)
     mask = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 0]], bool)
     assert connected_components(mask, 1).max() == 1  # diagonal neighbours connect
 

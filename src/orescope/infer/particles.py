@@ -192,4 +192,4 @@ def segment_with_model(
     labels = _instances(resize_image(image, scale), loaded, tta, batch_size, progress, split)
     if scale != 1.0:
         labels = resize_labels(labels, image.shape[:2])
-    return remove_small(labels, min_area_px)
+    return remove_small(labels, min_area_px, in_place=True)

@@ -69,26 +69,31 @@ def decode_core_map(
     particles out of the seeds: bench/border_core_decoding.py measures the choice.
     """
     eight = np.ones((3, 3), dtype=bool)
-    on_particle = particle_map > 0
-    seeds, _ = ndimage.label(particle_map > 1 + 254 * core_threshold, structure=eight)
-    seeds = remove_small(seeds, min_core_px)
-    _, nearest = cv2.distanceTransformWithLabels(
-        (seeds == 0).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_CCOMP
+    seeds = remove_small(
+        ndimage.label(particle_map > 1 + 254 * core_threshold, structure=eight)[0],
+        min_core_px,
+        in_place=True,
     )
-    # nearest holds OpenCV's own numbering of the seed regions: map it to the seed ids
+    # OpenCV numbers the seed regions its own way (the distances themselves are not needed)
+    nearest = cv2.distanceTransformWithLabels(
+        (seeds == 0).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_CCOMP
+    )[1]
+    seed_pixels = seeds > 0
     lookup = np.zeros(int(nearest.max()) + 1, dtype=np.uint32)
-    lookup[nearest[seeds > 0]] = seeds[seeds > 0]
+    lookup[nearest[seed_pixels]] = seeds[seed_pixels]
+    del seeds
     grown = lookup[nearest]
     del nearest
+    on_particle = particle_map > 0
     grown[~on_particle] = 0
     regions, count = ndimage.label(on_particle, structure=eight)
     seeded = np.zeros(count + 1, dtype=bool)
-    seeded[regions[seeds > 0]] = True
-    del seeds
+    seeded[regions[seed_pixels]] = True
+    del seed_pixels
     orphan = on_particle & ~seeded[regions]
     grown[orphan] = regions[orphan].astype(np.uint32) + grown.max()
     del regions, orphan
-    return remove_small(grown, min_area_px)
+    return remove_small(grown, min_area_px, in_place=True)
 
 
 def decode_border_core(

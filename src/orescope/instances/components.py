@@ -6,13 +6,21 @@ import numpy as np
 from scipy import ndimage
 
 
-def remove_small(labels: np.ndarray, min_area_px: int) -> np.ndarray:
+def remove_small(labels: np.ndarray, min_area_px: int, in_place: bool = False) -> np.ndarray:
     """Labels with fewer than ``min_area_px`` pixels set to 0, the rest renumbered 1..N in their
-    order (uint32). One lookup table, one output array: cheap on panoramas."""
+    order (uint32). One lookup table, one output array: cheap on panoramas. ``in_place``
+    renumbers a 32-bit ``labels`` array within its own memory (returned as a uint32 view), so
+    a panorama's labels are not held twice."""
     kept = np.bincount(labels.ravel()) >= min_area_px
     kept[0] = False
     lookup = np.where(kept, np.cumsum(kept), 0).astype(np.uint32)
-    return lookup[labels]
+    if not in_place:
+        return lookup[labels]
+    if labels.dtype not in (np.int32, np.uint32):
+        raise ValueError(f"in-place renumbering needs 32-bit labels, got {labels.dtype}")
+    target = labels.view(np.uint32)
+    np.take(lookup, target, out=target, mode="clip")  # element-wise gather: safe in place
+    return target
 
 
 def connected_components(mask: np.ndarray, min_area_px: int = 16) -> np.ndarray:
