@@ -1,0 +1,34 @@
+"""Bundle a trained run as a zoo model: its card, and its weights stored as float16 (half the
+size; loading casts them back), in src/orescope/zoo/NAME/.
+
+    python tools/add_to_zoo.py runs/thinsection thinsection
+
+Then score it on held-out images with `bench/section_models.py ... --write-card` (sections) or
+`bench/particle_models.py --write-card` (particles).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from orescope.models.weights import save_weights
+from orescope.zoo import CARD_FILE, WEIGHTS_FILE, ZOO_DIR, load_model, write_card
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="folder written by `orescope train`")
+    parser.add_argument("name", help="zoo name")
+    args = parser.parse_args()
+    loaded = load_model(args.run)
+    folder = ZOO_DIR / args.name
+    folder.mkdir(parents=True, exist_ok=True)
+    save_weights(loaded.network, folder / WEIGHTS_FILE, half=True)
+    write_card(folder / CARD_FILE, loaded.card.model_copy(update={"name": args.name}))
+    size_mb = (folder / WEIGHTS_FILE).stat().st_size / 1e6
+    print(f"written {folder} ({size_mb:.1f} MB of weights)")
+
+
+if __name__ == "__main__":
+    main()
