@@ -16,6 +16,7 @@ from orescope.instances.components import connected_components, remove_small
 from orescope.instances.threshwater import split_touching
 from orescope.preprocess.resample import median_diameter_px, resize_image, resize_labels, size_scale
 from orescope.zoo import LoadedModel
+from orescope.zoo.card import Target
 
 STATS_SAMPLES = 1_000_000  # pixels sampled for the image statistics: plenty for a mean and std
 PROBE_PX = 512  # side of the central crop on which the particle size is estimated
@@ -64,7 +65,7 @@ def min_core_px(particle_px: float | None) -> int:
 
 def decode_particles(
     particle_map: np.ndarray,
-    target: str,
+    target: Target,
     particle_px: float | None,
     split: ForegroundSplit = "watershed",
     min_area_px: int = 4,
@@ -88,7 +89,7 @@ def decode_particles(
 def predict_particle_map(
     image: np.ndarray,
     network: torch.nn.Module,
-    target: str,
+    target: Target,
     tile: int,
     in_channels: int,
     batch_size: int = 4,
