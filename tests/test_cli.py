@@ -114,7 +114,10 @@ def test_predict_keeps_going_past_a_bad_file(scenes, tmp_path):
         (["--mm-per-px", "0"], "mm_per_px"),
         (["--mm-per-px", "5000"], "plausible"),
         (["--method", "magic"], "method"),
-        (["--model", "no_such_model"], "no such model; zoo models: lumenstone, particles"),
+        (
+            ["--model", "no_such_model"],
+            "no such model; zoo models: lumenstone, particles, thinsection",
+        ),
         (["--particle-px", "-3"], "particle_px"),
     ],
 )

@@ -57,3 +57,24 @@ def test_conveyor_crops_smaller_than_a_tile_are_predicted(shared_data):
     sample = load_conveyor(shared_data / "conveyor")[5]
     result = predict_particles(sample.read_image())
     assert result.labels.shape == (250, 250) and result.labels.max() > 0
+
+
+def test_thinsection_zoo_model_finds_quartz_on_a_held_out_section(shared_data):
+    """Sample 7 (7a, 7b) is never trained on (configs/thinsection.yaml); the model takes PPL
+    and the XPL twin, and its class map keeps the data set's indices (4 = quartz)."""
+    from orescope.jobs import MineralConfig, predict_minerals
+    from orescope.metrics import pixel_metrics
+
+    samples, registry = load_thinsections(shared_data / "thinsections")
+    sample = next(s for s in samples if s.stem == "7a")
+    truth = sample.read_mask()
+    result = predict_minerals(
+        sample.read_image(), MineralConfig(model="thinsection"), xpl=sample.read_xpl()
+    )
+    assert result.classes.shape == truth.shape and result.classes.max() <= 4
+    quartz = 4
+    assert registry.name(quartz) == "quartz"
+    scores = pixel_metrics(
+        (truth == quartz).astype(np.int64), (result.classes == quartz).astype(np.int64)
+    )
+    assert scores["iou"] > 0.4
