@@ -4,6 +4,7 @@ import pytest
 
 from orescope.errors import InputError
 from orescope.preprocess.colour import (
+    PRIOR_WEIGHT,
     ColourCorrection,
     class_colours,
     fit_colour_correction,
@@ -40,6 +41,21 @@ def test_the_fitted_matrix_undoes_a_colour_distortion_far_better_than_white_bala
     assert _delta_e(corrected, reference).max() < 1.0
     balanced = ColourCorrection(white_balance(linearise(source), linearise(reference)))
     assert _delta_e(balanced.apply(image)[:, 0].astype(float), reference).mean() > 3.0
+
+
+def test_the_white_balance_prior_generalises_better_from_few_noisy_greyish_colours():
+    rng = np.random.default_rng(1)
+    greys = np.array([[225, 225, 220], [150, 145, 140], [100, 104, 98], [60, 58, 62]], float)
+    greys = np.vstack([greys, [[180, 170, 160]]])
+    source = _distorted(greys) + rng.normal(0, 2, greys.shape)  # region means are noisy
+    unseen = rng.integers(30, 230, (30, 3)).astype(float)
+    image = _distorted(unseen).astype(np.uint8)[:, None]
+
+    def error(prior_weight: float) -> float:
+        fitted = fit_colour_correction(source, greys, prior_weight=prior_weight)
+        return float(_delta_e(fitted.apply(image)[:, 0].astype(float), unseen).mean())
+
+    assert error(PRIOR_WEIGHT) < 0.95 * error(0.0)
 
 
 def test_too_few_colours_are_refused():

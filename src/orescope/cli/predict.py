@@ -100,12 +100,18 @@ def minerals(
         Path | None, typer.Option(help="Blank-field photo: flat-field correction of every image.")
     ] = None,
     calibration_image: Annotated[
-        Path | None,
-        typer.Option(help="Colour calibration: one matrix for the run, fitted on this photo..."),
+        list[Path] | None,
+        typer.Option(
+            help="Colour calibration: one matrix for the run, fitted on this photo (repeat "
+            "the option to pool several photos of the series)..."
+        ),
     ] = None,
     calibration_mask: Annotated[
-        Path | None,
-        typer.Option(help="...from the class indices of a few of its regions (255 = unlabelled)."),
+        list[Path] | None,
+        typer.Option(
+            help="...from the class indices of a few of its regions (255 = unlabelled); "
+            "one mask per --calibration-image, in the same order."
+        ),
     ] = None,
     colour_masks: Annotated[
         Path | None,
@@ -126,8 +132,8 @@ def minerals(
         align_xpl=align_xpl,
         min_grain_px=min_grain_px,
         blank=str(blank) if blank else None,
-        calibration_image=str(calibration_image) if calibration_image else None,
-        calibration_mask=str(calibration_mask) if calibration_mask else None,
+        calibration_images=[str(p) for p in calibration_image or []],
+        calibration_masks=[str(p) for p in calibration_mask or []],
         colour_masks=str(colour_masks) if colour_masks else None,
     )
     outcome = run_minerals(list(inputs), out, config, xpl=list(xpl or []))

@@ -48,13 +48,19 @@ class ColourPreparation:
         self.config, self.card = config, card
         self.blank = read_image(config.blank) if config.blank else None
         self.calibration: ColourCorrection | None = None
-        if config.calibration_image and config.calibration_mask:
-            photo = self._flat(read_image(config.calibration_image))
+        if config.calibration_images:
+            photos = []
+            pairs = zip(config.calibration_images, config.calibration_masks, strict=True)
+            for photo, mask in pairs:
+                image, regions = self._flat(read_image(photo)), read_mask(mask)
+                if regions.shape != image.shape[:2]:
+                    reason = f"region mask {regions.shape} and photo {image.shape[:2]} differ"
+                    raise InputError(mask, reason)
+                photos.append((image, regions))
             try:
-                mask = read_mask(config.calibration_mask)
-                self.calibration = calibrate_colours(photo, mask, card)
+                self.calibration = calibrate_colours(photos, card)
             except InputError as error:
-                raise InputError(config.calibration_image, error.reason) from None
+                raise InputError(config.calibration_images[0], error.reason) from None
 
     def _flat(self, image: np.ndarray) -> np.ndarray:
         return image if self.blank is None else flat_field(image, self.blank)
@@ -65,7 +71,7 @@ class ColourPreparation:
             return self.calibration.apply(image)
         if self.config.colour_masks:
             mask = read_mask(Path(self.config.colour_masks) / f"{stem}.png")
-            return calibrate_colours(image, mask, self.card).apply(image)
+            return calibrate_colours([(image, mask)], self.card).apply(image)
         return image
 
 

@@ -23,9 +23,8 @@ from orescope.measure.minerals import (
 from orescope.preprocess.align import align_to
 from orescope.preprocess.colour import (
     ColourCorrection,
-    class_colours,
     fit_colour_correction,
-    matching_colours,
+    region_colours,
 )
 from orescope.preprocess.resample import resize_image, resize_labels
 from orescope.zoo import LoadedModel, ModelCard, load_model
@@ -43,11 +42,11 @@ class MineralConfig(BaseModel, extra="forbid"):
     min_grain_px: int = Field(16, ge=1, description="smaller grains are left out of grains.csv")
     liberation: str | None = Field(None, description="mineral (name or index) for liberation")
     blank: str | None = Field(None, description="blank-field photo for flat-field correction")
-    calibration_image: str | None = Field(
-        None, description="calibration mode: one colour matrix for the run, from this photo"
+    calibration_images: list[str] = Field(
+        [], description="calibration mode: one colour matrix for the run, from these photos"
     )
-    calibration_mask: str | None = Field(
-        None, description="class indices of a few regions of the calibration photo (255 = none)"
+    calibration_masks: list[str] = Field(
+        [], description="class indices of a few regions of each calibration photo (255 = none)"
     )
     colour_masks: str | None = Field(
         None, description="per-image mode: folder of <stem>.png region masks, a matrix each"
@@ -56,9 +55,9 @@ class MineralConfig(BaseModel, extra="forbid"):
 
     @model_validator(mode="after")
     def _one_colour_mode(self) -> MineralConfig:
-        if (self.calibration_image is None) != (self.calibration_mask is None):
-            raise ValueError("calibration needs both an image and its region mask")
-        if self.calibration_image and self.colour_masks:
+        if len(self.calibration_images) != len(self.calibration_masks):
+            raise ValueError("calibration needs one region mask for each calibration photo")
+        if self.calibration_images and self.colour_masks:
             raise ValueError("choose calibration mode or per-image colour masks, not both")
         return self
 
@@ -126,15 +125,19 @@ def segment_section(
     return resize_labels(classes, image.shape[:2])
 
 
-def calibrate_colours(image: np.ndarray, mask: np.ndarray, card: ModelCard) -> ColourCorrection:
-    """The colour matrix that maps the class-mean colours of the labelled regions of ``image``
-    onto the class means of the model's training photos (index 255 marks unlabelled pixels)."""
+def calibrate_colours(
+    photos: list[tuple[np.ndarray, np.ndarray]], card: ModelCard
+) -> ColourCorrection:
+    """The colour matrix that maps the class-mean colours of the labelled regions of one or
+    more ``(photo, mask)`` pairs onto the class means of the model's training photos (index 255
+    marks unlabelled pixels)."""
     if not card.reference_colours:
         raise InputError(None, "the model's card holds no reference colours to correct towards")
-    if mask.shape != image.shape[:2]:
-        raise InputError(None, f"region mask {mask.shape} and image {image.shape[:2]} differ")
+    for image, mask in photos:
+        if mask.shape != image.shape[:2]:
+            raise InputError(None, f"region mask {mask.shape} and image {image.shape[:2]} differ")
     reference = {i: np.asarray(rgb) for i, rgb in card.reference_colours.items()}
-    return fit_colour_correction(*matching_colours(class_colours(image, mask), reference))
+    return fit_colour_correction(*region_colours(photos, reference))
 
 
 def mineral_index(names: list[str], mineral: str) -> int:

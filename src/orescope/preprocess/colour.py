@@ -19,6 +19,9 @@ from orescope.errors import InputError
 
 GAMMA = 2.2
 MIN_COLOURS = 4  # 12 unknowns, 3 equations per colour
+# Pull towards the white balance, in squared CIEDE2000 per squared matrix entry: mineral colours
+# are nearly grey and few, so a free 4x3 fit to them can swing far off for images it never saw.
+PRIOR_WEIGHT = 5.0
 _SRGB = colour.RGB_COLOURSPACES["sRGB"]
 _D65 = colour.CCS_ILLUMINANTS["CIE 1931 2 Degree Standard Observer"]["D65"]
 
@@ -67,9 +70,12 @@ def white_balance(source: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return np.vstack([np.diag(gains), np.zeros((1, 3))])
 
 
-def fit_colour_correction(source: np.ndarray, reference: np.ndarray) -> ColourCorrection:
+def fit_colour_correction(
+    source: np.ndarray, reference: np.ndarray, prior_weight: float = PRIOR_WEIGHT
+) -> ColourCorrection:
     """The matrix that brings ``source`` colours (N×3 RGB, 8-bit or 0–1) closest, in
-    CIEDE2000, to the matching ``reference`` colours."""
+    CIEDE2000, to the matching ``reference`` colours, kept near the white balance it starts
+    from by ``prior_weight`` (0: the paper's unconstrained fit)."""
     source_linear, reference_linear = linearise(source), linearise(reference)
     if len(source_linear) < MIN_COLOURS or source_linear.shape != reference_linear.shape:
         raise InputError(
@@ -82,7 +88,8 @@ def fit_colour_correction(source: np.ndarray, reference: np.ndarray) -> ColourCo
 
     def loss(flat: np.ndarray) -> float:
         mapped = np.clip(inputs @ flat.reshape(4, 3), 1e-6, None)
-        return float(np.sum(colour.delta_E(to_lab(mapped), target, method="CIE 2000") ** 2))
+        error = np.sum(colour.delta_E(to_lab(mapped), target, method="CIE 2000") ** 2)
+        return float(error + prior_weight * np.sum((flat - start) ** 2))
 
     start = white_balance(source_linear, reference_linear).ravel()
     found = minimize(loss, start, method="Powell", options={"maxiter": 20_000, "xtol": 1e-6})
@@ -117,7 +124,18 @@ def matching_colours(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The colours of the classes both have, in the same order."""
     shared = sorted(set(source) & set(reference))
-    return np.array([source[i] for i in shared]), np.array([reference[i] for i in shared])
+    pick = [source[i] for i in shared], [reference[i] for i in shared]
+    return np.reshape(pick[0], (-1, 3)), np.reshape(pick[1], (-1, 3))
+
+
+def region_colours(
+    photos: list[tuple[np.ndarray, np.ndarray]], reference: dict[int, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Matching colours pooled over several labelled photos of a series, one pair per class and
+    photo: more colours from more photos average out how one section differs from the
+    reference, which a single photo's few, similar colours cannot."""
+    pairs = [matching_colours(class_colours(image, mask), reference) for image, mask in photos]
+    return np.concatenate([s for s, _ in pairs]), np.concatenate([r for _, r in pairs])
 
 
 def flat_field(image: np.ndarray, blank: np.ndarray) -> np.ndarray:
