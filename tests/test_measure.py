@@ -6,6 +6,7 @@ from orescope.measure import (
     default_sieves,
     fit_distribution,
     measure_particles,
+    particles,
     sieve_table,
     size_distribution,
 )
@@ -127,3 +128,14 @@ def test_solidity_is_area_over_the_pixel_corner_hull():
     row = measure_particles(labels).iloc[0]
     # hull of the corners: the 3×3 square less the triangle cut off above the diagonal (area 2)
     assert row["solidity"] == pytest.approx(5 / 7)
+
+
+@pytest.mark.parametrize("budget", [2**22, 1])
+def test_feret_of_many_rectangles_at_once_is_exact_in_any_batching(monkeypatch, budget):
+    # rectangles of many sizes, in an order unrelated to their hull sizes; budget 1: one a batch
+    monkeypatch.setattr(particles, "_STACK_ELEMENTS", budget)
+    shapes = [(5, 12), (1, 1), (30, 2), (3, 3), (17, 40), (1, 9)]
+    hulls = [particles.pixel_hull(np.ones(shape, np.uint8)) for shape in shapes]
+    feret_max, feret_min = particles.feret_diameters(hulls)
+    np.testing.assert_allclose(feret_max, [np.hypot(*shape) for shape in shapes], atol=1e-9)
+    np.testing.assert_allclose(feret_min, [min(shape) for shape in shapes], atol=1e-9)

@@ -18,13 +18,13 @@ from orescope.preprocess.resample import median_diameter_px, resize_image, resiz
 from orescope.zoo import LoadedModel
 from orescope.zoo.card import Target
 
-STATS_SAMPLES = 1_000_000  # pixels sampled for the image statistics: plenty for a mean and std
+STATS_SAMPLES = 1_000_000  # most pixels sampled for the image statistics: plenty for mean and std
 PROBE_PX = 512  # side of the central crop on which the particle size is estimated
 
 
 def channel_stats(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and std of an image, from a regular subsample so panoramas stay cheap."""
-    step = max(1, int(np.sqrt(image.shape[0] * image.shape[1] / STATS_SAMPLES)))
+    step = max(1, int(np.ceil(np.sqrt(image.shape[0] * image.shape[1] / STATS_SAMPLES))))
     sample = image[::step, ::step].reshape(-1, image.shape[2] if image.ndim == 3 else 1)
     sample = sample.astype(np.float32)
     return sample.mean(axis=0), np.maximum(sample.std(axis=0), 1e-6)

@@ -5,7 +5,6 @@ A bad image is recorded with its reason and skipped; the others are still writte
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,25 +40,19 @@ def run_particles(
     finished: list[_Finished] = []
     paths = find_images(inputs)
     stems = [p.stem for p in paths]
-    # Measuring and writing one image overlaps the model on the next: the model keeps both
-    # cores busy, the rest mostly one. At most two images are held at a time.
-    with ThreadPoolExecutor(max_workers=1) as finisher:
-        pending: Future[_Finished] | None = None
-        for path in track(paths, description="particles", disable=not progress):
-            # two inputs with the same stem would overwrite each other: prefix the folder
-            stem = path.stem if stems.count(path.stem) == 1 else f"{path.parent.name}_{path.stem}"
-            try:
-                image = read_image(path)
-            except InputError as error:
-                outcome.failures.append((str(path), error.reason))
-                continue
-            labels = segment_particles(image, config)
-            if pending is not None:
-                finished.append(pending.result())
-            pending = finisher.submit(_finish, image, labels, out / stem, config)
-            outcome.processed.append(str(path))
-        if pending is not None:
-            finished.append(pending.result())
+    # One image after the other: on a CPU the model keeps every core busy, and measuring the
+    # previous image alongside it (threads) made the forward pass ~40 % slower, not faster.
+    for path in track(paths, description="particles", disable=not progress):
+        # two inputs with the same stem would overwrite each other: prefix the folder
+        stem = path.stem if stems.count(path.stem) == 1 else f"{path.parent.name}_{path.stem}"
+        try:
+            image = read_image(path)
+        except InputError as error:
+            outcome.failures.append((str(path), error.reason))
+            continue
+        labels = segment_particles(image, config)
+        finished.append(_finish(image, labels, out / stem, config))
+        outcome.processed.append(str(path))
     if outcome.failures:
         pd.DataFrame(outcome.failures, columns=["file", "reason"]).to_csv(
             out / "failures.csv", index=False
