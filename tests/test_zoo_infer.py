@@ -137,6 +137,13 @@ def test_load_model_round_trip_and_bad_folders(tmp_path):
     write_card(tmp_path / "card.yaml", card)
     loaded = load_model(tmp_path / "model.safetensors")
     assert loaded.card == card and not loaded.network.training
+    convolutions = [w for w in loaded.network.parameters() if w.ndim == 4]
+    assert convolutions and all(
+        w.is_contiguous(memory_format=torch.channels_last) for w in convolutions
+    )
+    batch = torch.randn(2, 3, 64, 64)
+    with torch.inference_mode():
+        assert torch.allclose(loaded.network(batch), network.eval()(batch), atol=1e-4)
     with pytest.raises(InputError, match="no such model"):
         load_model(tmp_path / "missing")
     other = card.model_copy(update={"architecture": ArchitectureSpec(name="fpn")})
