@@ -93,6 +93,20 @@ def test_init_starts_from_given_weights_and_refuses_a_mismatch(tmp_path):
         train_model(_config(tmp_path / "d", init="no_such_model"), progress=False)
 
 
+def test_a_channels_last_run_learns_what_the_default_layout_learns(tmp_path):
+    # plain SGD: Adam's normalised steps would turn float rounding near zero into ±lr
+    sgd = {"name": "sgd", "lr": 0.01}
+    default = train_model(_config(tmp_path / "a", epochs=1, optimizer=sgd), progress=False)
+    last = train_model(
+        _config(tmp_path / "b", epochs=1, optimizer=sgd, channels_last=True), progress=False
+    )
+    first = load_file(default / "last" / "model.safetensors")
+    second = load_file(last / "last" / "model.safetensors")
+    assert first.keys() == second.keys()
+    for key in first:
+        assert torch.allclose(first[key], second[key], atol=1e-4), key
+
+
 def test_a_second_run_into_the_same_folder_needs_resume(tmp_path):
     train_model(_config(tmp_path, epochs=1), progress=False)
     with pytest.raises(InputError, match="--resume"):

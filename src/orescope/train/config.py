@@ -93,6 +93,11 @@ class TrainConfig(BaseModel, extra="forbid"):
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     num_workers: int = Field(0, ge=0)
+    channels_last: bool = Field(
+        False,
+        description="weights and patches channels-last: faster for U-Net-ResNet18 on a CPU, "
+        "slower for MobileNet encoders (bench/model_layout.py measures yours)",
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     description: str = ""
 

@@ -211,6 +211,8 @@ def train(
     model = config.architecture.build(
         config.in_channels, len(names) if config.target != "foreground" else 1
     ).to(device)
+    layout = torch.channels_last if config.channels_last else torch.contiguous_format
+    model = model.to(memory_format=layout)
     optimizer = make_optimizer(model, config.optimizer)
     state: dict = {"epoch": 0, "best": -math.inf, "history": []}
     if resume:
@@ -236,7 +238,8 @@ def train(
             model.train()
             losses = []
             for images, targets in loader:
-                images, targets = images.to(device), targets.to(device)
+                images = images.to(device).contiguous(memory_format=layout)
+                targets = targets.to(device)
                 optimizer.zero_grad(set_to_none=True)
                 loss = segmentation_loss(model(images), targets, config.loss)
                 loss.backward()
