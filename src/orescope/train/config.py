@@ -95,8 +95,8 @@ class TrainConfig(BaseModel, extra="forbid"):
     num_workers: int = Field(0, ge=0)
     channels_last: bool = Field(
         False,
-        description="weights and patches channels-last: faster for U-Net-ResNet18 on a CPU, "
-        "slower for MobileNet encoders (bench/model_layout.py measures yours)",
+        description="weights and patches channels-last: faster or slower depending on the "
+        "architecture and machine (bench/model_layout.py measures yours)",
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     description: str = ""
