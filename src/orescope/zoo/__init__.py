@@ -42,7 +42,7 @@ def resolve_model_dir(name_or_path: str | Path) -> Path:
 def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
     """Build the card's architecture and load its safetensors weights (never a pickle), ready
     for inference. Weights are stored channels-last: PyTorch's CPU convolutions run the zoo
-    models ~1.3× faster so (bench/model_layout.py), with the same outputs to float rounding."""
+    models 1.1–1.4× faster so (bench/model_layout.py), with the same outputs to float rounding."""
     from orescope.models.weights import load_weights
 
     folder = resolve_model_dir(name_or_path)
