@@ -111,6 +111,27 @@ def predict_particle_map(
     )
 
 
+def _model_map(
+    image: np.ndarray,
+    loaded: LoadedModel,
+    tta: bool,
+    batch_size: int,
+    progress: bool,
+    tile: int | None = None,
+) -> np.ndarray:
+    card = loaded.card
+    return predict_particle_map(
+        image,
+        loaded.network,
+        card.target,
+        tile or card.tile,
+        card.in_channels,
+        batch_size,
+        tta,
+        progress,
+    )
+
+
 def _instances(
     image: np.ndarray,
     loaded: LoadedModel,
@@ -121,17 +142,8 @@ def _instances(
     tile: int | None = None,
     every_seed: bool = False,
 ) -> np.ndarray:
+    particle_map = _model_map(image, loaded, tta, batch_size, progress, tile)
     card = loaded.card
-    particle_map = predict_particle_map(
-        image,
-        loaded.network,
-        card.target,
-        tile or card.tile,
-        card.in_channels,
-        batch_size,
-        tta,
-        progress,
-    )
     return decode_particles(
         particle_map, card.target, card.particle_px, split, every_seed=every_seed
     )
@@ -190,7 +202,11 @@ def segment_with_model(
     if loaded.card.particle_px is not None:
         typical = particle_px or estimate_particle_px(image, loaded, batch_size)
         scale = size_scale(typical, loaded.card.particle_px)
-    labels = _instances(resize_image(image, scale), loaded, tta, batch_size, progress, split)
+    # the resampled image is freed before decoding, which holds the run's peak memory
+    particle_map = _model_map(resize_image(image, scale), loaded, tta, batch_size, progress)
+    card = loaded.card
+    labels = decode_particles(particle_map, card.target, card.particle_px, split)
+    del particle_map
     if scale != 1.0:
         labels = resize_labels(labels, image.shape[:2])
     return remove_small(labels, min_area_px, in_place=True)
