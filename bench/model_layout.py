@@ -60,9 +60,9 @@ def main() -> None:
     results = {}
     for name in zoo_names():
         loaded = load_model(name)
-        batch = torch.randn(args.batch, loaded.card.in_channels, 256, 256)
-        channels_last = loaded.network
-        default = loaded.card.architecture.build(loaded.card.in_channels, loaded.card.classes)
+        card, channels_last = loaded.card, loaded.network
+        batch = torch.randn(args.batch, card.in_channels, 256, 256)
+        default = card.architecture.build(card.in_channels, card.classes)
         default.load_state_dict(channels_last.state_dict())
         default.eval()
         with torch.inference_mode():
@@ -79,7 +79,6 @@ def main() -> None:
             f"{name}: NCHW {1000 * nchw:.0f} ms, channels-last {1000 * last:.0f} ms per batch of "
             f"{args.batch} (×{nchw / last:.2f}), outputs differ by at most {difference:.1e}"
         )
-        card = loaded.card
         patches = torch.randn(args.train_batch, card.in_channels, 256, 256)
         for layout, key in ((torch.contiguous_format, "nchw"), (torch.channels_last, "last")):
             torch.manual_seed(0)
