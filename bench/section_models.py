@@ -58,7 +58,7 @@ def evaluate(
         probabilities = predict_probabilities(
             pixels,
             loaded.network,
-            normalise=zscore_normaliser(pixels, card.in_channels),
+            normalise=zscore_normaliser(pixels, card.in_channels, card.fixed_stats),
             tile=card.tile,
         )
         predicted = probabilities.argmax(axis=0).astype(np.uint8)

@@ -9,7 +9,7 @@ from orescope.io import write_image
 from orescope.preprocess.colour import mean_class_colours
 from orescope.train import DataSource, TrainConfig, read_train_config, train_model
 from orescope.train.config import LossConfig
-from orescope.train.data import BalancedPatches, PatchDataset, load_source
+from orescope.train.data import BalancedPatches, PatchDataset, dataset_stats, load_source
 from orescope.train.losses import segmentation_loss
 from orescope.zoo import load_model
 
@@ -213,6 +213,21 @@ def test_a_section_run_with_xpl_and_balanced_patches_gives_a_six_channel_class_m
     assert sorted(model.card.reference_colours) == sorted(expected)
     for index, rgb in expected.items():
         assert model.card.reference_colours[index] == pytest.approx(tuple(rgb))
+
+
+def test_dataset_normalisation_pools_the_training_images_and_goes_on_the_card(
+    tmp_path, shared_data
+):
+    config = _section_config(tmp_path, shared_data, normalisation="dataset", epochs=1)
+    images = load_source(config.train[0], None)
+    pixels = np.concatenate([item.image.reshape(-1, 3) for item in images]).astype(np.float64)
+    mean, std = dataset_stats(images)
+    assert np.allclose(mean, pixels.mean(axis=0), rtol=1e-5)
+    assert np.allclose(std, pixels.std(axis=0), rtol=1e-4)
+    card = load_model(train_model(config, progress=False)).card
+    assert card.normalisation == "dataset"
+    assert card.fixed_stats is not None
+    assert np.allclose(card.fixed_stats[0], mean) and np.allclose(card.fixed_stats[1], std)
 
 
 def test_balanced_workers_draw_their_own_distinct_windows_reproducibly(tmp_path, shared_data):

@@ -121,6 +121,39 @@ def test_channel_rules():
         zscore_normaliser(np.zeros((8, 8, 3), np.uint8), 6)
 
 
+def test_fixed_statistics_normalise_every_image_alike():
+    image = np.array([[[10, 20, 30], [50, 60, 70]]], np.uint8)
+    stats = (np.array([30.0, 40.0, 50.0]), np.array([10.0, 20.0, 40.0]))
+    values = zscore_normaliser(image, 3, stats)(image)
+    assert np.allclose(values[:, 0, 0], [-2.0, -1.0, -0.5])
+    assert np.allclose(values[:, 0, 1], [2.0, 1.0, 0.5])
+    brighter = image + np.uint8(10)  # own statistics hide a lamp change, fixed ones keep it
+    own = zscore_normaliser(image, 3)(image)
+    assert np.allclose(zscore_normaliser(brighter, 3)(brighter), own)
+    shifted = zscore_normaliser(brighter, 3, stats)(brighter)
+    assert np.allclose(shifted, values + 10 / stats[1][:, None, None])
+    gray = np.full((2, 2), 40, np.uint8)  # one channel against the channels' average
+    assert np.allclose(zscore_normaliser(gray, 3, stats)(gray), (40 - 40) / (70 / 3))
+
+
+def test_a_dataset_normalised_card_needs_its_statistics():
+    fields = {
+        "name": "section",
+        "architecture": ArchitectureSpec(name="pspnet", encoder="resnet18"),
+        "target": "classes",
+        "class_names": ["background", "ore"],
+        "normalisation": "dataset",
+    }
+    with pytest.raises(ValueError, match="needs 3 channel_mean"):
+        ModelCard(**fields, channel_mean=[1.0, 2.0], channel_std=[1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="channel_std must be positive"):
+        ModelCard(**fields, channel_mean=[1.0, 2.0, 3.0], channel_std=[1.0, 0.0, 1.0])
+    card = ModelCard(**fields, channel_mean=[1.0, 2.0, 3.0], channel_std=[4.0, 5.0, 6.0])
+    mean, std = card.fixed_stats
+    assert mean.tolist() == [1.0, 2.0, 3.0] and std.tolist() == [4.0, 5.0, 6.0]
+    assert card.model_copy(update={"normalisation": "image_zscore"}).fixed_stats is None
+
+
 def test_load_model_round_trip_and_bad_folders(tmp_path):
     card = ModelCard(
         name="tiny",

@@ -30,8 +30,13 @@ def channel_stats(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sample.mean(axis=0), np.maximum(sample.std(axis=0), 1e-6)
 
 
-def zscore_normaliser(image: np.ndarray, in_channels: int) -> Callable[[np.ndarray], np.ndarray]:
-    """Tile normaliser with the whole image's statistics, so tiles agree with each other.
+def zscore_normaliser(
+    image: np.ndarray,
+    in_channels: int,
+    stats: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Tile normaliser with the whole image's statistics, so tiles agree with each other, or
+    with fixed ``stats`` (mean, std per model channel: a card's ``fixed_stats``).
     A gray image feeds a colour model by repeating its one channel; an alpha channel is
     ignored. A model that needs channels the image does not have is refused."""
     channels = image.shape[2] if image.ndim == 3 else 1
@@ -40,7 +45,12 @@ def zscore_normaliser(image: np.ndarray, in_channels: int) -> Callable[[np.ndarr
         raise InputError(
             None, f"the model expects {in_channels} channels, the image has {channels}"
         )
-    mean, std = channel_stats(image)
+    if stats is None:
+        mean, std = channel_stats(image)
+    else:
+        mean, std = (np.asarray(values, np.float32)[:in_channels] for values in stats)
+        if used != in_channels:  # a gray image: its one channel against the channels' average
+            mean, std = mean.mean(keepdims=True), std.mean(keepdims=True)
     mean, std = mean[:used], std[:used]
 
     def normalise(crop: np.ndarray) -> np.ndarray:
@@ -95,13 +105,14 @@ def predict_particle_map(
     batch_size: int = 4,
     tta: bool = False,
     progress: bool = False,
+    stats: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """uint8 map of ``image`` at its own scale: a border-core model's :func:`core_map`, or a
-    foreground model's mask."""
+    foreground model's mask; ``stats`` as in :func:`zscore_normaliser`."""
     return predict_classes(
         image,
         network,
-        normalise=zscore_normaliser(image, in_channels),
+        normalise=zscore_normaliser(image, in_channels, stats),
         tile=tile,
         batch_size=batch_size,
         tta=tta,
@@ -129,6 +140,7 @@ def _model_map(
         batch_size,
         tta,
         progress,
+        card.fixed_stats,
     )
 
 

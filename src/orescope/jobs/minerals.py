@@ -116,7 +116,7 @@ def segment_section(
     classes = predict_classes(
         pixels,
         loaded.network,
-        normalise=zscore_normaliser(pixels, card.in_channels),
+        normalise=zscore_normaliser(pixels, card.in_channels, card.fixed_stats),
         tile=card.tile,
         batch_size=config.batch_size,
         tta=config.tta,

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from orescope.errors import InputError
 from orescope.models.spec import ArchitectureSpec
 from orescope.train.augment import AugmentConfig
-from orescope.zoo.card import Target
+from orescope.zoo.card import Normalisation, Target
 
 SECTION_KINDS = ("lumenstone", "thinsections")
 
@@ -77,6 +77,11 @@ class TrainConfig(BaseModel, extra="forbid"):
     xpl: bool = Field(False, description="stack the XPL image as 3 more input channels")
     sampler: Literal["random", "balanced"] = Field(
         "random", description="balanced: paper 003's class-balanced patches (sections)"
+    )
+    normalisation: Normalisation = Field(
+        "image_zscore",
+        description="image_zscore: each image by its own channel statistics; dataset: by the "
+        "training images' (sections, where the absolute colour tells the mineral)",
     )
     balance_stride: int = Field(8, ge=1, le=256, description="grid step of the content maps")
     border_px: int = Field(2, ge=1, le=16)

@@ -4,7 +4,7 @@ configured scale) and the patches drawn from them: at random, or class-balanced.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -119,6 +119,23 @@ def load_source(
         mean, std = channel_stats(image)
         images.append(LabelledImage(name, image, labels.astype(np.int32), mean, std))
     return images
+
+
+def dataset_stats(images: list[LabelledImage]) -> tuple[np.ndarray, np.ndarray]:
+    """Channel mean and std of all ``images`` pooled, each image weighted by its pixels."""
+    weights = np.array([item.labels.size for item in images], dtype=np.float64)
+    means = np.stack([item.mean for item in images]).astype(np.float64)
+    squares = np.stack([item.std.astype(np.float64) ** 2 for item in images]) + means**2
+    mean = weights @ means / weights.sum()
+    variance = weights @ squares / weights.sum() - mean**2
+    return mean.astype(np.float32), np.sqrt(np.maximum(variance, 1e-12)).astype(np.float32)
+
+
+def with_stats(
+    images: list[LabelledImage], stats: tuple[np.ndarray, np.ndarray]
+) -> list[LabelledImage]:
+    """The same images, normalised with fixed statistics instead of their own."""
+    return [replace(item, mean=stats[0], std=stats[1]) for item in images]
 
 
 class PatchDataset(Dataset):

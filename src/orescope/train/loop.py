@@ -28,8 +28,10 @@ from orescope.train.data import (
     BalancedPatches,
     LabelledImage,
     PatchDataset,
+    dataset_stats,
     load_source,
     section_registry,
+    with_stats,
 )
 from orescope.train.history import write_history
 from orescope.train.losses import segmentation_loss
@@ -64,12 +66,18 @@ def learning_rate(config: OptimizerConfig, epoch: int, epochs: int) -> float:
 
 
 def predict_instances(
-    model: torch.nn.Module, image: np.ndarray, config: TrainConfig
+    model: torch.nn.Module, item: LabelledImage, config: TrainConfig
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Particle map and instances of a whole image at the trained scale, decoded as
-    ``predict particles`` decodes them."""
+    """Particle map and instances of a whole image at the trained scale, normalised and
+    decoded as ``predict particles`` does."""
     particle_map = predict_particle_map(
-        image, model, config.target, config.patch, config.in_channels, config.batch_size
+        item.image,
+        model,
+        config.target,
+        config.patch,
+        config.in_channels,
+        config.batch_size,
+        stats=(item.mean, item.std),
     )
     return particle_map, decode_particles(particle_map, config.target, config.particle_px)
 
@@ -80,7 +88,7 @@ def validate(
     """Mean instance scores and foreground IoU over the validation images."""
     scores: dict[str, list[float]] = {name: [] for name in VALIDATION_SCORES}
     for item in images:
-        particle_map, instances = predict_instances(model, item.image, config)
+        particle_map, instances = predict_instances(model, item, config)
         found = instance_metrics(item.labels, instances)
         for name in VALIDATION_SCORES[:-1]:
             scores[name].append(float(found[name]))
@@ -105,7 +113,7 @@ def validate_sections(
         predicted = predict_classes(
             item.image,
             model,
-            normalise=zscore_normaliser(item.image, config.in_channels),
+            normalise=zscore_normaliser(item.image, config.in_channels, (item.mean, item.std)),
             tile=config.patch,
             batch_size=config.batch_size,
             device=device,
@@ -147,6 +155,7 @@ def _card(
     epoch: int,
     command: str,
     reference_colours: dict[int, tuple[float, float, float]],
+    stats: tuple[np.ndarray, np.ndarray] | None,
 ) -> ModelCard:
     names, colours = _class_table(config)
     return ModelCard(
@@ -160,6 +169,9 @@ def _card(
         particle_px=config.particle_px if config.target != "classes" else None,
         input_scale=config.train[0].scale if config.target == "classes" else 1.0,
         reference_colours=reference_colours,
+        normalisation=config.normalisation,
+        channel_mean=None if stats is None else [float(v) for v in stats[0]],
+        channel_std=None if stats is None else [float(v) for v in stats[1]],
         tile=config.patch,
         training={
             "command": command,
@@ -192,6 +204,11 @@ def train(
     val_images = [
         item for s in config.val for item in load_source(s, config.particle_px, config.xpl)
     ]
+    stats = None
+    if config.normalisation == "dataset":
+        stats = dataset_stats([item for images in train_sets for item in images])
+        train_sets = [with_stats(images, stats) for images in train_sets]
+        val_images = with_stats(val_images, stats)
     names, _ = _class_table(config)
     reference = _reference_colours(config, [item for images in train_sets for item in images])
     patches = PatchDataset(
@@ -258,7 +275,7 @@ def train(
             if score > state["best"]:
                 state["best"] = score
                 save_weights(model, out / WEIGHTS_FILE)
-                card = _card(config, metrics, epoch, command, reference)
+                card = _card(config, metrics, epoch, command, reference, stats)
                 write_card(out / CARD_FILE, card)
             state["epoch"] = epoch + 1
             save_checkpoint(last, model, optimizer, state)

@@ -5,13 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from orescope.errors import InputError
 from orescope.models.spec import ArchitectureSpec
 
 Target = Literal["border_core", "foreground", "classes"]
+# image_zscore: every image by its own channel statistics (lighting varies, colour says little);
+# dataset: by the training images' statistics (the absolute colour identifies the mineral)
+Normalisation = Literal["image_zscore", "dataset"]
 
 
 class ModelCard(BaseModel, extra="forbid"):
@@ -26,7 +30,13 @@ class ModelCard(BaseModel, extra="forbid"):
     class_colours: list[tuple[int, int, int]] = Field(
         default_factory=list, description="display colour per class index (mineral models)"
     )
-    normalisation: Literal["image_zscore"] = "image_zscore"
+    normalisation: Normalisation = "image_zscore"
+    channel_mean: list[float] | None = Field(
+        None, description="dataset normalisation: mean of each input channel (0-255)"
+    )
+    channel_std: list[float] | None = Field(
+        None, description="dataset normalisation: std of each input channel (0-255)"
+    )
     particle_px: float | None = Field(
         None, gt=0, description="median particle ECD (px) the model was trained at"
     )
@@ -40,6 +50,25 @@ class ModelCard(BaseModel, extra="forbid"):
     tile: int = Field(256, ge=32)
     training: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _statistics_for_dataset(self) -> ModelCard:
+        if self.normalisation == "dataset":
+            for name in ("channel_mean", "channel_std"):
+                values = getattr(self, name)
+                if values is None or len(values) != self.in_channels:
+                    raise ValueError(f"dataset normalisation needs {self.in_channels} {name}")
+            if min(self.channel_std or [0.0]) <= 0:
+                raise ValueError("channel_std must be positive")
+        return self
+
+    @property
+    def fixed_stats(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The (mean, std) every input is normalised with, or None: each image's own."""
+        if self.normalisation != "dataset":
+            return None
+        mean, std = np.asarray(self.channel_mean), np.asarray(self.channel_std)
+        return mean.astype(np.float32), std.astype(np.float32)
 
     @property
     def classes(self) -> int:
