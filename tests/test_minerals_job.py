@@ -11,12 +11,12 @@ from orescope.cli.main import app
 from orescope.errors import InputError
 from orescope.io import read_image, write_image
 from orescope.jobs import MineralConfig, predict_minerals, run_minerals
-from orescope.jobs.minerals import calibrate_colours
+from orescope.jobs.minerals import calibrate_colours, segment_section
 from orescope.models.spec import ArchitectureSpec
 from orescope.models.weights import save_weights
 from orescope.preprocess.align import align_to, estimate_affine
 from orescope.preprocess.colour import ColourCorrection
-from orescope.zoo import ModelCard, read_card, write_card
+from orescope.zoo import LoadedModel, ModelCard, read_card, write_card
 
 NAMES = ["background", "quartz", "K-feldspar"]
 COLOURS = [(0, 0, 0), (255, 255, 0), (255, 0, 255)]
@@ -64,6 +64,35 @@ def test_a_constant_model_gives_one_grain_covering_the_section(tmp_path):
     assert result.modal["mineral_percent"][2] == 100
     assert len(result.grains) == 1 and result.grains["area_um2"][0] == 4 * 101 * 77
     assert result.grains["touches_border"][0]
+
+
+def test_a_dataset_normalised_model_sees_absolute_brightness(tmp_path):
+    """A 1x1 conv saying 'quartz' where the normalised input is above zero: with its own
+    statistics a photo's brighter half is always quartz; with the card's (mean 200) neither
+    half of a photo at 50 and 150 is, and a photo at 220 and 250 is quartz throughout."""
+    network = torch.nn.Conv2d(3, 3, 1)
+    with torch.no_grad():
+        network.weight.zero_()
+        network.weight[1] = 1.0
+        network.bias.zero_()
+    card = ModelCard(
+        name="brightness",
+        architecture=ArchitectureSpec(name="unet"),
+        target="classes",
+        class_names=NAMES,
+        input_scale=1.0,
+        tile=64,
+    )
+    dim = np.concatenate([np.full((40, 30, 3), 50), np.full((40, 30, 3), 150)], 1)
+    bright = np.concatenate([np.full((40, 30, 3), 220), np.full((40, 30, 3), 250)], 1)
+    config = MineralConfig()
+    own = segment_section(dim.astype(np.uint8), LoadedModel(network, card, tmp_path), config)
+    assert (own[:, :30] == 0).all() and (own[:, 30:] == 1).all()
+    stats = {"channel_mean": [200.0] * 3, "channel_std": [50.0] * 3}
+    fixed = card.model_copy(update={"normalisation": "dataset", **stats})
+    loaded = LoadedModel(network, fixed, tmp_path)
+    assert (segment_section(dim.astype(np.uint8), loaded, config) == 0).all()
+    assert (segment_section(bright.astype(np.uint8), loaded, config) == 1).all()
 
 
 def test_the_run_writes_the_contract_files_and_skips_a_bad_file(tmp_path):
