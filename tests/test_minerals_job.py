@@ -11,6 +11,7 @@ from orescope.cli.main import app
 from orescope.errors import InputError
 from orescope.io import read_image, write_image
 from orescope.jobs import MineralConfig, predict_minerals, run_minerals
+from orescope.jobs.mineral_run import uncalibrated_colour_note
 from orescope.jobs.minerals import calibrate_colours, segment_section
 from orescope.models.spec import ArchitectureSpec
 from orescope.models.weights import save_weights
@@ -114,6 +115,23 @@ def test_the_run_writes_the_contract_files_and_skips_a_bad_file(tmp_path):
     assert liberated["particles"].iloc[-1] == 1
     report = (tmp_path / "out" / "report.html").read_text()
     assert "rgb(255, 255, 0)" in report and "broken.jpg" in report
+
+
+def test_a_model_of_absolute_colours_reminds_to_calibrate_uncorrected_photos(tmp_path):
+    own, fixed = _constant_model(tmp_path / "own", 1), _constant_model(tmp_path / "fixed", 1)
+    card = read_card(fixed / "card.yaml")
+    stats = {"channel_mean": [100.0] * 3, "channel_std": [50.0] * 3}
+    write_card(fixed / "card.yaml", card.model_copy(update={"normalisation": "dataset", **stats}))
+    write_image(tmp_path / "in" / "a.png", _section())
+    arguments = ["predict", "minerals", str(tmp_path / "in"), "--out"]
+    result = runner.invoke(app, [*arguments, str(tmp_path / "o1"), "--model", str(own)])
+    assert result.exit_code == 0 and "note" not in result.output
+    result = runner.invoke(app, [*arguments, str(tmp_path / "o2"), "--model", str(fixed)])
+    assert result.exit_code == 0
+    assert "reads absolute colours" in result.output and "--calibration-image" in result.output
+    assert "reads absolute colours" in (tmp_path / "o2" / "report.html").read_text()
+    calibrated = MineralConfig(model=str(fixed), colour_masks=str(tmp_path / "masks"))
+    assert uncalibrated_colour_note(read_card(fixed / "card.yaml"), calibrated) is None
 
 
 def test_an_xpl_model_pairs_images_by_stem_and_reports_a_missing_twin(tmp_path):

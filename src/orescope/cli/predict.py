@@ -139,6 +139,8 @@ def minerals(
     outcome = run_minerals(list(inputs), out, config, xpl=list(xpl or []))
     for file, reason in outcome.failures:
         console.print(f"[yellow]skipped[/yellow] {file}: {reason}", highlight=False)
+    for note in outcome.notes:
+        console.print(f"[cyan]note[/cyan] {note}", highlight=False)
     console.print(
         f"{len(outcome.processed)} image(s) processed, {len(outcome.failures)} skipped; "
         f"report: {out / 'report.html'}",

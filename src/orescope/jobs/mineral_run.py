@@ -75,6 +75,19 @@ class ColourPreparation:
         return image
 
 
+def uncalibrated_colour_note(card: ModelCard, config: MineralConfig) -> str | None:
+    """A reminder when a model that reads absolute colours sees photos nobody corrected:
+    another microscope, lamp or camera shifts every colour it relies on."""
+    if card.normalisation != "dataset" or config.calibration_images or config.colour_masks:
+        return None
+    return (
+        f"model '{config.model}' reads absolute colours, as in its training photos: calibrate "
+        "photos from another microscope, lamp or camera (--calibration-image with "
+        "--calibration-mask), or use a model that normalises each photo by itself "
+        "(lumenstone_zscore)"
+    )
+
+
 def _write_outputs(
     folder: Path, image: np.ndarray, result: MineralResult, colours: np.ndarray
 ) -> np.ndarray:
@@ -116,6 +129,8 @@ def run_minerals(
     twins = pair_xpl(paths, xpl or [])
     recolour = ColourPreparation(config, loaded.card)
     outcome = RunOutcome()
+    if note := uncalibrated_colour_note(loaded.card, config):
+        outcome.notes.append(note)
     totals = np.zeros(len(names), dtype=np.int64)
     thumbnails: list[Thumbnail] = []
     for path in track(paths, description="minerals", disable=not progress):
@@ -155,7 +170,7 @@ def run_minerals(
         [],
         thumbnails,
         outcome.failures,
-        [f"Model {config.model}; {scale}; modal mineralogy over all images."],
+        [f"Model {config.model}; {scale}; modal mineralogy over all images.", *outcome.notes],
         legend=legend,
     )
     return outcome

@@ -24,6 +24,7 @@ from orescope.report import Thumbnail, instance_overlay, plot_psd, write_report
 class RunOutcome:
     processed: list[str] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # for the person running it
 
 
 def run_particles(
