@@ -6,7 +6,7 @@ would outline, ``--calibration`` of them) against the class means of the trainin
 `orescope predict minerals --calibration-image ... --calibration-mask ...` does.
 
 Prints the mIoUs and the share of the undistorted mIoU kept; writes
-bench/results/colour_correction.json.
+bench/results/colour_correction.json (or --out).
 
     python bench/colour_correction.py --model src/orescope/zoo/lumenstone --stems 03,09,...
 """
@@ -49,6 +49,9 @@ def main() -> None:
     parser.add_argument(
         "--calibration", type=int, default=6, help="held-out photos whose labels calibrate"
     )
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "bench" / "results" / "colour_correction.json"
+    )
     args = parser.parse_args()
     stems = args.stems.split(",")
     samples, _ = LOADERS[args.dataset](args.data / args.dataset)
@@ -73,7 +76,6 @@ def main() -> None:
         results[name] = evaluate(args.model, args.dataset, args.data, stems, recolour=recolour)
         kept = results[name]["miou"] / results["as taken"]["miou"]
         print(f"{name:<30} mIoU {results[name]['miou']:.3f}  kept {kept:.1%}", flush=True)
-    out = ROOT / "bench" / "results" / "colour_correction.json"
     summary = {
         name: {
             "miou": r["miou"],
@@ -82,7 +84,7 @@ def main() -> None:
         }
         for name, r in results.items()
     }
-    out.write_text(
+    args.out.write_text(
         json.dumps(
             {
                 "model": args.model,

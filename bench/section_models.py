@@ -7,7 +7,7 @@ back), and is scored against the full-resolution masks. Prints a table per data 
 bench/results/section_models.json; `--write-card` puts the scores on the models' cards.
 
     python bench/section_models.py lumenstone=src/orescope/zoo/lumenstone \
-        --dataset lumenstone --stems 03,09,... [--mineral quartz] [--write-card]
+        --dataset lumenstone --stems 03,09,... [--mineral quartz] [--tta] [--write-card]
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ def evaluate(
     stems: list[str],
     mineral: str | None = None,
     recolour: Callable[[np.ndarray], np.ndarray] | None = None,
+    tta: bool = False,
 ) -> dict:
     """Scores of one model on the ``stems`` of ``dataset``; ``recolour`` changes each photo
     first (to measure colour distortion and its correction)."""
@@ -60,6 +61,7 @@ def evaluate(
             loaded.network,
             normalise=zscore_normaliser(pixels, card.in_channels, card.fixed_stats),
             tile=card.tile,
+            tta=tta,
         )
         predicted = probabilities.argmax(axis=0).astype(np.uint8)
         matrix += confusion_matrix(mask, resize_labels(predicted, mask.shape), classes)
@@ -103,6 +105,7 @@ def main() -> None:
     parser.add_argument("--stems", required=True, help="held-out image stems, comma-separated")
     parser.add_argument("--mineral", help="one mineral against the rest (e.g. quartz)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--tta", action="store_true", help="mirror test-time augmentation")
     parser.add_argument("--write-card", action="store_true")
     args = parser.parse_args()
     stems = args.stems.split(",")
@@ -110,8 +113,8 @@ def main() -> None:
     saved = json.loads(out.read_text()) if out.exists() else {}
     for entry in args.models:
         name, folder = entry.split("=", 1)
-        result = evaluate(folder, args.dataset, args.data, stems, args.mineral)
-        saved.setdefault(args.dataset, {})[name] = {"stems": stems, **result}
+        result = evaluate(folder, args.dataset, args.data, stems, args.mineral, tta=args.tta)
+        saved.setdefault(args.dataset, {})[name] = {"stems": stems, "tta": args.tta, **result}
         print(f"\n{name} on {args.dataset} ({len(stems)} held-out images)")
         print(f"  mIoU {result['miou']:.3f}  pixel accuracy {result['pixel_accuracy']:.3f}")
         for mineral, value in result["iou"].items():
@@ -125,6 +128,7 @@ def main() -> None:
         if args.write_card:
             card = read_card(Path(folder) / CARD_FILE)
             data = f"held-out {args.dataset} ({', '.join(stems)}), full resolution"
+            data += ", mirror TTA" if args.tta else ""
             card.metrics[data] = {
                 "miou": round(result["miou"], 4),
                 "pixel_accuracy": round(result["pixel_accuracy"], 4),
