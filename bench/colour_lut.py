@@ -17,11 +17,10 @@ import json
 from pathlib import Path
 
 import numpy as np
+from section_models import LOADERS
 
-from orescope.io import load_lumenstone, load_thinsections
 from orescope.metrics.pixel import confusion_matrix, confusion_metrics
 
-LOADERS = {"lumenstone": load_lumenstone, "thinsections": load_thinsections}
 BINS = 32
 STEP = 4  # every 4th pixel in each direction: colours repeat, 1/16 of them is plenty
 ZSCORE_RANGE = 3.0  # z-scores binned over [-3, 3]

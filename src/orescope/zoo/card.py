@@ -67,8 +67,7 @@ class ModelCard(BaseModel, extra="forbid"):
         """The (mean, std) every input is normalised with, or None: each image's own."""
         if self.normalisation != "dataset":
             return None
-        mean, std = np.asarray(self.channel_mean), np.asarray(self.channel_std)
-        return mean.astype(np.float32), std.astype(np.float32)
+        return np.asarray(self.channel_mean, np.float32), np.asarray(self.channel_std, np.float32)
 
     @property
     def classes(self) -> int:
