@@ -2,9 +2,10 @@
 pass over the same tiles, and peak memory on a large image.
 
 1. Throughput: `run_particles` (read, size estimate, tile, model, instances, measurements,
-   overlay, tables, report) on synthetic scenes, against the model's forward pass alone over
-   exactly as many tiles as the run predicted (size probes included). Prints both in
-   megapixels per second and their ratio (the target is ≥ 0.8).
+   overlay, tables, report) on synthetic scenes, with its default workers (one process per
+   core) and with one, against the model's forward pass alone (torch's default threads) over
+   exactly as many tiles as the run predicted (size probes included). Prints them in
+   megapixels per second and the ratios (the target is ≥ 0.8).
 2. Memory: `predict particles` on one synthetic HEIGHT×WIDTH image (default 12000×8000) in a
    child process; prints its peak resident memory (target < 3 GB).
 
@@ -26,6 +27,7 @@ import torch
 
 from orescope.io import write_image
 from orescope.jobs import ParticleConfig, run_particles
+from orescope.jobs.parallel import worker_count
 from orescope.jobs.particles import shared_model
 from orescope.synth import SceneConfig, synthesize_scene, write_scenes
 from orescope.zoo import load_model
@@ -46,10 +48,11 @@ def bare_forward_seconds(model_name: str, tiles: int, batch_size: int = 4) -> fl
 
 
 def throughput(scenes: int, side: int, model: str, repeats: int) -> dict:
-    """Tiles are counted by hooks on the network the run uses, so the bare pass sees exactly
-    the pixels of the run: the size probes (one larger input each) and the full pass. The
-    hooks also time the model inside the run. Each timing is the fastest of ``repeats``: a
-    shared 2-core machine adds noise, never speed."""
+    """The run with one worker (in this process) and with the default workers (one process
+    per core). Tiles are counted by hooks on the network of the one-worker run, so the bare
+    pass sees exactly the pixels of the run: the size probes (one larger input each) and the
+    full pass; the hooks also time the model inside that run. Each timing is the fastest of
+    ``repeats``: a shared machine adds noise, never speed."""
     config = SceneConfig(height=side, width=side, mm_per_px=0.25, x50_mm=7.0, seed=11)
     loaded = shared_model(model)
     tile_pixels = loaded.card.tile**2
@@ -63,33 +66,41 @@ def throughput(scenes: int, side: int, model: str, repeats: int) -> dict:
         tiles.append(inputs[0][:, 0].numel() / tile_pixels)
         inside[1] += time.perf_counter() - inside[0]
 
-    hooks = [
-        loaded.network.register_forward_pre_hook(before),
-        loaded.network.register_forward_hook(after),
-    ]
-    runs = []
+    runs: dict[int | None, list[tuple[float, float]]] = {1: [], None: []}
     with tempfile.TemporaryDirectory() as folder:
         paths = write_scenes(Path(folder) / "in", config, scenes, progress=False)
         run_particles(paths[:1], Path(folder) / "warm-up", ParticleConfig(model=model), False)
         for repeat in range(repeats):
-            tiles.clear()
-            inside[1] = 0.0
-            started = time.perf_counter()
-            out = Path(folder) / f"out{repeat}"
-            run_particles(paths, out, ParticleConfig(mm_per_px=0.25, model=model))
-            runs.append((time.perf_counter() - started, inside[1]))
-    for hook in hooks:
-        hook.remove()
-    end_to_end, in_run = min(runs)
-    forward = min(bare_forward_seconds(model, round(sum(tiles))) for _ in range(repeats))
+            for workers, timings in runs.items():
+                hooks = [
+                    loaded.network.register_forward_pre_hook(before),
+                    loaded.network.register_forward_hook(after),
+                ]
+                tiles.clear()
+                inside[1] = 0.0
+                started = time.perf_counter()
+                out = Path(folder) / f"out{repeat}-{workers}"
+                settings = ParticleConfig(mm_per_px=0.25, model=model)
+                run_particles(paths, out, settings, progress=False, workers=workers)
+                timings.append((time.perf_counter() - started, inside[1]))
+                for hook in hooks:
+                    hook.remove()
+                if workers == 1:
+                    counted = round(sum(tiles))
+    one_worker, in_run = min(runs[1])
+    end_to_end = min(runs[None])[0]
+    forward = min(bare_forward_seconds(model, counted) for _ in range(repeats))
     megapixels = scenes * side * side / 1e6
     return {
         "megapixels": megapixels,
-        "tiles": round(sum(tiles)),
+        "tiles": counted,
+        "workers": worker_count(None, scenes, on_cpu=True),
         "end_to_end_mp_per_s": megapixels / end_to_end,
+        "one_worker_mp_per_s": megapixels / one_worker,
         "forward_mp_per_s": megapixels / forward,
         "ratio": forward / end_to_end,
-        "model_share_of_run": in_run / end_to_end,
+        "ratio_one_worker": forward / one_worker,
+        "model_share_of_one_worker_run": in_run / one_worker,
     }
 
 
@@ -136,8 +147,9 @@ def main() -> None:
     print(
         f"end to end {speed['end_to_end_mp_per_s']:.3f} MP/s, bare forward "
         f"{speed['forward_mp_per_s']:.3f} MP/s over {speed['tiles']} tiles: "
-        f"ratio {speed['ratio']:.2f}; the model's share of the run "
-        f"{speed['model_share_of_run']:.0%}"
+        f"ratio {speed['ratio']:.2f} with {speed['workers']} workers; one worker "
+        f"{speed['one_worker_mp_per_s']:.3f} MP/s, ratio {speed['ratio_one_worker']:.2f}, "
+        f"the model's share of its run {speed['model_share_of_one_worker_run']:.0%}"
     )
     if args.big != "none":
         width, height = (int(v) for v in args.big.split("x"))

@@ -43,6 +43,13 @@ def particles(
         str | None, typer.Option(help="Sieve openings, comma-separated, in mm (px without scale).")
     ] = None,
     min_area_px: Annotated[int, typer.Option(help="Smallest particle kept, in pixels.")] = 16,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Images predicted at once on a CPU, one process each (default: one per core).",
+        ),
+    ] = None,
 ) -> None:
     """Separate touching particles, measure them (mm with a scale) and report the PSD.
 
@@ -61,7 +68,7 @@ def particles(
         sieves=[float(s) for s in sieves.split(",")] if sieves else None,
         min_area_px=min_area_px,
     )
-    outcome = run_particles(list(inputs), out, config)
+    outcome = run_particles(list(inputs), out, config, workers=workers)
     for file, reason in outcome.failures:
         console.print(f"[yellow]skipped[/yellow] {file}: {reason}", highlight=False)
     console.print(

@@ -1,0 +1,61 @@
+"""Images side by side in worker processes: same results, same order, threads given back."""
+
+import os
+import sys
+
+import cv2
+import pytest
+import torch
+
+from orescope.io import read_labels
+from orescope.jobs import ParticleConfig, run_particles
+from orescope.jobs.parallel import cpu_cores, map_in_order, worker_count
+from orescope.synth import SceneConfig, write_scenes
+
+linux_only = pytest.mark.skipif(sys.platform != "linux", reason="workers fork on Linux only")
+
+
+def square_and_process(value: int) -> tuple[int, int, int]:
+    return value * value, os.getpid(), torch.get_num_threads()
+
+
+def test_worker_count_defaults_to_the_cores_and_never_exceeds_the_images():
+    assert worker_count(None, 1, on_cpu=True) == 1
+    assert worker_count(1, 10, on_cpu=True) == 1
+    assert worker_count(8, 10, on_cpu=False) == 1  # a GPU model runs in this process
+    if sys.platform == "linux":
+        assert worker_count(8, 3, on_cpu=True) == 3
+        assert worker_count(None, 100, on_cpu=True) == cpu_cores()
+    with pytest.raises(ValueError, match="at least 1"):
+        worker_count(0, 3, on_cpu=True)
+
+
+@linux_only
+def test_workers_return_every_result_in_order_from_other_processes():
+    before = torch.get_num_threads(), cv2.getNumThreads()
+    results = list(map_in_order(square_and_process, list(range(7)), 2, "test", progress=False))
+    assert [square for square, _, _ in results] == [n * n for n in range(7)]
+    assert os.getpid() not in {pid for _, pid, _ in results}
+    assert {threads for _, _, threads in results} == {max(1, cpu_cores() // 2)}
+    assert (torch.get_num_threads(), cv2.getNumThreads()) == before
+
+
+def test_one_worker_runs_in_this_process():
+    results = list(map_in_order(square_and_process, [3], 1, "test", progress=False))
+    assert results == [(9, os.getpid(), torch.get_num_threads())]
+
+
+@linux_only
+@pytest.mark.parametrize("method", ["model", "threshwater"])
+def test_two_workers_write_exactly_what_one_writes(tmp_path, method):
+    scenes = SceneConfig(height=256, width=320, mm_per_px=0.25, x50_mm=5.0, seed=5)
+    paths = write_scenes(tmp_path / "in", scenes, 3, progress=False)
+    config = ParticleConfig(method=method, mm_per_px=0.25)
+    for workers in (1, 2):
+        run_particles(paths, tmp_path / f"out{workers}", config, progress=False, workers=workers)
+    for path in paths:
+        one = read_labels(tmp_path / "out1" / path.stem / "labels.tif")
+        two = read_labels(tmp_path / "out2" / path.stem / "labels.tif")
+        assert one.max() > 10 and (one == two).all()
+    for table in ("summary.csv", "psd.csv"):
+        assert (tmp_path / "out1" / table).read_text() == (tmp_path / "out2" / table).read_text()
