@@ -8,7 +8,8 @@ would outline, ``--calibration`` of them) against the class means of the trainin
 Prints the mIoUs and the share of the undistorted mIoU kept; writes
 bench/results/colour_correction.json (or --out).
 
-    python bench/colour_correction.py --model src/orescope/zoo/lumenstone --stems 03,09,...
+    python bench/colour_correction.py --model src/orescope/zoo/lumenstone --stems 03,09,... \
+        [--calibration 6] [--calibration-start 0] [--out FILE]
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ import numpy as np
 from section_models import LOADERS, ROOT, evaluate
 
 from orescope.preprocess.colour import (
+    MIN_SPREAD,
     ColourCorrection,
+    colour_spread,
     fit_colour_correction,
+    linearise,
     mean_class_colours,
     region_colours,
 )
@@ -50,6 +54,9 @@ def main() -> None:
         "--calibration", type=int, default=6, help="held-out photos whose labels calibrate"
     )
     parser.add_argument(
+        "--calibration-start", type=int, default=0, help="index of the first of those photos"
+    )
+    parser.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results" / "colour_correction.json"
     )
     args = parser.parse_args()
@@ -59,13 +66,19 @@ def main() -> None:
     reference = mean_class_colours(
         [(s.read_image(), s.read_mask()) for s in samples if s.stem not in stems]
     )
-    calibration = held_out[: args.calibration]
+    calibration = held_out[args.calibration_start :][: args.calibration]
     runs: dict[str, Callable[[np.ndarray], np.ndarray] | None] = {"as taken": None}
-    matrices = {}
+    matrices, spreads = {}, {}
     for name, matrix in DISTORTIONS.items():
         distort = ColourCorrection(matrix).apply
         photos = [(distort(s.read_image()), s.read_mask()) for s in calibration]
-        correction = fit_colour_correction(*region_colours(photos, reference))
+        colours = region_colours(photos, reference)
+        spreads[name] = colour_spread(linearise(colours[0]))
+        print(
+            f"{name}: calibration colours spread {spreads[name]:.3f} (cross-talk fitted from "
+            f"{MIN_SPREAD})"
+        )
+        correction = fit_colour_correction(*colours)
         matrices[name] = correction.matrix.tolist()
         runs[f"{name} distortion"] = distort
         runs[f"{name} distortion, corrected"] = (
@@ -90,6 +103,7 @@ def main() -> None:
                 "model": args.model,
                 "stems": stems,
                 "calibration_images": [s.stem for s in calibration],
+                "calibration_colour_spread": spreads,
                 "distortions": {name: m.tolist() for name, m in DISTORTIONS.items()},
                 "matrices": matrices,
                 "results": summary,

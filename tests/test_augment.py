@@ -93,6 +93,19 @@ def test_photometric_ops_leave_labels_bit_identical() -> None:
     assert not np.allclose(out_image, image, atol=1e-3)
 
 
+def test_cross_talk_leaks_each_channel_into_the_others_in_linear_light() -> None:
+    labels = np.zeros((3, 4), dtype=np.uint32)
+    image = np.zeros((3, 4, 3), dtype=np.float32)
+    image[0, :, 0] = image[1, :, 1] = image[2, :, 2] = 0.8  # a red, a green and a blue row
+    out, out_labels = augment_pair(image, labels, np.random.default_rng(3), only(cross_talk=0.2))
+    np.testing.assert_array_equal(out_labels, labels)
+    mixing = np.power(out[:, 0], 2.2) / 0.8**2.2  # row i: where channel i went
+    np.testing.assert_allclose(np.diag(mixing), 1.0, atol=1e-5)
+    leaked = np.clip(mixing[~np.eye(3, dtype=bool)], 0, None)
+    assert leaked.max() <= 0.2 + 1e-5 and leaked.max() > 0.01
+    assert (out == out[:, :1]).all()  # the same mixing for every pixel
+
+
 @pytest.mark.parametrize(
     "config",
     [

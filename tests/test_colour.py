@@ -4,13 +4,14 @@ import pytest
 
 from orescope.errors import InputError
 from orescope.preprocess.colour import (
-    PRIOR_WEIGHT,
+    MIN_SPREAD,
     ColourCorrection,
     class_colours,
+    colour_spread,
     fit_colour_correction,
     flat_field,
     linearise,
-    matching_colours,
+    region_colours,
     to_lab,
     white_balance,
 )
@@ -43,19 +44,44 @@ def test_the_fitted_matrix_undoes_a_colour_distortion_far_better_than_white_bala
     assert _delta_e(balanced.apply(image)[:, 0].astype(float), reference).mean() > 3.0
 
 
-def test_the_white_balance_prior_generalises_better_from_few_noisy_greyish_colours():
-    rng = np.random.default_rng(1)
-    greys = np.array([[225, 225, 220], [150, 145, 140], [100, 104, 98], [60, 58, 62]], float)
-    greys = np.vstack([greys, [[180, 170, 160]]])
-    source = _distorted(greys) + rng.normal(0, 2, greys.shape)  # region means are noisy
-    unseen = rng.integers(30, 230, (30, 3)).astype(float)
-    image = _distorted(unseen).astype(np.uint8)[:, None]
+GREYS = np.array(
+    [[225, 225, 220], [150, 145, 140], [100, 104, 98], [60, 58, 62], [180, 170, 160]], float
+)
 
-    def error(prior_weight: float) -> float:
-        fitted = fit_colour_correction(source, greys, prior_weight=prior_weight)
-        return float(_delta_e(fitted.apply(image)[:, 0].astype(float), unseen).mean())
 
-    assert error(PRIOR_WEIGHT) < 0.95 * error(0.0)
+def test_near_grey_colours_fit_only_gains_and_black_level_and_generalise_better():
+    assert colour_spread(linearise(GREYS)) < MIN_SPREAD
+    ratios = []
+    for seed in range(5):  # noisy region means of greyish minerals, new greyish pixels
+        rng = np.random.default_rng(seed)
+        source = _distorted(GREYS) + rng.normal(0, 2, GREYS.shape)
+        unseen = np.clip(rng.normal(130, 50, (30, 1)) + rng.normal(0, 6, (30, 3)), 20, 235)
+        image = _distorted(unseen).astype(np.uint8)[:, None]
+        chosen = fit_colour_correction(source, GREYS)
+        assert (chosen.matrix[:3][~np.eye(3, dtype=bool)] == 0).all()
+        crossed = fit_colour_correction(source, GREYS, cross_talk=True)
+        errors = [
+            _delta_e(f.apply(image)[:, 0].astype(float), unseen).mean() for f in (chosen, crossed)
+        ]
+        ratios.append(errors[0] / errors[1])
+    assert max(ratios) < 1.0 and np.mean(ratios) < 0.8
+
+
+def test_weights_let_the_sure_colours_decide():
+    rng = np.random.default_rng(2)
+    reference = rng.integers(30, 230, (8, 3)).astype(float)
+    reference[0] = (235, 235, 235)
+    source = _distorted(reference)
+    wrong = reference.copy()
+    wrong[3] = (200, 40, 40)  # one region mislabelled: its colour matches another mineral's
+
+    def worst_of_the_rest(weights: np.ndarray | None) -> float:
+        fitted = fit_colour_correction(source, wrong, weights=weights)
+        corrected = fitted.apply(source.astype(np.uint8)[:, None])[:, 0].astype(float)
+        return float(np.delete(_delta_e(corrected, reference), 3).max())
+
+    assert worst_of_the_rest(np.where(np.arange(8) == 3, 1e-3, 1.0)) < 1.0
+    assert worst_of_the_rest(None) > 3.0
 
 
 def test_too_few_colours_are_refused():
@@ -71,9 +97,13 @@ def test_class_colours_average_labelled_regions_and_match_by_class():
     mask[10:] = 2
     mask[10:12] = 7  # 40 pixels: too few to trust
     found = class_colours(image, mask, min_pixels=50)
-    assert sorted(found) == [0, 2] and found[0].tolist() == [200, 100, 50]
-    source, reference = matching_colours(found, {2: np.array([1.0, 2, 3]), 5: np.zeros(3)})
-    assert source.tolist() == [[10, 20, 30]] and reference.tolist() == [[1, 2, 3]]
+    assert sorted(found) == [0, 2]
+    assert found[0][0].tolist() == [200, 100, 50] and found[0][1] == 200
+    assert found[2][0].tolist() == [10, 20, 30] and found[2][1] == 160
+    reference = {2: np.array([1.0, 2, 3]), 5: np.zeros(3)}
+    source, target, weights = region_colours([(image, mask), (image[:15], mask[:15])], reference)
+    assert source.tolist() == [[10, 20, 30]] * 2 and target.tolist() == [[1, 2, 3]] * 2
+    assert weights.tolist() == [np.sqrt(160), np.sqrt(60)]
 
 
 def test_flat_field_removes_vignetting():

@@ -5,6 +5,11 @@ A 4×3 colour-correction matrix maps linear RGB (gamma 2.2) plus a constant onto
 linear RGB. It is fitted to a few matching colours — the averaged colours of labelled regions,
 or the class means of a reference image — by minimising the summed squared CIEDE2000
 differences in CIELAB, starting from a white balance. The colour maths is colour-science's.
+
+Ore minerals in reflected light are nearly grey: their colours span too little of RGB to tell
+how the channels cross-talk, and a free 4×3 fit to them swings far off on images it never saw
+(it mixes channels even for undistorted photos). For such colours only the channel gains and
+the black level are fitted, the matrix's diagonal and last row.
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ from orescope.errors import InputError
 
 GAMMA = 2.2
 MIN_COLOURS = 4  # 12 unknowns, 3 equations per colour
-# Pull towards the white balance, in squared CIEDE2000 per squared matrix entry: mineral colours
-# are nearly grey and few, so a free 4x3 fit to them can swing far off for images it never saw.
-PRIOR_WEIGHT = 5.0
+# Smallest spread of the colours (their third singular value in linear RGB over the first)
+# that determines cross-talk (random colours: ~0.3; bench/colour_correction.py prints it for
+# LumenStone's class means).
+MIN_SPREAD = 0.1
 _SRGB = colour.RGB_COLOURSPACES["sRGB"]
 _D65 = colour.CCS_ILLUMINANTS["CIE 1931 2 Degree Standard Observer"]["D65"]
 
@@ -70,12 +76,24 @@ def white_balance(source: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return np.vstack([np.diag(gains), np.zeros((1, 3))])
 
 
+def colour_spread(linear: np.ndarray) -> float:
+    """How far colours (N×3, linear RGB) spread in all three directions around their mean: the
+    third singular value over the first (0 for colours on a line, such as greys)."""
+    values = np.linalg.svd(linear - linear.mean(axis=0), compute_uv=False)
+    return float(values[-1] / max(values[0], 1e-12))
+
+
 def fit_colour_correction(
-    source: np.ndarray, reference: np.ndarray, prior_weight: float = PRIOR_WEIGHT
+    source: np.ndarray,
+    reference: np.ndarray,
+    weights: np.ndarray | None = None,
+    cross_talk: bool | None = None,
 ) -> ColourCorrection:
     """The matrix that brings ``source`` colours (N×3 RGB, 8-bit or 0–1) closest, in
-    CIEDE2000, to the matching ``reference`` colours, kept near the white balance it starts
-    from by ``prior_weight`` (0: the paper's unconstrained fit)."""
+    CIEDE2000, to the matching ``reference`` colours, each colour's squared difference weighted
+    by ``weights`` (default equal). ``cross_talk``: fit the full 4×3 matrix, or only gains and
+    black level; by default the full matrix only when the colours spread enough to fix it
+    (:data:`MIN_SPREAD`)."""
     source_linear, reference_linear = linearise(source), linearise(reference)
     if len(source_linear) < MIN_COLOURS or source_linear.shape != reference_linear.shape:
         raise InputError(
@@ -83,29 +101,40 @@ def fit_colour_correction(
             f"colour correction needs at least {MIN_COLOURS} matching colours "
             f"(got {len(source_linear)} and {len(reference_linear)})",
         )
+    if cross_talk is None:
+        cross_talk = colour_spread(source_linear) >= MIN_SPREAD
+    weights = np.ones(len(source_linear)) if weights is None else np.asarray(weights, float)
     target = to_lab(reference_linear)
     inputs = _homogeneous(source_linear)
+    start = white_balance(source_linear, reference_linear)
+    free = np.ones((4, 3), bool)  # the entries fitted; the others stay 0
+    if not cross_talk:
+        free[:3] = np.eye(3, dtype=bool)
 
-    def loss(flat: np.ndarray) -> float:
-        mapped = np.clip(inputs @ flat.reshape(4, 3), 1e-6, None)
-        error = np.sum(colour.delta_E(to_lab(mapped), target, method="CIE 2000") ** 2)
-        return float(error + prior_weight * np.sum((flat - start) ** 2))
+    def matrix(values: np.ndarray) -> np.ndarray:
+        full = np.zeros((4, 3))
+        full[free] = values
+        return full
 
-    start = white_balance(source_linear, reference_linear).ravel()
-    found = minimize(loss, start, method="Powell", options={"maxiter": 20_000, "xtol": 1e-6})
-    return ColourCorrection(found.x.reshape(4, 3))
+    def loss(values: np.ndarray) -> float:
+        mapped = np.clip(inputs @ matrix(values), 1e-6, None)
+        error = colour.delta_E(to_lab(mapped), target, method="CIE 2000")
+        return float(np.sum(weights * error**2))
+
+    found = minimize(loss, start[free], method="Powell", options={"maxiter": 20_000, "xtol": 1e-6})
+    return ColourCorrection(matrix(found.x))
 
 
 def class_colours(
     image: np.ndarray, mask: np.ndarray, min_pixels: int = 50
-) -> dict[int, np.ndarray]:
-    """Mean RGB of every class with at least ``min_pixels`` pixels in ``mask`` (a partial
-    labelling works: pixels of classes you did not label are just not used)."""
+) -> dict[int, tuple[np.ndarray, int]]:
+    """Mean RGB and pixel count of every class with at least ``min_pixels`` pixels in
+    ``mask`` (a partial labelling works: pixels of classes you did not label are not used)."""
     found = {}
-    for index in np.unique(mask):
-        where = mask == index
-        if np.count_nonzero(where) >= min_pixels:
-            found[int(index)] = image[..., :3][where].astype(np.float64).mean(axis=0)
+    for index, pixels in zip(*np.unique(mask, return_counts=True), strict=True):
+        if pixels >= min_pixels:
+            rgb = image[..., :3][mask == index].astype(np.float64).mean(axis=0)
+            found[int(index)] = (rgb, int(pixels))
     return found
 
 
@@ -114,28 +143,27 @@ def mean_class_colours(images: list[tuple[np.ndarray, np.ndarray]]) -> dict[int,
     colours of a training set, kept on a model's card."""
     found: dict[int, list[np.ndarray]] = {}
     for image, mask in images:
-        for index, rgb in class_colours(image, mask).items():
+        for index, (rgb, _) in class_colours(image, mask).items():
             found.setdefault(index, []).append(rgb)
     return {index: np.mean(values, axis=0) for index, values in found.items()}
 
 
-def matching_colours(
-    source: dict[int, np.ndarray], reference: dict[int, np.ndarray]
-) -> tuple[np.ndarray, np.ndarray]:
-    """The colours of the classes both have, in the same order."""
-    shared = sorted(set(source) & set(reference))
-    pick = [source[i] for i in shared], [reference[i] for i in shared]
-    return np.reshape(pick[0], (-1, 3)), np.reshape(pick[1], (-1, 3))
-
-
 def region_colours(
     photos: list[tuple[np.ndarray, np.ndarray]], reference: dict[int, np.ndarray]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Matching colours pooled over several labelled photos of a series, one pair per class and
-    photo: more colours from more photos average out how one section differs from the
-    reference, which a single photo's few, similar colours cannot."""
-    pairs = [matching_colours(class_colours(image, mask), reference) for image, mask in photos]
-    return np.concatenate([s for s, _ in pairs]), np.concatenate([r for _, r in pairs])
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Matching colours (source, reference) pooled over several labelled photos of a series, one
+    pair per class and photo, and their weights: more colours from more photos average out how
+    one section differs from the reference, which a single photo's few, similar colours cannot.
+    A region's weight is the square root of its pixels: its mean is surer the larger it is,
+    but a large region of one section differs from the reference as much as a small one."""
+    source, target, weights = [], [], []
+    for image, mask in photos:
+        for index, (rgb, pixels) in sorted(class_colours(image, mask).items()):
+            if index in reference:
+                source.append(rgb)
+                target.append(reference[index])
+                weights.append(np.sqrt(pixels))
+    return np.reshape(source, (-1, 3)), np.reshape(target, (-1, 3)), np.asarray(weights)
 
 
 def flat_field(image: np.ndarray, blank: np.ndarray) -> np.ndarray:

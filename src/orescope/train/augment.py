@@ -29,6 +29,9 @@ class AugmentConfig(BaseModel, extra="forbid"):
     brightness: float = Field(0.2, ge=0, le=1, description="largest additive shift")
     contrast: float = Field(0.2, ge=0, lt=1, description="largest relative gain change")
     colour: float = Field(0.05, ge=0, lt=1, description="largest per-channel gain change")
+    cross_talk: float = Field(
+        0.0, ge=0, lt=0.5, description="largest share of a channel leaked into another"
+    )
     blur_p: float = Field(0.2, ge=0, le=1)
     blur_sigma_px: float = Field(1.5, ge=0, le=32, description="largest Gaussian blur sigma")
     noise_std: float = Field(0.03, ge=0, le=1, description="largest Gaussian noise std")
@@ -91,6 +94,8 @@ def _warp(
 
 def _photometric(image: np.ndarray, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
     """Colour, contrast, brightness, blur and noise: lighting and camera vary, particles do not."""
+    if config.cross_talk > 0 and image.shape[2] == 3:
+        image = _cross_talk(image, rng, config.cross_talk)
     if config.colour > 0 and image.shape[2] > 1:
         gains = rng.uniform(1 - config.colour, 1 + config.colour, image.shape[2])
         image = image * np.asarray(gains, dtype=np.float32)
@@ -107,6 +112,14 @@ def _photometric(image: np.ndarray, rng: np.random.Generator, config: AugmentCon
         std = rng.uniform(0, config.noise_std)
         image = image + std * rng.standard_normal(image.shape, dtype=np.float32)
     return image
+
+
+def _cross_talk(image: np.ndarray, rng: np.random.Generator, largest: float) -> np.ndarray:
+    """Channels mixed in linear light (gamma 2.2), as another camera's filters mix them: the
+    part of a colour change that a calibration from nearly grey minerals cannot see."""
+    mixing = np.eye(3) + rng.uniform(-largest, largest, (3, 3)) * (1 - np.eye(3))
+    linear = np.power(np.clip(image, 0, 1), 2.2) @ mixing.astype(np.float32)
+    return np.power(np.clip(linear, 0, 1), 1 / 2.2).astype(np.float32)
 
 
 def augment_pair(
