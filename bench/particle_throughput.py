@@ -72,12 +72,14 @@ def throughput(scenes: int, side: int, model: str, repeats: int) -> dict:
         run_particles(paths[:1], Path(folder) / "warm-up", ParticleConfig(model=model), False)
         for repeat in range(repeats):
             for workers, timings in runs.items():
-                hooks = [
-                    loaded.network.register_forward_pre_hook(before),
-                    loaded.network.register_forward_hook(after),
-                ]
-                tiles.clear()
-                inside[1] = 0.0
+                hooks = []
+                if workers == 1:  # workers are other processes: hooks would count there
+                    tiles.clear()
+                    inside[1] = 0.0
+                    hooks = [
+                        loaded.network.register_forward_pre_hook(before),
+                        loaded.network.register_forward_hook(after),
+                    ]
                 started = time.perf_counter()
                 out = Path(folder) / f"out{repeat}-{workers}"
                 settings = ParticleConfig(mm_per_px=0.25, model=model)
@@ -85,8 +87,7 @@ def throughput(scenes: int, side: int, model: str, repeats: int) -> dict:
                 timings.append((time.perf_counter() - started, inside[1]))
                 for hook in hooks:
                     hook.remove()
-                if workers == 1:
-                    counted = round(sum(tiles))
+    counted = round(sum(tiles))
     one_worker, in_run = min(runs[1])
     end_to_end = min(runs[None])[0]
     forward = min(bare_forward_seconds(model, counted) for _ in range(repeats))

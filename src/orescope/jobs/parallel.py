@@ -1,9 +1,9 @@
 """Images processed side by side on a CPU: one worker process per core, one torch thread each.
 
-On 2 cores the particle model's forward pass runs only ~10 % faster on two threads than on one,
-and decoding, measuring and writing run on one core anyway; two images at a time, one per
-core, keep both cores busy (bench/particle_throughput.py measures it). Processes, not threads:
-the per-particle loops hold the GIL, and torch's Python dispatch would wait for it.
+Decoding, measuring and writing an image run on one core while the other waits; two images at
+a time, one per core, keep both busy, and on 2 cores that beats one image with two torch
+threads (bench/particle_throughput.py measures both). Processes, not threads: the
+per-particle loops hold the GIL, and torch's Python dispatch would wait for it.
 """
 
 from __future__ import annotations
