@@ -26,15 +26,14 @@ _PIXEL_CORNERS = np.array([[-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5]])
 
 
 def pixel_hull(mask: np.ndarray) -> np.ndarray:
-    """Convex hull (k×2, x-y) of a binary mask's pixel corners, so a single pixel is a unit
-    square. Hull corners lie on outer contours, and the simplified contour keeps the ends of
-    every straight run, whose corners span the run's: so only those points are used."""
-    contours, _ = cv2.findContours(
-        mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
-    )
-    centres = np.concatenate([c.reshape(-1, 2) for c in contours]).astype(np.float64)
+    """Convex hull (k×2, x-y, float32) of a binary uint8 mask's pixel corners, so a single
+    pixel is a unit square. That hull is the hull of the pixel centres grown by a pixel square,
+    so only the centres' hull vertices are expanded to corners; and those vertices lie on the
+    outer contours, whose simplified chain keeps the ends of every straight run."""
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    centres = cv2.convexHull(np.concatenate(contours)).reshape(-1, 2)
     corners = (centres[:, None, :] + _PIXEL_CORNERS[None]).reshape(-1, 2)
-    return cv2.convexHull(corners.astype(np.float32)).reshape(-1, 2).astype(np.float64)
+    return cv2.convexHull(corners.astype(np.float32)).reshape(-1, 2)
 
 
 def feret_diameters(hulls: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -82,7 +81,7 @@ def _stacked_feret(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def inscribed_diameter(mask: np.ndarray) -> float:
     """Diameter of the largest disk inside the mask (pixels), from the exact Euclidean
     distance of each pixel centre to the nearest pixel outside (OpenCV's, in C)."""
-    padded = cv2.copyMakeBorder(mask.astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    padded = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
     distance = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     return float(2.0 * distance.max() - 1.0)
 
@@ -112,7 +111,7 @@ def measure_particles(labels: np.ndarray, mm_per_px: float | None = None) -> pd.
     for index, box in enumerate(ndimage.find_objects(labels)):
         if box is None:
             continue
-        mask = (labels[box] == index + 1).astype(np.uint8)
+        mask = (labels[box] == index + 1).view(np.uint8)  # the same bytes: no copy
         moments = cv2.moments(mask, binaryImage=True)
         area = moments["m00"]
         hulls.append(pixel_hull(mask))
@@ -130,7 +129,7 @@ def measure_particles(labels: np.ndarray, mm_per_px: float | None = None) -> pd.
                 major,
                 minor,
                 inscribed_diameter(mask),
-                area / cv2.contourArea(hulls[-1].astype(np.float32)),
+                area / cv2.contourArea(hulls[-1]),
                 top == 0 or left == 0 or box[0].stop == height or box[1].stop == width,
             )
         )
