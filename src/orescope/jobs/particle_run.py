@@ -5,6 +5,7 @@ A bad image is recorded with its reason and skipped; the others are still writte
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -102,11 +103,13 @@ def _process(job: tuple[Path, Path], config: ParticleConfig) -> _Finished | str:
 def _finish(
     image: np.ndarray, labels: np.ndarray, folder: Path, config: ParticleConfig
 ) -> _Finished:
-    """Measure one image's particles and write its labels, overlay and table."""
-    particles = measure_particles(labels, config.mm_per_px)
-    write_labels(folder / "labels.tif", labels)
-    overlay = instance_overlay(image, labels)
-    write_image(folder / "overlay.png", overlay)
+    """Measure one image's particles and write its labels, overlay and table. The pictures
+    are drawn and encoded in a second thread while the particles are measured: OpenCV and the
+    encoders release the GIL, so on a large image the two share the cores."""
+    with ThreadPoolExecutor(1) as painter:
+        drawing = painter.submit(_write_pictures, image, labels, folder)
+        particles = measure_particles(labels, config.mm_per_px)
+        overlay = drawing.result()
     particles.to_csv(folder / "particles.csv", index=False)
     summary, _ = psd_summary(particles, config)
     stem = folder.name
@@ -115,6 +118,14 @@ def _finish(
         {"image": stem, **summary},
         Thumbnail(stem, overlay, _caption(summary, config)),
     )
+
+
+def _write_pictures(image: np.ndarray, labels: np.ndarray, folder: Path) -> np.ndarray:
+    """Write ``labels.tif`` and ``overlay.png``; returns the overlay."""
+    write_labels(folder / "labels.tif", labels)
+    overlay = instance_overlay(image, labels)
+    write_image(folder / "overlay.png", overlay)
+    return overlay
 
 
 def _caption(summary: dict, config: ParticleConfig) -> str:
