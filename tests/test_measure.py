@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 from skimage.draw import disk
@@ -139,3 +140,14 @@ def test_feret_of_many_rectangles_at_once_is_exact_in_any_batching(monkeypatch, 
     feret_max, feret_min = particles.feret_diameters(hulls)
     np.testing.assert_allclose(feret_max, [np.hypot(*shape) for shape in shapes], atol=1e-9)
     np.testing.assert_allclose(feret_min, [min(shape) for shape in shapes], atol=1e-9)
+
+
+def test_pixel_hull_and_inscribed_diameter_of_a_boolean_mask_are_those_of_its_uint8_copy():
+    mask = np.zeros((9, 11), dtype=bool)
+    mask[1:8, 2:6] = True
+    mask[3:5, 6:10] = True  # an L: the hull is not the mask's box
+    hull = particles.pixel_hull(mask)
+    np.testing.assert_array_equal(hull, particles.pixel_hull(mask.astype(np.uint8)))
+    # corners (1.5, 0.5), (5.5, 0.5), (9.5, 2.5), (9.5, 4.5), (5.5, 7.5), (1.5, 7.5): 28 + 18
+    assert cv2.contourArea(hull) == pytest.approx(46.0)
+    assert particles.inscribed_diameter(mask) == particles.inscribed_diameter(mask.view(np.uint8))

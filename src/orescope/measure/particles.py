@@ -26,10 +26,11 @@ _PIXEL_CORNERS = np.array([[-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5]])
 
 
 def pixel_hull(mask: np.ndarray) -> np.ndarray:
-    """Convex hull (k×2, x-y, float32) of a binary uint8 mask's pixel corners, so a single
+    """Convex hull (k×2, x-y, float32) of a binary mask's pixel corners, so a single
     pixel is a unit square. That hull is the hull of the pixel centres grown by a pixel square,
     so only the centres' hull vertices are expanded to corners; and those vertices lie on the
     outer contours, whose simplified chain keeps the ends of every straight run."""
+    mask = np.asarray(mask, dtype=np.uint8)  # no copy when it is uint8 already
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     centres = cv2.convexHull(np.concatenate(contours)).reshape(-1, 2)
     corners = (centres[:, None, :] + _PIXEL_CORNERS[None]).reshape(-1, 2)
@@ -81,6 +82,7 @@ def _stacked_feret(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def inscribed_diameter(mask: np.ndarray) -> float:
     """Diameter of the largest disk inside the mask (pixels), from the exact Euclidean
     distance of each pixel centre to the nearest pixel outside (OpenCV's, in C)."""
+    mask = np.asarray(mask, dtype=np.uint8)
     padded = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
     distance = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     return float(2.0 * distance.max() - 1.0)
