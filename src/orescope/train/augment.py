@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
+from orescope.preprocess.colour import GAMMA
 from orescope.train.touching import Donor, paste_touching
 
 
@@ -115,11 +116,12 @@ def _photometric(image: np.ndarray, rng: np.random.Generator, config: AugmentCon
 
 
 def _cross_talk(image: np.ndarray, rng: np.random.Generator, largest: float) -> np.ndarray:
-    """Channels mixed in linear light (gamma 2.2), as another camera's filters mix them: the
-    part of a colour change that a calibration from nearly grey minerals cannot see."""
+    """Channels mixed in linear light (the colour correction's gamma), as another camera's
+    filters mix them: the part of a colour change that a calibration from nearly grey minerals
+    cannot see."""
     mixing = np.eye(3) + rng.uniform(-largest, largest, (3, 3)) * (1 - np.eye(3))
-    linear = np.power(np.clip(image, 0, 1), 2.2) @ mixing.astype(np.float32)
-    return np.power(np.clip(linear, 0, 1), 1 / 2.2).astype(np.float32)
+    linear = np.power(np.clip(image, 0, 1), GAMMA) @ mixing.astype(np.float32)
+    return np.power(np.clip(linear, 0, 1), 1 / GAMMA).astype(np.float32)
 
 
 def augment_pair(
