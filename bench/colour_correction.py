@@ -2,8 +2,8 @@
 colour-distorted (another lamp and camera: an affine map in linear light, mild and strong), and
 distorted then corrected by one matrix per distortion fitted in calibration mode — from the
 class-mean colours of the series' distorted photos (their labels standing for the regions a user
-would outline, ``--calibration`` of them) against the class means of the training images, as
-`orescope predict minerals --calibration-image ... --calibration-mask ...` does.
+would outline, ``--calibration`` of them) against the reference colours on the model's card, by
+what `orescope predict minerals --calibration-image ... --calibration-mask ...` runs.
 
 Prints the mIoUs and the share of the undistorted mIoU kept; writes
 bench/results/colour_correction.json (or --out).
@@ -22,15 +22,15 @@ from pathlib import Path
 import numpy as np
 from section_models import LOADERS, ROOT, evaluate
 
+from orescope.jobs.minerals import calibrate_colours
 from orescope.preprocess.colour import (
     MIN_SPREAD,
     ColourCorrection,
     colour_spread,
-    fit_colour_correction,
     linearise,
-    mean_class_colours,
     region_colours,
 )
+from orescope.zoo import CARD_FILE, read_card
 
 DISTORTIONS = {
     # warmer lamp, weaker blue channel, a little crosstalk and a raised black level
@@ -63,22 +63,20 @@ def main() -> None:
     stems = args.stems.split(",")
     samples, _ = LOADERS[args.dataset](args.data / args.dataset)
     held_out = [s for s in samples if s.stem in stems]
-    reference = mean_class_colours(
-        [(s.read_image(), s.read_mask()) for s in samples if s.stem not in stems]
-    )
+    card = read_card(Path(args.model) / CARD_FILE)
+    reference = {i: np.asarray(rgb) for i, rgb in card.reference_colours.items()}
     calibration = held_out[args.calibration_start :][: args.calibration]
     runs: dict[str, Callable[[np.ndarray], np.ndarray] | None] = {"as taken": None}
     matrices, spreads = {}, {}
     for name, matrix in DISTORTIONS.items():
         distort = ColourCorrection(matrix).apply
         photos = [(distort(s.read_image()), s.read_mask()) for s in calibration]
-        colours = region_colours(photos, reference)
-        spreads[name] = colour_spread(linearise(colours[0]))
+        spreads[name] = colour_spread(linearise(region_colours(photos, reference)[0]))
         print(
-            f"{name}: calibration colours spread {spreads[name]:.3f} (cross-talk fitted from "
-            f"{MIN_SPREAD})"
+            f"{name}: calibration colours spread {spreads[name]:.3f} (all 12 entries fitted "
+            f"from {MIN_SPREAD}); reference saturation {card.reference_saturation}"
         )
-        correction = fit_colour_correction(*colours)
+        correction = calibrate_colours(photos, card)
         matrices[name] = correction.matrix.tolist()
         runs[f"{name} distortion"] = distort
         runs[f"{name} distortion, corrected"] = (
@@ -104,6 +102,7 @@ def main() -> None:
                 "stems": stems,
                 "calibration_images": [s.stem for s in calibration],
                 "calibration_colour_spread": spreads,
+                "reference_saturation": card.reference_saturation,
                 "distortions": {name: m.tolist() for name, m in DISTORTIONS.items()},
                 "matrices": matrices,
                 "results": summary,

@@ -4,6 +4,7 @@ import pytest
 
 from orescope.errors import InputError
 from orescope.preprocess.colour import (
+    MIN_SATURATION,
     MIN_SPREAD,
     ColourCorrection,
     class_colours,
@@ -11,7 +12,9 @@ from orescope.preprocess.colour import (
     fit_colour_correction,
     flat_field,
     linearise,
+    reference_saturation,
     region_colours,
+    saturation,
     to_lab,
     white_balance,
 )
@@ -57,14 +60,83 @@ def test_near_grey_colours_fit_only_gains_and_black_level_and_generalise_better(
         source = _distorted(GREYS) + rng.normal(0, 2, GREYS.shape)
         unseen = np.clip(rng.normal(130, 50, (30, 1)) + rng.normal(0, 6, (30, 3)), 20, 235)
         image = _distorted(unseen).astype(np.uint8)[:, None]
-        chosen = fit_colour_correction(source, GREYS)
+        chosen = fit_colour_correction(source, GREYS)  # no saturation bias: none fitted
         assert (chosen.matrix[:3][~np.eye(3, dtype=bool)] == 0).all()
-        crossed = fit_colour_correction(source, GREYS, cross_talk=True)
+        crossed = fit_colour_correction(source, GREYS, full=True)
         errors = [
             _delta_e(f.apply(image)[:, 0].astype(float), unseen).mean() for f in (chosen, crossed)
         ]
         ratios.append(errors[0] / errors[1])
     assert max(ratios) < 1.0 and np.mean(ratios) < 0.8
+
+
+# Grey-ish minerals with faint tints, and another camera whose channels leak uniformly into
+# each other under a warmer lamp: the inverse of gains, a black level and saturation 1.6.
+TINTED = np.array(
+    [[225, 222, 210], [150, 140, 128], [100, 106, 98], [60, 58, 66], [190, 168, 150]], float
+)
+_UNDO = np.vstack([np.diag([1.1, 1.3, 1.8]) @ saturation(1.6), [-0.02, -0.01, 0]])
+UNIFORM_CROSS_TALK = np.vstack([np.linalg.inv(_UNDO[:3]), -_UNDO[3] @ np.linalg.inv(_UNDO[:3])])
+
+
+def _through(matrix: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    rgb = ColourCorrection(matrix).apply(colours.astype(np.uint8)[:, None])[:, 0]
+    return rgb.astype(float)
+
+
+def test_a_uniform_cross_talk_is_undone_from_near_grey_colours():
+    assert colour_spread(linearise(TINTED)) < MIN_SPREAD
+    rng = np.random.default_rng(3)
+    unseen = np.clip(rng.normal(130, 40, (40, 1)) + rng.normal(0, 10, (40, 3)), 40, 220)
+    source, image = _through(UNIFORM_CROSS_TALK, TINTED), _through(UNIFORM_CROSS_TALK, unseen)
+    fitted = fit_colour_correction(source, TINTED, saturation_bias=1.0)
+    gains = np.diag(fitted.matrix)  # the rest of each row is one uniform cross-talk
+    off = fitted.matrix[:3][~np.eye(3, dtype=bool)].reshape(3, 2) / gains[:, None]
+    assert off[:, 0] == pytest.approx(off[:, 1], abs=1e-12)
+    assert off[0, 0] == pytest.approx(off[1, 0], abs=1e-12) and off[0, 0] < 0  # saturation > 1
+    # the exact inverse leaves 0.62 of 8-bit rounding on these pixels
+    assert _delta_e(_through(fitted.matrix, image), unseen).mean() < 1.0
+    for bias in (None, MIN_SATURATION / 2):
+        gains_only = fit_colour_correction(source, TINTED, saturation_bias=bias)
+        assert (gains_only.matrix[:3][~np.eye(3, dtype=bool)] == 0).all()
+        assert _delta_e(_through(gains_only.matrix, image), unseen).mean() > 2.5
+
+
+def _section_photos(scatter: float, seed: int, count: int = 10) -> list:
+    """``count`` photos of the TINTED minerals (one 8×8 region each), each photo's mineral
+    colours off the shared ones by ``scatter`` (8-bit) per channel."""
+    rng = np.random.default_rng(seed)
+    mask = np.repeat(np.arange(len(TINTED)), 64).reshape(-1, 8).astype(np.uint8)
+    photos = []
+    for _ in range(count):
+        colours = np.clip(TINTED + rng.normal(0, scatter, TINTED.shape), 0, 255)
+        photos.append((colours[mask].round().astype(np.uint8), mask))
+    return photos
+
+
+def test_reference_saturation_measures_how_scatter_shrinks_the_fitted_saturation():
+    one_shade = _section_photos(scatter=0, seed=0)
+    assert reference_saturation(one_shade) == pytest.approx(1.0, abs=0.01)
+    scattered = reference_saturation(_section_photos(scatter=4, seed=0))
+    assert 0.3 < scattered < 0.9
+    # a distorted series of scattered sections: dividing the shrink out recovers saturation
+    series = [
+        (_through(UNIFORM_CROSS_TALK, photo.reshape(-1, 3)).reshape(photo.shape), mask)
+        for photo, mask in _section_photos(scatter=4, seed=1, count=6)
+    ]
+    source, target, weights = region_colours(series, dict(enumerate(TINTED)))
+    unseen = np.clip(np.random.default_rng(5).normal(130, 40, (40, 3)), 20, 235)
+    image = _through(UNIFORM_CROSS_TALK, unseen)
+    errors = [
+        _delta_e(
+            _through(
+                fit_colour_correction(source, target, weights, saturation_bias=b).matrix, image
+            ),
+            unseen,
+        ).mean()
+        for b in (1.0, scattered)
+    ]
+    assert errors[1] < 0.7 * errors[0]
 
 
 def test_weights_let_the_sure_colours_decide():

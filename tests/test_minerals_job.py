@@ -16,7 +16,7 @@ from orescope.jobs.minerals import calibrate_colours, segment_section
 from orescope.models.spec import ArchitectureSpec
 from orescope.models.weights import save_weights
 from orescope.preprocess.align import align_to, estimate_affine
-from orescope.preprocess.colour import ColourCorrection
+from orescope.preprocess.colour import ColourCorrection, saturation
 from orescope.zoo import LoadedModel, ModelCard, read_card, write_card
 
 NAMES = ["background", "quartz", "K-feldspar"]
@@ -213,6 +213,28 @@ def test_unrelated_images_cannot_be_aligned():
     flat = np.full((200, 200, 3), 128, dtype=np.uint8)
     with pytest.raises(InputError, match="align"):
         estimate_affine(flat, rng.integers(0, 255, (200, 200, 3), dtype=np.uint8))
+
+
+def test_calibration_fits_saturation_only_with_the_cards_reference_saturation(tmp_path):
+    card = read_card(_constant_model(tmp_path / "m", answer=1) / "card.yaml")
+    reference = {0: (225.0, 222, 210), 1: (150.0, 140, 128), 2: (100.0, 106, 98), 3: (60.0, 58, 66)}
+    truth = np.zeros((50, 40, 3), dtype=np.uint8)
+    truth[40:] = (190, 168, 150)  # a mineral nobody outlined
+    mask = np.full((50, 40), 255, dtype=np.uint8)
+    for index, rgb in reference.items():
+        truth[index * 10 : index * 10 + 10] = rgb
+        mask[index * 10 : index * 10 + 10] = index
+    undo = np.vstack([np.diag([1.1, 1.3, 1.8]) @ saturation(1.6), [-0.02, -0.01, 0]])
+    inverse = np.linalg.inv(undo[:3])
+    photo = ColourCorrection(np.vstack([inverse, -undo[3] @ inverse])).apply(truth)
+    errors = []
+    for bias in (None, 1.0):
+        known = card.model_copy(
+            update={"reference_colours": reference, "reference_saturation": bias}
+        )
+        corrected = calibrate_colours([(photo, mask)], known).apply(photo)
+        errors.append(np.abs(corrected[45, 20].astype(float) - truth[45, 20]).max())
+    assert errors[1] <= 2 and errors[0] >= 5
 
 
 def test_calibration_maps_region_colours_onto_the_cards_reference(tmp_path):

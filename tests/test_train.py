@@ -6,7 +6,7 @@ from safetensors.torch import load_file
 
 from orescope.errors import InputError
 from orescope.io import write_image
-from orescope.preprocess.colour import mean_class_colours
+from orescope.preprocess.colour import mean_class_colours, reference_saturation
 from orescope.train import DataSource, TrainConfig, read_train_config, train_model
 from orescope.train.config import LossConfig
 from orescope.train.data import BalancedPatches, PatchDataset, dataset_stats, load_source
@@ -209,10 +209,13 @@ def test_a_section_run_with_xpl_and_balanced_patches_gives_a_six_channel_class_m
     assert model.network(torch.zeros(1, 6, 64, 64)).shape == (1, 5, 64, 64)
     assert len(list((out / "content_maps").glob("*.npy"))) == 2
     images = load_source(config.train[0], None, xpl=True)
-    expected = mean_class_colours([(item.image[..., :3], item.labels) for item in images])
+    photos = [(item.image[..., :3], item.labels) for item in images]
+    expected = mean_class_colours(photos)
     assert sorted(model.card.reference_colours) == sorted(expected)
     for index, rgb in expected.items():
         assert model.card.reference_colours[index] == pytest.approx(tuple(rgb))
+    assert model.card.reference_saturation == pytest.approx(reference_saturation(photos))
+    assert model.card.reference_saturation is not None
 
 
 def test_dataset_normalisation_pools_the_training_images_and_goes_on_the_card(

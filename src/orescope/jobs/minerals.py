@@ -137,7 +137,9 @@ def calibrate_colours(
         if mask.shape != image.shape[:2]:
             raise InputError(None, f"region mask {mask.shape} and image {image.shape[:2]} differ")
     reference = {i: np.asarray(rgb) for i, rgb in card.reference_colours.items()}
-    return fit_colour_correction(*region_colours(photos, reference))
+    return fit_colour_correction(
+        *region_colours(photos, reference), saturation_bias=card.reference_saturation
+    )
 
 
 def mineral_index(names: list[str], mineral: str) -> int:

@@ -8,8 +8,12 @@ differences in CIELAB, starting from a white balance. The colour maths is colour
 
 Ore minerals in reflected light are nearly grey: their colours span too little of RGB to tell
 how the channels cross-talk, and a free 4×3 fit to them swings far off on images it never saw
-(it mixes channels even for undistorted photos). For such colours only the channel gains and
-the black level are fitted, the matrix's diagonal and last row.
+(it mixes channels even for undistorted photos). For such colours only the channel gains, the
+black level and one saturation are fitted: a uniform cross-talk, each channel leaking equally
+into the others, which pulls every colour towards grey. The fitted saturation comes out too
+low, since each section's class colours scatter around the reference and least squares shrinks
+a slope fitted to scattered inputs (regression dilution); it is divided by the saturation the
+same fit finds between the training photos themselves (:func:`reference_saturation`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ MIN_COLOURS = 4  # 12 unknowns, 3 equations per colour
 # that determines cross-talk (random colours: ~0.3; bench/colour_correction.py prints it for
 # LumenStone's class means).
 MIN_SPREAD = 0.1
+# Smallest reference saturation (see reference_saturation) at which saturation is fitted: below
+# it, section-to-section scatter makes up most of the colours' spread around grey (LumenStone:
+# 0.79; the near-colourless minerals of thin sections in plane light: 0.26).
+MIN_SATURATION = 0.5
 _SRGB = colour.RGB_COLOURSPACES["sRGB"]
 _D65 = colour.CCS_ILLUMINANTS["CIE 1931 2 Degree Standard Observer"]["D65"]
 
@@ -83,17 +91,27 @@ def colour_spread(linear: np.ndarray) -> float:
     return float(values[-1] / max(values[0], 1e-12))
 
 
-def fit_colour_correction(
+def saturation(value: float) -> np.ndarray:
+    """The 3×3 uniform cross-talk that scales every colour's distance from the grey of its
+    channels' mean by ``value`` (below 1: towards grey)."""
+    return value * np.eye(3) + (1 - value) / 3
+
+
+def _restricted(values: np.ndarray) -> np.ndarray:
+    """4×3 matrix of channel gains (``values[:3]``), black level (``[3:6]``) and saturation
+    (``[6]``)."""
+    return np.vstack([np.diag(values[:3]) @ saturation(values[6]), values[3:6]])
+
+
+def _fit(
     source: np.ndarray,
     reference: np.ndarray,
-    weights: np.ndarray | None = None,
-    cross_talk: bool | None = None,
-) -> ColourCorrection:
-    """The matrix that brings ``source`` colours (N×3 RGB, 8-bit or 0–1) closest, in
-    CIEDE2000, to the matching ``reference`` colours, each colour's squared difference weighted
-    by ``weights`` (default equal). ``cross_talk``: fit the full 4×3 matrix, or only gains and
-    black level; by default the full matrix only when the colours spread enough to fix it
-    (:data:`MIN_SPREAD`)."""
+    weights: np.ndarray | None,
+    full: bool | None,
+    saturation: float | None = None,
+) -> tuple[np.ndarray, bool]:
+    """Fitted parameters (the 12 matrix entries, or the 7 of :func:`_restricted`, saturation
+    held at ``saturation`` if given) and whether they are the full matrix."""
     source_linear, reference_linear = linearise(source), linearise(reference)
     if len(source_linear) < MIN_COLOURS or source_linear.shape != reference_linear.shape:
         raise InputError(
@@ -101,20 +119,21 @@ def fit_colour_correction(
             f"colour correction needs at least {MIN_COLOURS} matching colours "
             f"(got {len(source_linear)} and {len(reference_linear)})",
         )
-    if cross_talk is None:
-        cross_talk = colour_spread(source_linear) >= MIN_SPREAD
+    if full is None:
+        full = colour_spread(source_linear) >= MIN_SPREAD
     weights = np.ones(len(source_linear)) if weights is None else np.asarray(weights, float)
     target = to_lab(reference_linear)
     inputs = _homogeneous(source_linear)
-    start = white_balance(source_linear, reference_linear)
-    free = np.ones((4, 3), bool)  # the entries fitted; the others stay 0
-    if not cross_talk:
-        free[:3] = np.eye(3, dtype=bool)
+    balance = white_balance(source_linear, reference_linear)
+    free = np.ones(12 if full else 7, bool)
+    free[6] = full or saturation is None
+    start = np.concatenate([np.diag(balance), np.zeros(3), [saturation or 1.0]])
+    start = balance.ravel() if full else start
 
     def matrix(values: np.ndarray) -> np.ndarray:
-        full = np.zeros((4, 3))
-        full[free] = values
-        return full
+        every = start.copy()
+        every[free] = values
+        return every.reshape(4, 3) if full else _restricted(every)
 
     def loss(values: np.ndarray) -> float:
         mapped = np.clip(inputs @ matrix(values), 1e-6, None)
@@ -122,7 +141,52 @@ def fit_colour_correction(
         return float(np.sum(weights * error**2))
 
     found = minimize(loss, start[free], method="Powell", options={"maxiter": 20_000, "xtol": 1e-6})
-    return ColourCorrection(matrix(found.x))
+    every = start.copy()
+    every[free] = found.x
+    return every, full
+
+
+def fit_colour_correction(
+    source: np.ndarray,
+    reference: np.ndarray,
+    weights: np.ndarray | None = None,
+    full: bool | None = None,
+    saturation_bias: float | None = None,
+) -> ColourCorrection:
+    """The matrix that brings ``source`` colours (N×3 RGB, 8-bit or 0–1) closest, in
+    CIEDE2000, to the matching ``reference`` colours, each colour's squared difference weighted
+    by ``weights`` (default equal). ``full``: fit all 12 entries, or only gains, black level
+    and saturation; by default all only when the colours spread enough to fix them
+    (:data:`MIN_SPREAD`). The restricted fit's saturation is divided by ``saturation_bias``
+    (a model card's ``reference_saturation``) and the rest fitted again for it; without a bias,
+    or one below :data:`MIN_SATURATION`, saturation is held at 1."""
+    if saturation_bias is None or saturation_bias < MIN_SATURATION:
+        values, full = _fit(source, reference, weights, full, saturation=1.0)
+    else:
+        values, full = _fit(source, reference, weights, full)
+        if not full and saturation_bias != 1.0:  # the gains again, for the true saturation
+            values, _ = _fit(source, reference, weights, False, values[6] / saturation_bias)
+    return ColourCorrection(values.reshape(4, 3) if full else _restricted(values))
+
+
+def reference_saturation(
+    photos: list[tuple[np.ndarray, np.ndarray]], group: int = 6, rounds: int = 16, seed: int = 0
+) -> float | None:
+    """The saturation the restricted fit finds, on average over ``rounds`` random groups of
+    ``group`` training ``(photo, mask)`` pairs, between a group's class colours and the class
+    means of the other photos: how much section-to-section scatter shrinks it (None for fewer
+    than two photos or too few colours)."""
+    colours = [class_colours(image, mask) for image, mask in photos]
+    size = min(group, len(colours) - 1)
+    rng = np.random.default_rng(seed)
+    found = []
+    for _ in range(rounds if size > 0 else 0):
+        order = rng.permutation(len(colours))
+        others = _mean_colours([colours[i] for i in order[size:]])
+        pairs = _matching([colours[i] for i in order[:size]], others)
+        if len(pairs[0]) >= MIN_COLOURS:
+            found.append(_fit(*pairs, full=False)[0][6])
+    return float(np.mean(found)) if found else None
 
 
 def class_colours(
@@ -141,9 +205,13 @@ def class_colours(
 def mean_class_colours(images: list[tuple[np.ndarray, np.ndarray]]) -> dict[int, np.ndarray]:
     """Per class, the mean over (image, mask) pairs of each image's class mean: the reference
     colours of a training set, kept on a model's card."""
+    return _mean_colours([class_colours(image, mask) for image, mask in images])
+
+
+def _mean_colours(colours: list[dict[int, tuple[np.ndarray, int]]]) -> dict[int, np.ndarray]:
     found: dict[int, list[np.ndarray]] = {}
-    for image, mask in images:
-        for index, (rgb, _) in class_colours(image, mask).items():
+    for photo in colours:
+        for index, (rgb, _) in photo.items():
             found.setdefault(index, []).append(rgb)
     return {index: np.mean(values, axis=0) for index, values in found.items()}
 
@@ -156,9 +224,15 @@ def region_colours(
     one section differs from the reference, which a single photo's few, similar colours cannot.
     A region's weight is the square root of its pixels: its mean is surer the larger it is,
     but a large region of one section differs from the reference as much as a small one."""
+    return _matching([class_colours(image, mask) for image, mask in photos], reference)
+
+
+def _matching(
+    colours: list[dict[int, tuple[np.ndarray, int]]], reference: dict[int, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     source, target, weights = [], [], []
-    for image, mask in photos:
-        for index, (rgb, pixels) in sorted(class_colours(image, mask).items()):
+    for photo in colours:
+        for index, (rgb, pixels) in sorted(photo.items()):
             if index in reference:
                 source.append(rgb)
                 target.append(reference[index])

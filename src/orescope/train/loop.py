@@ -21,7 +21,7 @@ from orescope.instances.border_core import CLASS_NAMES
 from orescope.metrics.instance import instance_metrics
 from orescope.metrics.pixel import confusion_matrix, confusion_metrics, pixel_metrics
 from orescope.models.weights import load_weights, save_weights
-from orescope.preprocess.colour import mean_class_colours
+from orescope.preprocess.colour import mean_class_colours, reference_saturation
 from orescope.train.checkpoint import load_checkpoint, save_checkpoint
 from orescope.train.config import OptimizerConfig, TrainConfig
 from orescope.train.data import (
@@ -36,6 +36,9 @@ from orescope.train.data import (
 from orescope.train.history import write_history
 from orescope.train.losses import segmentation_loss
 from orescope.zoo import CARD_FILE, WEIGHTS_FILE, ModelCard, resolve_model_dir, write_card
+
+# Class-mean colours of the training photos and the saturation calibration fits against them.
+ColourReference = tuple[dict[int, tuple[float, float, float]], float | None]
 
 VALIDATION_SCORES = ("ap50", "f1_match", "eta", "merger_ratio", "splitter_ratio", "iou")
 
@@ -138,15 +141,16 @@ def _class_table(config: TrainConfig) -> tuple[list[str], list[tuple[int, int, i
     return names, colours
 
 
-def _reference_colours(
-    config: TrainConfig, images: list[LabelledImage]
-) -> dict[int, tuple[float, float, float]]:
+def _reference_colours(config: TrainConfig, images: list[LabelledImage]) -> ColourReference:
     """Class-mean colours of the training photos (PPL for PPL + XPL), the reference that
-    colour correction maps other microscopes onto."""
+    colour correction maps other microscopes onto, and the saturation a calibration fit finds
+    between the photos and it."""
     if config.target != "classes":
-        return {}
-    found = mean_class_colours([(item.image[..., :3], item.labels) for item in images])
-    return {index: (float(r), float(g), float(b)) for index, (r, g, b) in found.items()}
+        return {}, None
+    photos = [(item.image[..., :3], item.labels) for item in images]
+    found = mean_class_colours(photos)
+    colours = {index: (float(r), float(g), float(b)) for index, (r, g, b) in found.items()}
+    return colours, reference_saturation(photos)
 
 
 def _card(
@@ -154,7 +158,7 @@ def _card(
     metrics: dict[str, float],
     epoch: int,
     command: str,
-    reference_colours: dict[int, tuple[float, float, float]],
+    reference: ColourReference,
     stats: tuple[np.ndarray, np.ndarray] | None,
 ) -> ModelCard:
     names, colours = _class_table(config)
@@ -168,7 +172,8 @@ def _card(
         class_colours=colours,
         particle_px=config.particle_px if config.target != "classes" else None,
         input_scale=config.train[0].scale if config.target == "classes" else 1.0,
-        reference_colours=reference_colours,
+        reference_colours=reference[0],
+        reference_saturation=reference[1],
         normalisation=config.normalisation,
         channel_mean=None if stats is None else [float(v) for v in stats[0]],
         channel_std=None if stats is None else [float(v) for v in stats[1]],

@@ -44,6 +44,13 @@ class ModelCard(BaseModel, extra="forbid"):
         default_factory=dict,
         description="section models: mean RGB of each class in the training images",
     )
+    reference_saturation: float | None = Field(
+        None,
+        gt=0,
+        description="section models: the saturation colour calibration fits between training "
+        "images and reference_colours (below 1 from section-to-section scatter); divides "
+        "fitted saturations (none: saturation is not fitted)",
+    )
     input_scale: float = Field(
         1.0, gt=0, description="section models: resample inputs by this factor, as in training"
     )
