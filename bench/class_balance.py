@@ -46,7 +46,9 @@ def main() -> None:
     parser.add_argument("--patches", type=int, default=2000)
     parser.add_argument("--patch", type=int, default=256)
     parser.add_argument("--scale", type=float, default=0.5, help="resampling of the masks")
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument(
+        "--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data"
+    )
     args = parser.parse_args()
     results = {}
     for name, loader in DATASETS.items():

@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from section_models import LOADERS
+from section_models import LOADERS, ROOT
 
 from orescope.metrics.pixel import confusion_matrix, confusion_metrics
 
@@ -59,8 +59,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=sorted(LOADERS), default="lumenstone")
     parser.add_argument("--stems", required=True, help="held-out photos, comma-separated")
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--out", type=Path, default=Path("bench/results/colour_lut.json"))
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "colour_lut.json")
     args = parser.parse_args()
     held_out = set(args.stems.split(","))
     samples, registry = LOADERS[args.dataset](args.data / args.dataset)
