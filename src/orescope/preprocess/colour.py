@@ -108,10 +108,10 @@ def _fit(
     reference: np.ndarray,
     weights: np.ndarray | None,
     full: bool | None,
-    saturation: float | None = None,
+    held_saturation: float | None = None,
 ) -> tuple[np.ndarray, bool]:
     """Fitted parameters (the 12 matrix entries, or the 7 of :func:`_restricted`, saturation
-    held at ``saturation`` if given) and whether they are the full matrix."""
+    held at ``held_saturation`` if given) and whether they are the full matrix."""
     source_linear, reference_linear = linearise(source), linearise(reference)
     if len(source_linear) < MIN_COLOURS or source_linear.shape != reference_linear.shape:
         raise InputError(
@@ -126,9 +126,9 @@ def _fit(
     inputs = _homogeneous(source_linear)
     balance = white_balance(source_linear, reference_linear)
     free = np.ones(12 if full else 7, bool)
-    free[6] = full or saturation is None
-    start = np.concatenate([np.diag(balance), np.zeros(3), [saturation or 1.0]])
-    start = balance.ravel() if full else start
+    free[6] = full or held_saturation is None
+    held = 1.0 if held_saturation is None else held_saturation
+    start = balance.ravel() if full else np.concatenate([np.diag(balance), np.zeros(3), [held]])
 
     def matrix(values: np.ndarray) -> np.ndarray:
         every = start.copy()
@@ -161,7 +161,7 @@ def fit_colour_correction(
     (a model card's ``reference_saturation``) and the rest fitted again for it; without a bias,
     or one below :data:`MIN_SATURATION`, saturation is held at 1."""
     if saturation_bias is None or saturation_bias < MIN_SATURATION:
-        values, full = _fit(source, reference, weights, full, saturation=1.0)
+        values, full = _fit(source, reference, weights, full, held_saturation=1.0)
     else:
         values, full = _fit(source, reference, weights, full)
         if not full and saturation_bias != 1.0:  # the gains again, for the true saturation
