@@ -7,7 +7,8 @@ back), and is scored against the full-resolution masks. Prints a table per data 
 bench/results/section_models.json; `--write-card` puts the scores on the models' cards.
 
     python bench/section_models.py lumenstone=src/orescope/zoo/lumenstone \
-        --dataset lumenstone --stems 03,09,... [--mineral quartz] [--tta] [--write-card]
+        --dataset lumenstone --stems 03,09,... [--mineral quartz] [--tta] [--scales 0.8,1,1.25] \
+        [--write-card]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from orescope.infer.multiscale import predict_probabilities_multiscale
 from orescope.infer.particles import zscore_normaliser
 from orescope.infer.sliding_window import predict_probabilities
 from orescope.io import load_lumenstone, load_thinsections
@@ -39,9 +41,11 @@ def evaluate(
     mineral: str | None = None,
     recolour: Callable[[np.ndarray], np.ndarray] | None = None,
     tta: bool = False,
+    scales: tuple[float, ...] = (1.0,),
 ) -> dict:
     """Scores of one model on the ``stems`` of ``dataset``; ``recolour`` changes each photo
-    first (to measure colour distortion and its correction)."""
+    first (to measure colour distortion and its correction); ``scales`` other than (1,)
+    average the model over those multiples of its trained scale."""
     loaded = load_model(folder)
     card = loaded.card
     samples, _ = LOADERS[dataset](data / dataset)
@@ -56,13 +60,15 @@ def evaluate(
             image = recolour(image)
         xpl = sample.read_xpl() if card.in_channels == 6 else None
         pixels = resize_image(model_input(image, xpl, card.in_channels), card.input_scale)
-        probabilities = predict_probabilities(
-            pixels,
-            loaded.network,
-            normalise=zscore_normaliser(pixels, card.in_channels, card.fixed_stats),
-            tile=card.tile,
-            tta=tta,
-        )
+        normalise = zscore_normaliser(pixels, card.in_channels, card.fixed_stats)
+        if scales == (1.0,):
+            probabilities = predict_probabilities(
+                pixels, loaded.network, normalise=normalise, tile=card.tile, tta=tta
+            )
+        else:
+            probabilities = predict_probabilities_multiscale(
+                pixels, loaded.network, normalise=normalise, scales=scales, tile=card.tile, tta=tta
+            )
         predicted = probabilities.argmax(axis=0).astype(np.uint8)
         matrix += confusion_matrix(mask, resize_labels(predicted, mask.shape), classes)
         if target is not None:  # AUC at the model's scale, every 7th pixel: enough for 3 digits
@@ -106,15 +112,26 @@ def main() -> None:
     parser.add_argument("--mineral", help="one mineral against the rest (e.g. quartz)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--tta", action="store_true", help="mirror test-time augmentation")
+    parser.add_argument(
+        "--scales", default="1", help="multiples of the trained scale to average, e.g. 0.8,1,1.25"
+    )
     parser.add_argument("--write-card", action="store_true")
     args = parser.parse_args()
     stems = args.stems.split(",")
+    scales = tuple(float(v) for v in args.scales.split(","))
     out = ROOT / "bench" / "results" / "section_models.json"
     saved = json.loads(out.read_text()) if out.exists() else {}
     for entry in args.models:
         name, folder = entry.split("=", 1)
-        result = evaluate(folder, args.dataset, args.data, stems, args.mineral, tta=args.tta)
-        saved.setdefault(args.dataset, {})[name] = {"stems": stems, "tta": args.tta, **result}
+        result = evaluate(
+            folder, args.dataset, args.data, stems, args.mineral, tta=args.tta, scales=scales
+        )
+        saved.setdefault(args.dataset, {})[name] = {
+            "stems": stems,
+            "tta": args.tta,
+            "scales": list(scales),
+            **result,
+        }
         print(f"\n{name} on {args.dataset} ({len(stems)} held-out images)")
         print(f"  mIoU {result['miou']:.3f}  pixel accuracy {result['pixel_accuracy']:.3f}")
         for mineral, value in result["iou"].items():
@@ -129,6 +146,7 @@ def main() -> None:
             card = read_card(Path(folder) / CARD_FILE)
             data = f"held-out {args.dataset} ({', '.join(stems)}), full resolution"
             data += ", mirror TTA" if args.tta else ""
+            data += f", scales {args.scales}" if scales != (1.0,) else ""
             card.metrics[data] = {
                 "miou": round(result["miou"], 4),
                 "pixel_accuracy": round(result["pixel_accuracy"], 4),

@@ -2,9 +2,10 @@
 
 The panorama is a mosaic of real section photos (LumenStone, from ../shared/data), so grains and
 their statistics are realistic in number. It runs in a child process whose peak resident memory
-is read from the kernel. Writes bench/results/section_throughput.json.
+is read from the kernel. Writes bench/results/section_throughput.json (or --out).
 
-    python bench/section_throughput.py [--model lumenstone] [--size 12000x8000]
+    python bench/section_throughput.py [--model lumenstone] [--size 12000x8000] \
+        [--scales 0.8,1,1.25 --out bench/results/section_throughput_scales.json]
 """
 
 from __future__ import annotations
@@ -40,7 +41,12 @@ def main() -> None:
     parser.add_argument("--model", default="lumenstone")
     parser.add_argument("--size", default="12000x8000", help="WIDTHxHEIGHT")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--scales", default="1", help="as predict minerals --scales")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "bench" / "results" / "section_throughput.json"
+    )
     args = parser.parse_args()
+    scales = [float(v) for v in args.scales.split(",")]
     width, height = (int(v) for v in args.size.split("x"))
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "panorama.png"
@@ -49,7 +55,7 @@ def main() -> None:
             "import resource, sys, time\n"
             "from orescope.jobs import MineralConfig, run_minerals\n"
             "t = time.perf_counter()\n"
-            f"config = MineralConfig(model={args.model!r}, um_per_px=2.0)\n"
+            f"config = MineralConfig(model={args.model!r}, um_per_px=2.0, scales={scales!r})\n"
             "run_minerals([sys.argv[1]], sys.argv[2], config, progress=False)\n"
             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
         )
@@ -64,6 +70,7 @@ def main() -> None:
         grains = len(table.read_text().splitlines()) - 1
     result = {
         "model": args.model,
+        "scales": scales,
         "height": height,
         "width": width,
         "seconds": seconds,
@@ -75,8 +82,7 @@ def main() -> None:
         f"{width}x{height}: {seconds:.0f} s ({result['seconds_per_megapixel']:.2f} s/MP), "
         f"peak memory {result['peak_gb']:.2f} GB, {grains} grains"
     )
-    out = ROOT / "bench" / "results" / "section_throughput.json"
-    out.write_text(json.dumps(result, indent=2))
+    args.out.write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

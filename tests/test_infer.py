@@ -7,7 +7,9 @@ import pytest
 import torch
 from skimage.draw import disk
 
+import orescope.infer.multiscale as multiscale
 from orescope.infer import gaussian_weights, predict_classes, predict_probabilities, tile_starts
+from orescope.infer.multiscale import predict_classes_multiscale, predict_probabilities_multiscale
 from orescope.infer.sliding_window import _probability_bands
 from orescope.preprocess import median_diameter_px, resize_image, resize_labels, size_scale
 
@@ -269,3 +271,72 @@ def test_size_scale(typical, target, limits, expected):
 def test_size_scale_rejects_bad_input(typical, target, limits):
     with pytest.raises(ValueError):
         size_scale(typical, target, limits)
+
+
+def stripe_model() -> torch.nn.Module:
+    """Two classes; class 1's logit is 3·|x(col) − x(col + 1)| − 1 for values in 0–1, class
+    0's is 0: columns alternating 0 and 1 say class 1 with p = σ(2), their average grey (the
+    stripes shrunk to half) says class 0 with p(class 1) = σ(−1)."""
+    difference = torch.nn.Conv2d(1, 1, (1, 2), bias=False)
+    head = torch.nn.Conv2d(1, 2, 1)
+    with torch.no_grad():
+        difference.weight.copy_(torch.tensor([[[[1.0, -1.0]]]]))
+        head.weight.copy_(torch.tensor([[[[0.0]]], [[[3.0]]]]))
+        head.bias.copy_(torch.tensor([0.0, -1.0]))
+
+    class Stripes(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return head(difference(torch.nn.functional.pad(x, (0, 1))).abs())
+
+    return Stripes()
+
+
+def unit_gray(crop: np.ndarray) -> np.ndarray:
+    return crop.astype(np.float32).transpose(2, 0, 1) / 255
+
+
+STRIPES = np.tile(np.array([0, 255], np.uint8), (96, 48))[..., None]  # 96×96, period 2
+
+
+@pytest.mark.parametrize(
+    ("scales", "p_stripes"),
+    [((1.0,), 0.881), ((0.5,), 0.269), ((0.5, 1.0), 0.575), ((0.5, 0.5, 1.0), 0.473)],
+)
+def test_probabilities_are_averaged_over_the_scales(scales, p_stripes):
+    probabilities = predict_probabilities_multiscale(
+        STRIPES, stripe_model(), normalise=unit_gray, scales=scales, tile=32
+    )
+    assert probabilities.shape == (2, 96, 96)
+    inner = probabilities[1, 8:-8, 8:-8]
+    assert inner.mean() == pytest.approx(p_stripes, abs=2e-3)
+    classes = predict_classes_multiscale(
+        STRIPES, stripe_model(), normalise=unit_gray, scales=scales, tile=32
+    )
+    assert (classes[8:-8, 8:-8] == int(p_stripes > 0.5)).all()
+
+
+def test_bands_join_without_seams(monkeypatch):
+    monkeypatch.setattr(multiscale, "BAND_ROWS", 40)  # 5 bands, each with 16 rows of context
+    image = np.random.default_rng(0).integers(0, 256, (190, 70, 3), dtype=np.uint8)
+    expected = predict_classes(image, channel_argmax_model(), normalise=to_chw, tile=32)
+    classes = predict_classes_multiscale(
+        image, channel_argmax_model(), normalise=to_chw, scales=(1.0,), tile=32
+    )
+    np.testing.assert_array_equal(classes, expected)
+    blocks = np.kron(np.random.default_rng(1).integers(0, 256, (19, 7, 3)), np.ones((10, 10, 1)))
+    blocks = blocks.astype(np.uint8)  # a pointwise model on 10 px blocks: scales agree inside
+    expected = predict_classes(blocks, channel_argmax_model(), normalise=to_chw, tile=32)
+    classes = predict_classes_multiscale(
+        blocks, channel_argmax_model(), normalise=to_chw, scales=(0.8, 1.0, 1.25), tile=32
+    )
+    inside = np.kron(np.ones((19, 7), bool), np.pad(np.ones((6, 6), bool), 2))
+    np.testing.assert_array_equal(classes[inside], expected[inside])
+
+
+def test_scales_must_be_positive():
+    with pytest.raises(ValueError, match="scales must be positive"):
+        predict_classes_multiscale(
+            STRIPES, stripe_model(), normalise=unit_gray, scales=(1.0, 0.0), tile=32
+        )
+    with pytest.raises(ValueError, match="scales must be positive"):
+        predict_classes_multiscale(STRIPES, stripe_model(), normalise=unit_gray, scales=())

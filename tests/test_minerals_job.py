@@ -274,3 +274,18 @@ def test_colour_options_fail_with_one_line(tmp_path):
     assert (
         result.exit_code == 2 and "blank field (10, 10) and image (101, 77) differ" in result.output
     )
+
+
+def test_several_scales_are_averaged_and_bad_scales_fail_with_one_line(tmp_path):
+    model = _constant_model(tmp_path / "m", answer=2)
+    write_image(tmp_path / "in" / "a.png", _section())
+    base = ["predict", "minerals", str(tmp_path / "in"), "--model", str(model), "--out"]
+    result = runner.invoke(app, [*base, str(tmp_path / "o"), "--scales", "0.8,1,1.25"])
+    assert result.exit_code == 0, result.output
+    classes = read_image(tmp_path / "o" / "a" / "classes.png")
+    assert classes.shape == (101, 77) and (classes == 2).all()
+    assert "scales:\n- 0.8\n- 1.0\n- 1.25\n" in (tmp_path / "o" / "config.yaml").read_text()
+    result = runner.invoke(app, [*base, str(tmp_path / "o2"), "--scales", "1,big"])
+    assert result.exit_code == 2 and "--scales takes comma-separated numbers" in result.output
+    result = runner.invoke(app, [*base, str(tmp_path / "o3"), "--scales", "0,1"])
+    assert result.exit_code == 2 and "scales.0: Input should be greater than 0" in result.output

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, PositiveFloat, model_validator
 
 from orescope.errors import InputError
 from orescope.infer.device import pick_device
+from orescope.infer.multiscale import predict_classes_multiscale
 from orescope.infer.particles import zscore_normaliser
 from orescope.infer.sliding_window import predict_classes
 from orescope.measure.minerals import (
@@ -38,6 +39,12 @@ class MineralConfig(BaseModel, extra="forbid"):
         None, ge=0.01, le=10_000, description="image scale; sizes stay in px without it"
     )
     tta: bool = Field(False, description="average the model over mirrored copies of each tile")
+    scales: list[PositiveFloat] = Field(
+        [1.0],
+        min_length=1,
+        description="average the model over the image at these multiples of its trained scale "
+        "(0.8, 1, 1.25: ~3.4x the time, steadier classes)",
+    )
     align_xpl: bool = Field(True, description="register each XPL image onto its PPL image")
     min_grain_px: int = Field(16, ge=1, description="smaller grains are left out of grains.csv")
     liberation: str | None = Field(None, description="mineral (name or index) for liberation")
@@ -113,7 +120,12 @@ def segment_section(
     card = loaded.card
     stacked = model_input(image, xpl, card.in_channels, config.align_xpl)
     pixels = resize_image(stacked, card.input_scale)
-    classes = predict_classes(
+    predict = (
+        predict_classes
+        if config.scales == [1.0]
+        else partial(predict_classes_multiscale, scales=config.scales)
+    )
+    classes = predict(
         pixels,
         loaded.network,
         normalise=zscore_normaliser(pixels, card.in_channels, card.fixed_stats),

@@ -1,0 +1,108 @@
+"""Multi-scale inference: class maps from probabilities averaged over several input scales.
+
+A section model is trained on patches rescaled by up to ±25 %; averaging its predictions at
+0.8, 1 and 1.25 times the trained scale steadies the classes that one scale gets wrong
+(bench/section_models.py --scales). The image is predicted in bands of rows with half a tile of
+context above and below, so memory grows with the band and the image width, never its height.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import cv2
+import numpy as np
+import torch
+from rich.progress import track
+
+from orescope.infer.sliding_window import Normalise, class_index, predict_probabilities
+from orescope.preprocess.resample import resize_image
+
+BAND_ROWS = 512  # rows of the class map decided per band
+
+
+def predict_classes_multiscale(
+    image: np.ndarray,
+    model: torch.nn.Module,
+    *,
+    normalise: Normalise,
+    scales: Sequence[float],
+    tile: int = 256,
+    batch_size: int = 4,
+    tta: bool = False,
+    device: str | torch.device = "cpu",
+    progress: bool = False,
+) -> np.ndarray:
+    """Class map (uint8 H×W) of ``image``: per pixel the class of highest probability averaged
+    over the model's predictions of the image resampled by each of ``scales`` (bilinear back to
+    the image's grid). ``normalise`` is the image's own tile normaliser, used at every scale."""
+    classes = np.empty(image.shape[:2], dtype=np.uint8)
+    bands = _bands(image, model, normalise, scales, tile, batch_size, tta, device, progress)
+    for top, probabilities in bands:
+        classes[top : top + probabilities.shape[1]] = class_index(probabilities)
+    return classes
+
+
+def predict_probabilities_multiscale(
+    image: np.ndarray,
+    model: torch.nn.Module,
+    *,
+    normalise: Normalise,
+    scales: Sequence[float],
+    tile: int = 256,
+    batch_size: int = 4,
+    tta: bool = False,
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
+    """The averaged probabilities (float32 K×H×W) that :func:`predict_classes_multiscale`
+    decides by; holds them all, so for small images and benchmarks."""
+    bands = _bands(image, model, normalise, scales, tile, batch_size, tta, device, False)
+    return np.concatenate([band for _, band in bands], axis=1)
+
+
+def _bands(
+    image: np.ndarray,
+    model: torch.nn.Module,
+    normalise: Normalise,
+    scales: Sequence[float],
+    tile: int,
+    batch_size: int,
+    tta: bool,
+    device: str | torch.device,
+    progress: bool,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, averaged K×h×W probabilities) per band of :data:`BAND_ROWS` rows."""
+    if not scales or min(scales) <= 0:
+        raise ValueError(f"scales must be positive, got {list(scales)}")
+    height = image.shape[0]
+    margin = tile // 2
+    for top in track(range(0, height, BAND_ROWS), description="bands", disable=not progress):
+        start, stop = max(top - margin, 0), min(top + BAND_ROWS + margin, height)
+        window = image[start:stop]
+
+        def at(scale: float, window: np.ndarray = window) -> np.ndarray:
+            pixels = resize_image(window, scale)
+            probabilities = predict_probabilities(
+                pixels,
+                model,
+                normalise=normalise,
+                tile=tile,
+                batch_size=batch_size,
+                tta=tta,
+                device=device,
+            )
+            if pixels.shape[:2] == window.shape[:2]:
+                return probabilities
+            return _resized(probabilities, window.shape[:2])
+
+        total = at(scales[0])
+        for scale in scales[1:]:
+            total += at(scale)
+        rows = slice(top - start, min(top + BAND_ROWS, height) - start)
+        yield top, total[:, rows] / len(scales)
+
+
+def _resized(probabilities: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """K×h×w probabilities resampled bilinearly to K×``shape``."""
+    size = (shape[1], shape[0])
+    return np.stack([cv2.resize(p, size, interpolation=cv2.INTER_LINEAR) for p in probabilities])
