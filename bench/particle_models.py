@@ -101,7 +101,13 @@ def record_on_card(results: dict, scenes: int) -> None:
     }
     card.metrics = {k: v for k, v in card.metrics.items() if k.startswith("validation")}
     for data, table in results.items():
-        for label, suffix in ((ZOO_LABEL, ""), (f"{ZOO_LABEL} + TTA", ", with --tta")):
+        labels = [(ZOO_LABEL, ""), (f"{ZOO_LABEL} + TTA", ", with --tta")]
+        labels += [
+            (label, f", with --{label.removeprefix(ZOO_LABEL + ' + ')}")
+            for label in table
+            if label.startswith(f"{ZOO_LABEL} + scales")
+        ]
+        for label, suffix in labels:
             scores = {k: round(v, 4) for k, v in table[label].items() if k in COLUMNS}
             card.metrics[names[data] + suffix] = scores
     write_card(folder / CARD_FILE, card)
@@ -115,6 +121,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument(
         "--write-card", action="store_true", help="record the zoo model's scores on its card"
+    )
+    parser.add_argument(
+        "--scales", help="also score border-core models averaged over these scales (0.8,1,1.25)"
     )
     args = parser.parse_args()
     methods: dict[str, dict] = {
@@ -136,6 +145,13 @@ def main() -> None:
         else:
             methods[name] = {"method": "model", "model": path}
             methods[f"{name} + TTA"] = {"method": "model", "model": path, "tta": True}
+            if args.scales:
+                scales = [float(v) for v in args.scales.split(",")]
+                methods[f"{name} + scales {args.scales}"] = {
+                    "method": "model",
+                    "model": path,
+                    "scales": scales,
+                }
 
     scene = SceneConfig(height=768, width=768, mm_per_px=0.25, x50_mm=7.0)
     synthetic = []

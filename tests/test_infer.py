@@ -340,3 +340,15 @@ def test_scales_must_be_positive():
         )
     with pytest.raises(ValueError, match="scales must be positive"):
         predict_classes_multiscale(STRIPES, stripe_model(), normalise=unit_gray, scales=())
+
+
+def test_bands_of_averaged_probabilities_can_be_reduced_to_any_map():
+    classes = predict_classes_multiscale(
+        STRIPES,
+        stripe_model(),
+        normalise=unit_gray,
+        scales=(0.5, 1.0),
+        tile=32,
+        reduce=lambda band: np.where(band[1] > 0.55, 7, 3).astype(np.uint8),
+    )
+    assert (classes[8:-8, 8:-8] == 7).all()  # p = 0.575 on the stripes

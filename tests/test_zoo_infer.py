@@ -74,6 +74,18 @@ def test_a_perfect_model_at_the_trained_size_gives_back_the_particles():
     assert pairs.shape[1] == truth.max()
 
 
+def test_averaging_over_scales_keeps_the_particles_of_a_perfect_model():
+    truth = _scene()
+    image = _image(truth)
+    oracle = _oracle(image, None)
+    labels = segment_with_model(image, oracle, min_area_px=1, scales=(0.8, 1.0, 1.25))
+    assert labels.max() == truth.max()
+    pairs = np.unique(np.stack([labels[truth > 0], truth[truth > 0]]), axis=1)
+    assert pairs.shape[1] == truth.max() and np.count_nonzero(pairs[0]) == truth.max()
+    single = segment_with_model(image, oracle, min_area_px=1)
+    assert np.mean((labels > 0) == (single > 0)) > 0.995  # resampling moves a few edge pixels
+
+
 def test_the_model_measures_the_particle_size_it_is_shown():
     truth = _scene()
     image = _image(truth)

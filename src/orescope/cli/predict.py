@@ -14,6 +14,13 @@ from orescope.jobs import MineralConfig, ParticleConfig, run_minerals, run_parti
 
 app = typer.Typer(help="Find objects in images and measure them.", no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)
+Scales = Annotated[
+    str,
+    typer.Option(
+        help="Average the model over the image at these multiples of its trained scale, "
+        "comma-separated (0.8,1,1.25: ~3.4x slower, steadier results)."
+    ),
+]
 
 
 @app.command("particles")
@@ -30,6 +37,7 @@ def particles(
         typer.Option("--particle-px", help="Typical particle diameter in px (else estimated)."),
     ] = None,
     tta: Annotated[bool, typer.Option(help="Mirror test-time augmentation (4x slower).")] = False,
+    scales: Scales = "1",
     mm_per_px: Annotated[
         float | None, typer.Option("--mm-per-px", help="Scale; sizes stay in px without it.")
     ] = None,
@@ -62,6 +70,7 @@ def particles(
         model=model,
         particle_px=particle_px,
         tta=tta,
+        scales=_numbers(scales, "--scales"),
         mm_per_px=mm_per_px,
         polarity=polarity,
         size_measure=size_measure,
@@ -100,13 +109,7 @@ def minerals(
         str | None, typer.Option(help="Mineral (name or index) for a liberation table.")
     ] = None,
     tta: Annotated[bool, typer.Option(help="Mirror test-time augmentation (4x slower).")] = False,
-    scales: Annotated[
-        str,
-        typer.Option(
-            help="Average the model over the image at these multiples of its trained scale, "
-            "comma-separated (0.8,1,1.25: ~3.4x slower, steadier classes)."
-        ),
-    ] = "1",
+    scales: Scales = "1",
     align_xpl: Annotated[
         bool, typer.Option(help="Register each XPL image onto its PPL image first.")
     ] = True,

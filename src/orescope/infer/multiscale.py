@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from rich.progress import track
 
-from orescope.infer.sliding_window import Normalise, class_index, predict_probabilities
+from orescope.infer.sliding_window import Normalise, Reduce, class_index, predict_probabilities
 from orescope.preprocess.resample import resize_image
 
 BAND_ROWS = 512  # rows of the class map decided per band
@@ -32,14 +32,18 @@ def predict_classes_multiscale(
     tta: bool = False,
     device: str | torch.device = "cpu",
     progress: bool = False,
+    reduce: Reduce | None = None,
 ) -> np.ndarray:
     """Class map (uint8 H×W) of ``image``: per pixel the class of highest probability averaged
     over the model's predictions of the image resampled by each of ``scales`` (bilinear back to
-    the image's grid). ``normalise`` is the image's own tile normaliser, used at every scale."""
+    the image's grid), or what ``reduce`` makes of each band of averaged probabilities, as in
+    :func:`~orescope.infer.sliding_window.predict_classes`. ``normalise`` is the image's own
+    tile normaliser, used at every scale."""
+    reduce = reduce or class_index
     classes = np.empty(image.shape[:2], dtype=np.uint8)
     bands = _bands(image, model, normalise, scales, tile, batch_size, tta, device, progress)
     for top, probabilities in bands:
-        classes[top : top + probabilities.shape[1]] = class_index(probabilities)
+        classes[top : top + probabilities.shape[1]] = reduce(probabilities)
     return classes
 
 

@@ -3,13 +3,15 @@ predict tile by tile, decode the instances and bring them back to the image's ow
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Literal
 
 import numpy as np
 import torch
 
 from orescope.errors import InputError
+from orescope.infer.multiscale import predict_classes_multiscale
 from orescope.infer.sliding_window import predict_classes
 from orescope.instances.border_core import core_map, decode_core_map
 from orescope.instances.components import connected_components, remove_small
@@ -106,10 +108,14 @@ def predict_particle_map(
     tta: bool = False,
     progress: bool = False,
     stats: tuple[np.ndarray, np.ndarray] | None = None,
+    scales: Sequence[float] = (1.0,),
 ) -> np.ndarray:
     """uint8 map of ``image`` at its own scale: a border-core model's :func:`core_map`, or a
-    foreground model's mask; ``stats`` as in :func:`zscore_normaliser`."""
-    return predict_classes(
+    foreground model's mask; ``stats`` as in :func:`zscore_normaliser`; ``scales`` other than
+    (1,) average the model over those multiples of the image's scale."""
+    single = tuple(scales) == (1.0,)
+    predict = predict_classes if single else partial(predict_classes_multiscale, scales=scales)
+    return predict(
         image,
         network,
         normalise=zscore_normaliser(image, in_channels, stats),
@@ -129,6 +135,7 @@ def _model_map(
     batch_size: int,
     progress: bool,
     tile: int | None = None,
+    scales: Sequence[float] = (1.0,),
 ) -> np.ndarray:
     card = loaded.card
     return predict_particle_map(
@@ -141,6 +148,7 @@ def _model_map(
         tta,
         progress,
         card.fixed_stats,
+        scales,
     )
 
 
@@ -201,6 +209,7 @@ def segment_with_model(
     batch_size: int = 4,
     progress: bool = False,
     split: ForegroundSplit = "watershed",
+    scales: Sequence[float] = (1.0,),
 ) -> np.ndarray:
     """uint32 instance labels of ``image`` (same height and width).
 
@@ -208,14 +217,17 @@ def segment_with_model(
     estimated when not given. The image is resampled so that this matches the size the model
     was trained at, and the labels are resampled back. ``split`` says how a foreground-only
     model's mask becomes particles: watershed on its distance map, or connected components
-    (paper 000).
+    (paper 000). ``scales`` other than (1,) average the model over those multiples of the
+    resampled image's scale.
     """
     scale = 1.0
     if loaded.card.particle_px is not None:
         typical = particle_px or estimate_particle_px(image, loaded, batch_size)
         scale = size_scale(typical, loaded.card.particle_px)
     # the resampled image is freed before decoding, which holds the run's peak memory
-    particle_map = _model_map(resize_image(image, scale), loaded, tta, batch_size, progress)
+    particle_map = _model_map(
+        resize_image(image, scale), loaded, tta, batch_size, progress, scales=scales
+    )
     card = loaded.card
     labels = decode_particles(particle_map, card.target, card.particle_px, split)
     del particle_map

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, PositiveFloat, field_validator
 
 from orescope.infer.device import pick_device
 from orescope.infer.particles import segment_with_model
@@ -38,6 +38,12 @@ class ParticleConfig(BaseModel, extra="forbid"):
         None, gt=0, description="typical particle diameter in px; estimated by the model if unset"
     )
     tta: bool = Field(False, description="average the model over mirrored copies of each tile")
+    scales: list[PositiveFloat] = Field(
+        [1.0],
+        min_length=1,
+        description="average the model over the image at these multiples of its trained "
+        "particle size (0.8, 1, 1.25: steadier small particles, ~3.4x the model's time)",
+    )
     foreground_split: Literal["watershed", "components"] = Field(
         "watershed", description="how a foreground-only model's mask becomes particles"
     )
@@ -87,6 +93,7 @@ def segment_particles(image: np.ndarray, config: ParticleConfig) -> np.ndarray:
             shared_model(config.model),
             particle_px=config.particle_px,
             tta=config.tta,
+            scales=config.scales,
             min_area_px=config.min_area_px,
             split=config.foreground_split,
         )
