@@ -18,7 +18,7 @@ Scales = Annotated[
     str,
     typer.Option(
         help="Average the model over the image at these multiples of its trained scale, "
-        "comma-separated (0.8,1,1.25: ~3.4x slower, steadier results)."
+        "comma-separated (0.8,1,1.25: 2-3.4x slower, steadier results)."
     ),
 ]
 

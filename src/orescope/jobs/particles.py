@@ -42,7 +42,7 @@ class ParticleConfig(BaseModel, extra="forbid"):
         [1.0],
         min_length=1,
         description="average the model over the image at these multiples of its trained "
-        "particle size (0.8, 1, 1.25: steadier small particles, ~3.4x the model's time)",
+        "particle size (0.8, 1, 1.25: steadier small particles, ~2.2x the time on gravel)",
     )
     foreground_split: Literal["watershed", "components"] = Field(
         "watershed", description="how a foreground-only model's mask becomes particles"
