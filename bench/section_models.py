@@ -22,7 +22,6 @@ import numpy as np
 
 from orescope.infer.multiscale import predict_probabilities_multiscale
 from orescope.infer.particles import zscore_normaliser
-from orescope.infer.sliding_window import predict_probabilities
 from orescope.io import load_lumenstone, load_thinsections
 from orescope.jobs.minerals import mineral_index, model_input
 from orescope.metrics.pixel import auc, confusion_matrix, confusion_metrics
@@ -61,14 +60,9 @@ def evaluate(
         xpl = sample.read_xpl() if card.in_channels == 6 else None
         pixels = resize_image(model_input(image, xpl, card.in_channels), card.input_scale)
         normalise = zscore_normaliser(pixels, card.in_channels, card.fixed_stats)
-        if scales == (1.0,):
-            probabilities = predict_probabilities(
-                pixels, loaded.network, normalise=normalise, tile=card.tile, tta=tta
-            )
-        else:
-            probabilities = predict_probabilities_multiscale(
-                pixels, loaded.network, normalise=normalise, scales=scales, tile=card.tile, tta=tta
-            )
+        probabilities = predict_probabilities_multiscale(
+            pixels, loaded.network, normalise=normalise, scales=scales, tile=card.tile, tta=tta
+        )
         predicted = probabilities.argmax(axis=0).astype(np.uint8)
         matrix += confusion_matrix(mask, resize_labels(predicted, mask.shape), classes)
         if target is not None:  # AUC at the model's scale, every 7th pixel: enough for 3 digits

@@ -319,8 +319,8 @@ def test_bands_join_without_seams(monkeypatch):
     monkeypatch.setattr(multiscale, "BAND_ROWS", 40)  # 5 bands, each with 16 rows of context
     image = np.random.default_rng(0).integers(0, 256, (190, 70, 3), dtype=np.uint8)
     expected = predict_classes(image, channel_argmax_model(), normalise=to_chw, tile=32)
-    classes = predict_classes_multiscale(
-        image, channel_argmax_model(), normalise=to_chw, scales=(1.0,), tile=32
+    classes = predict_classes_multiscale(  # (1, 1): banded; (1,) alone is the plain window
+        image, channel_argmax_model(), normalise=to_chw, scales=(1.0, 1.0), tile=32
     )
     np.testing.assert_array_equal(classes, expected)
     blocks = np.kron(np.random.default_rng(1).integers(0, 256, (19, 7, 3)), np.ones((10, 10, 1)))

@@ -15,7 +15,13 @@ import numpy as np
 import torch
 from rich.progress import track
 
-from orescope.infer.sliding_window import Normalise, Reduce, class_index, predict_probabilities
+from orescope.infer.sliding_window import (
+    Normalise,
+    Reduce,
+    class_index,
+    predict_classes,
+    predict_probabilities,
+)
 from orescope.preprocess.resample import resize_image
 
 BAND_ROWS = 512  # rows of the class map decided per band
@@ -38,7 +44,19 @@ def predict_classes_multiscale(
     over the model's predictions of the image resampled by each of ``scales`` (bilinear back to
     the image's grid), or what ``reduce`` makes of each band of averaged probabilities, as in
     :func:`~orescope.infer.sliding_window.predict_classes`. ``normalise`` is the image's own
-    tile normaliser, used at every scale."""
+    tile normaliser, used at every scale. Scales (1,) are the plain sliding window."""
+    if tuple(scales) == (1.0,):
+        return predict_classes(
+            image,
+            model,
+            normalise=normalise,
+            tile=tile,
+            batch_size=batch_size,
+            tta=tta,
+            device=device,
+            progress=progress,
+            reduce=reduce,
+        )
     reduce = reduce or class_index
     classes = np.empty(image.shape[:2], dtype=np.uint8)
     bands = _bands(image, model, normalise, scales, tile, batch_size, tta, device, progress)
@@ -60,6 +78,16 @@ def predict_probabilities_multiscale(
 ) -> np.ndarray:
     """The averaged probabilities (float32 K×H×W) that :func:`predict_classes_multiscale`
     decides by; holds them all, so for small images and benchmarks."""
+    if tuple(scales) == (1.0,):
+        return predict_probabilities(
+            image,
+            model,
+            normalise=normalise,
+            tile=tile,
+            batch_size=batch_size,
+            tta=tta,
+            device=device,
+        )
     bands = _bands(image, model, normalise, scales, tile, batch_size, tta, device, False)
     return np.concatenate([band for _, band in bands], axis=1)
 

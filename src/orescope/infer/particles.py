@@ -4,7 +4,6 @@ predict tile by tile, decode the instances and bring them back to the image's ow
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import partial
 from typing import Literal
 
 import numpy as np
@@ -12,7 +11,6 @@ import torch
 
 from orescope.errors import InputError
 from orescope.infer.multiscale import predict_classes_multiscale
-from orescope.infer.sliding_window import predict_classes
 from orescope.instances.border_core import core_map, decode_core_map
 from orescope.instances.components import connected_components, remove_small
 from orescope.instances.threshwater import split_touching
@@ -113,11 +111,10 @@ def predict_particle_map(
     """uint8 map of ``image`` at its own scale: a border-core model's :func:`core_map`, or a
     foreground model's mask; ``stats`` as in :func:`zscore_normaliser`; ``scales`` other than
     (1,) average the model over those multiples of the image's scale."""
-    single = tuple(scales) == (1.0,)
-    predict = predict_classes if single else partial(predict_classes_multiscale, scales=scales)
-    return predict(
+    return predict_classes_multiscale(
         image,
         network,
+        scales=scales,
         normalise=zscore_normaliser(image, in_channels, stats),
         tile=tile,
         batch_size=batch_size,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -13,7 +13,6 @@ from orescope.errors import InputError
 from orescope.infer.device import pick_device
 from orescope.infer.multiscale import predict_classes_multiscale
 from orescope.infer.particles import zscore_normaliser
-from orescope.infer.sliding_window import predict_classes
 from orescope.measure.minerals import (
     association,
     grain_size_summary,
@@ -120,14 +119,10 @@ def segment_section(
     card = loaded.card
     stacked = model_input(image, xpl, card.in_channels, config.align_xpl)
     pixels = resize_image(stacked, card.input_scale)
-    predict = (
-        predict_classes
-        if config.scales == [1.0]
-        else partial(predict_classes_multiscale, scales=config.scales)
-    )
-    classes = predict(
+    classes = predict_classes_multiscale(
         pixels,
         loaded.network,
+        scales=config.scales,
         normalise=zscore_normaliser(pixels, card.in_channels, card.fixed_stats),
         tile=card.tile,
         batch_size=config.batch_size,
