@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from orescope.preprocess.colour import mean_class_colours, reference_saturation
+from orescope.preprocess.colour import colour_reference
 from orescope.train.config import DataSource
 from orescope.train.data import load_source
 from orescope.zoo import CARD_FILE, read_card, write_card
@@ -32,8 +32,7 @@ def main() -> None:
         photos += [(item.image[..., :3], item.labels) for item in load_source(source, None)]
     if not photos:
         raise SystemExit(f"{args.model}: the card names no training data")
-    colours = {i: tuple(float(v) for v in rgb) for i, rgb in mean_class_colours(photos).items()}
-    saturation = reference_saturation(photos)
+    colours, saturation = colour_reference(photos)
     write_card(
         args.model / CARD_FILE,
         card.model_copy(update={"reference_colours": colours, "reference_saturation": saturation}),

@@ -189,6 +189,18 @@ def reference_saturation(
     return float(np.mean(found)) if found else None
 
 
+# A model card's colour reference: class-mean RGB of the training photos and their saturation.
+ColourReference = tuple[dict[int, tuple[float, float, float]], float | None]
+
+
+def colour_reference(photos: list[tuple[np.ndarray, np.ndarray]]) -> ColourReference:
+    """What a card keeps for colour calibration of ``(photo, mask)`` training pairs: the class
+    means (:func:`mean_class_colours`, as plain floats) and :func:`reference_saturation`."""
+    found = mean_class_colours(photos)
+    colours = {index: (float(r), float(g), float(b)) for index, (r, g, b) in found.items()}
+    return colours, reference_saturation(photos)
+
+
 def class_colours(
     image: np.ndarray, mask: np.ndarray, min_pixels: int = 50
 ) -> dict[int, tuple[np.ndarray, int]]:

@@ -21,7 +21,7 @@ from orescope.instances.border_core import CLASS_NAMES
 from orescope.metrics.instance import instance_metrics
 from orescope.metrics.pixel import confusion_matrix, confusion_metrics, pixel_metrics
 from orescope.models.weights import load_weights, save_weights
-from orescope.preprocess.colour import mean_class_colours, reference_saturation
+from orescope.preprocess.colour import ColourReference, colour_reference
 from orescope.train.checkpoint import load_checkpoint, save_checkpoint
 from orescope.train.config import OptimizerConfig, TrainConfig
 from orescope.train.data import (
@@ -36,9 +36,6 @@ from orescope.train.data import (
 from orescope.train.history import write_history
 from orescope.train.losses import segmentation_loss
 from orescope.zoo import CARD_FILE, WEIGHTS_FILE, ModelCard, resolve_model_dir, write_card
-
-# Class-mean colours of the training photos and the saturation calibration fits against them.
-ColourReference = tuple[dict[int, tuple[float, float, float]], float | None]
 
 VALIDATION_SCORES = ("ap50", "f1_match", "eta", "merger_ratio", "splitter_ratio", "iou")
 
@@ -147,10 +144,7 @@ def _reference_colours(config: TrainConfig, images: list[LabelledImage]) -> Colo
     between the photos and it."""
     if config.target != "classes":
         return {}, None
-    photos = [(item.image[..., :3], item.labels) for item in images]
-    found = mean_class_colours(photos)
-    colours = {index: (float(r), float(g), float(b)) for index, (r, g, b) in found.items()}
-    return colours, reference_saturation(photos)
+    return colour_reference([(item.image[..., :3], item.labels) for item in images])
 
 
 def _card(
