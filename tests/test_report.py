@@ -1,3 +1,6 @@
+import base64
+
+import cv2
 import numpy as np
 
 from orescope.report import Thumbnail, instance_overlay
@@ -22,6 +25,13 @@ def test_overlay_colours_outlines_and_border_cut_particles():
     assert overlay[3, 3].tolist() != [100, 100, 100]  # tinted interior
 
 
-def test_thumbnails_are_kept_small():
-    thumb = Thumbnail("big", np.zeros((3000, 1500, 3), np.uint8), "caption")
-    assert thumb.image.shape == (560, 280, 3)
+def test_thumbnails_are_kept_small_and_encoded_where_made():
+    picture = np.zeros((3000, 1500, 3), np.uint8)
+    picture[:1500, :, 0] = 200  # top half red
+    thumb = Thumbnail("big", picture, "caption")
+    prefix = "data:image/png;base64,"
+    assert thumb.uri.startswith(prefix)
+    png = np.frombuffer(base64.b64decode(thumb.uri[len(prefix) :]), np.uint8)
+    decoded = cv2.imdecode(png, cv2.IMREAD_COLOR)  # BGR
+    assert decoded.shape == (560, 280, 3)
+    assert decoded[0, 0].tolist() == [0, 0, 200] and decoded[-1, -1].tolist() == [0, 0, 0]

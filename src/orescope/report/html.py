@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import html
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 
 import cv2
@@ -27,14 +27,17 @@ THUMBNAIL_SIDE = 560  # px: sharp at the report's figure width on high-density s
 
 @dataclass(frozen=True)
 class Thumbnail:
-    """A captioned picture for the report, kept small: a run may have thousands of them."""
+    """A captioned picture for the report, kept small: a run may have thousands of them. It is
+    shrunk and PNG-encoded where it is made, so that image workers do that work, not the one
+    process that writes the report after them all."""
 
     title: str
-    image: np.ndarray  # RGB uint8
+    image: InitVar[np.ndarray]  # RGB uint8
     caption: str
+    uri: str = field(init=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "image", shrink(self.image, THUMBNAIL_SIDE))
+    def __post_init__(self, image: np.ndarray) -> None:
+        object.__setattr__(self, "uri", png_data_uri(image, THUMBNAIL_SIDE))
 
 
 def shrink(image: np.ndarray, max_side: int) -> np.ndarray:
@@ -96,7 +99,7 @@ def write_report(
     for thumb in thumbnails:
         parts.append(
             f"<figure><img alt='{html.escape(thumb.title)}' "
-            f"src='{png_data_uri(thumb.image)}'><figcaption><b>{html.escape(thumb.title)}"
+            f"src='{thumb.uri}'><figcaption><b>{html.escape(thumb.title)}"
             f"</b><br>{html.escape(thumb.caption)}</figcaption></figure>"
         )
     parts.append("</div>")

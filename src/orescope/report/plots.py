@@ -47,6 +47,7 @@ def plot_psd(
     axes.grid(True, which="both", alpha=0.3)
     axes.set_title(title)
     axes.legend(fontsize=8, loc="upper left")
-    figure.tight_layout()
+    # fixed margins for the fixed figure size: tight_layout would cost more than the drawing
+    figure.subplots_adjust(left=0.09, right=0.98, bottom=0.12, top=0.93)
     figure.savefig(path)
     plt.close(figure)
