@@ -133,6 +133,27 @@ def test_channel_rules():
         zscore_normaliser(np.zeros((8, 8, 3), np.uint8), 6)
 
 
+@pytest.mark.parametrize(
+    ("shape", "dtype"),
+    [
+        ((300, 200, 3), np.uint8),
+        ((300, 200), np.uint16),
+        ((50, 40, 6), np.float32),
+        ((30, 20, 5), np.uint32),
+    ],
+)
+def test_channel_statistics_are_exact_for_any_channel_count_and_type(shape, dtype):
+    rng = np.random.default_rng(4)
+    image = (rng.random(shape) * 200 + 1000 * (np.dtype(dtype) == np.uint16)).astype(dtype)
+    mean, std = channel_stats(image)
+    pixels = image.reshape(-1, shape[2] if len(shape) == 3 else 1).astype(np.float64)
+    assert mean.dtype == std.dtype == np.float32 and mean.shape == (pixels.shape[1],)
+    assert np.allclose(mean, pixels.mean(axis=0), rtol=1e-6)
+    assert np.allclose(std, pixels.std(axis=0), rtol=1e-5)
+    flat = np.full((10, 10, 3), 7, np.uint8)  # no spread: the floor keeps z-scores finite
+    assert channel_stats(flat)[1].tolist() == [np.float32(1e-6)] * 3
+
+
 def test_fixed_statistics_normalise_every_image_alike():
     image = np.array([[[10, 20, 30], [50, 60, 70]]], np.uint8)
     stats = (np.array([30.0, 40.0, 50.0]), np.array([10.0, 20.0, 40.0]))

@@ -27,7 +27,7 @@ _OPENCV_STATS_TYPES = tuple(map(np.dtype, (np.uint8, np.uint16, np.int16, np.flo
 def channel_stats(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and std (float32) of an image, from a regular subsample so panoramas
     stay cheap. OpenCV sums in double precision without a float copy of the sample: ten
-    times faster than NumPy's float32 statistics, and exact where those drift."""
+    times faster than NumPy's statistics of a float32 copy, and free of their rounding."""
     step = max(1, int(np.ceil(np.sqrt(image.shape[0] * image.shape[1] / STATS_SAMPLES))))
     channels = image.shape[2] if image.ndim == 3 else 1
     sample = image[::step, ::step].reshape(-1, 1, channels)
