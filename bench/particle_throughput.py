@@ -6,7 +6,11 @@ pass over the same tiles, and peak memory on a large image.
    core) and with one, against the model's forward pass alone (torch's default threads) over
    exactly as many tiles as the run predicted (size probes included). Prints them in
    megapixels per second and the ratios (the target is ≥ 0.8).
-2. Memory: `predict particles` on one synthetic HEIGHT×WIDTH image (default 12000×8000) in a
+2. Stages: where one worker's time goes on one scene, with one torch and one OpenCV thread
+   (as each of the default workers has): the model's forward passes (size probe included),
+   the rest of segmentation (normalising, blending, decoding, resampling), measuring, and
+   the pictures (`labels.tif`, overlay, its PNG), as seconds per image and shares.
+3. Memory: `predict particles` on one synthetic HEIGHT×WIDTH image (default 12000×8000) in a
    child process; prints its peak resident memory (target < 3 GB).
 
     python bench/particle_throughput.py [--scenes 4] [--side 1536] [--big 12000x8000] [--repeats 3]
@@ -22,13 +26,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
-from orescope.io import write_image
+from orescope.io import read_image, write_image, write_labels
 from orescope.jobs import ParticleConfig, run_particles
 from orescope.jobs.parallel import worker_count
-from orescope.jobs.particles import shared_model
+from orescope.jobs.particles import psd_summary, segment_particles, shared_model
+from orescope.measure import measure_particles
+from orescope.report import instance_overlay
 from orescope.synth import SceneConfig, synthesize_scene, write_scenes
 from orescope.zoo import load_model
 
@@ -105,6 +112,53 @@ def throughput(scenes: int, side: int, model: str, repeats: int) -> dict:
     }
 
 
+def stage_seconds(side: int, model: str, repeats: int) -> dict:
+    """Seconds per stage of one scene in one worker's setting (one torch and one OpenCV
+    thread); each stage the fastest of ``repeats``."""
+    config = SceneConfig(height=side, width=side, mm_per_px=0.25, x50_mm=7.0, seed=11)
+    settings = ParticleConfig(mm_per_px=0.25, model=model)
+    network = shared_model(model).network
+    inside = [0.0, 0.0]  # started, total
+    hooks = [
+        network.register_forward_pre_hook(lambda *_: inside.__setitem__(0, time.perf_counter())),
+        network.register_forward_hook(
+            lambda *_: inside.__setitem__(1, inside[1] + time.perf_counter() - inside[0])
+        ),
+    ]
+    previous = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    best: dict[str, float] = {}
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            path = write_scenes(Path(folder) / "in", config, 1, progress=False)[0]
+            segment_particles(read_image(path), settings)  # warm-up at one thread
+            for _ in range(repeats):
+                timings, started = {}, time.perf_counter()
+                image = read_image(path)
+                timings["read"] = time.perf_counter() - started
+                inside[1], started = 0.0, time.perf_counter()
+                labels = segment_particles(image, settings)
+                timings["model forward"] = inside[1]
+                timings["rest of segmentation"] = time.perf_counter() - started - inside[1]
+                started = time.perf_counter()
+                particles = measure_particles(labels, settings.mm_per_px)
+                psd_summary(particles, settings)
+                timings["measurements and PSD"] = time.perf_counter() - started
+                started = time.perf_counter()
+                write_labels(Path(folder) / "labels.tif", labels)
+                write_image(Path(folder) / "overlay.png", instance_overlay(image, labels))
+                timings["labels.tif and overlay"] = time.perf_counter() - started
+                best = {k: min(v, best.get(k, np.inf)) for k, v in timings.items()}
+    finally:
+        torch.set_num_threads(previous[0])
+        cv2.setNumThreads(previous[1])
+        for hook in hooks:
+            hook.remove()
+    total = sum(best.values())
+    return {k: {"seconds": v, "share": v / total} for k, v in best.items()}
+
+
 def peak_memory(height: int, width: int, model: str) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         scene = synthesize_scene(SceneConfig(height=1024, width=1024, mm_per_px=0.25, seed=3))
@@ -152,6 +206,10 @@ def main() -> None:
         f"{speed['one_worker_mp_per_s']:.3f} MP/s, ratio {speed['ratio_one_worker']:.2f}, "
         f"the model's share of its run {speed['model_share_of_one_worker_run']:.0%}"
     )
+    results["stages"] = stage_seconds(args.side, args.model, args.repeats)
+    print(f"one worker's stages on one {args.side}² scene (1 thread):")
+    for stage, timing in results["stages"].items():
+        print(f"  {stage}: {timing['seconds']:.3f} s ({timing['share']:.0%})")
     if args.big != "none":
         width, height = (int(v) for v in args.big.split("x"))
         results["memory"] = peak_memory(height, width, args.model)
