@@ -119,12 +119,14 @@ def stage_seconds(side: int, model: str, repeats: int) -> dict:
     settings = ParticleConfig(mm_per_px=0.25, model=model)
     network = shared_model(model).network
     inside = [0.0, 0.0]  # started, total
-    hooks = [
-        network.register_forward_pre_hook(lambda *_: inside.__setitem__(0, time.perf_counter())),
-        network.register_forward_hook(
-            lambda *_: inside.__setitem__(1, inside[1] + time.perf_counter() - inside[0])
-        ),
-    ]
+
+    def before(*_: object) -> None:
+        inside[0] = time.perf_counter()
+
+    def after(*_: object) -> None:
+        inside[1] += time.perf_counter() - inside[0]
+
+    hooks = [network.register_forward_pre_hook(before), network.register_forward_hook(after)]
     previous = torch.get_num_threads(), cv2.getNumThreads()
     torch.set_num_threads(1)
     cv2.setNumThreads(1)

@@ -18,7 +18,7 @@ from rich.progress import track
 from orescope.infer.sliding_window import (
     Normalise,
     Reduce,
-    class_index,
+    classes_from_bands,
     predict_classes,
     predict_probabilities,
 )
@@ -57,12 +57,8 @@ def predict_classes_multiscale(
             progress=progress,
             reduce=reduce,
         )
-    reduce = reduce or class_index
-    classes = np.empty(image.shape[:2], dtype=np.uint8)
     bands = _bands(image, model, normalise, scales, tile, batch_size, tta, device, progress)
-    for top, probabilities in bands:
-        classes[top : top + probabilities.shape[1]] = reduce(probabilities)
-    return classes
+    return classes_from_bands(image.shape[:2], bands, reduce)
 
 
 def predict_probabilities_multiscale(

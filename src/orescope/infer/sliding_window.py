@@ -49,13 +49,10 @@ def predict_classes(
     reflection is too short) and cropped back. ``tta`` averages the four mirror variants. The
     model is moved to ``device`` and evaluated in eval mode; its training flag is restored.
     """
-    reduce = reduce or class_index
-    classes = np.empty(image.shape[:2], dtype=np.uint8)
-    for top, probabilities in _probability_bands(
+    bands = _probability_bands(
         image, model, normalise, tile, overlap, batch_size, tta, device, progress
-    ):
-        classes[top : top + probabilities.shape[1]] = reduce(probabilities)
-    return classes
+    )
+    return classes_from_bands(image.shape[:2], bands, reduce)
 
 
 def predict_probabilities(
@@ -79,6 +76,20 @@ def predict_probabilities(
         image, model, normalise, tile, overlap, batch_size, tta, device, progress
     )
     return np.concatenate([band for _, band in bands], axis=1)
+
+
+def classes_from_bands(
+    shape: tuple[int, int],
+    bands: Iterator[tuple[int, np.ndarray]],
+    reduce: Reduce | None = None,
+) -> np.ndarray:
+    """uint8 H×W map of (first row, K×h×W probability) bands, each band reduced to classes by
+    ``reduce`` (default :func:`class_index`) as it arrives, so no full probability map is held."""
+    reduce = reduce or class_index
+    classes = np.empty(shape, dtype=np.uint8)
+    for top, probabilities in bands:
+        classes[top : top + probabilities.shape[1]] = reduce(probabilities)
+    return classes
 
 
 def class_index(probabilities: np.ndarray) -> np.ndarray:
