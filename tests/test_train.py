@@ -8,6 +8,7 @@ from orescope.errors import InputError
 from orescope.io import write_image
 from orescope.preprocess.colour import mean_class_colours, reference_saturation
 from orescope.train import DataSource, TrainConfig, read_train_config, train_model
+from orescope.train.augment import AugmentConfig
 from orescope.train.config import LossConfig
 from orescope.train.data import BalancedPatches, PatchDataset, dataset_stats, load_source
 from orescope.train.losses import segmentation_loss
@@ -175,6 +176,75 @@ def test_ignored_pixels_do_not_count():
     loss = segmentation_loss(logits, target, LossConfig(name="ce", ignore_index=255))
     expected = -torch.log_softmax(logits[0, :, 0, 0], dim=0)[1]
     assert torch.isclose(loss, expected)
+
+
+def test_unlabelled_pixels_of_a_sparse_annotation_do_not_count():
+    logits = torch.zeros(1, 3, 2, 2)
+    logits[0, 2, 0, 0] = 3.0
+    target = torch.tensor([[[2, -1], [-1, -1]]])
+    for name in ("ce", "bce_dice"):
+        alone = segmentation_loss(logits[..., :1, :1], target[..., :1, :1], LossConfig(name=name))
+        assert torch.isclose(segmentation_loss(logits, target, LossConfig(name=name)), alone)
+
+
+def _conveyor_folder(root, sizes=(10, 14)):
+    """A 96×96 crop with square rocks of the given sides outlined, the rest left open."""
+    import json
+
+    (root / "images").mkdir(parents=True)
+    write_image(root / "images" / "c1.png", np.full((96, 96, 3), 120, dtype=np.uint8))
+    squares = [
+        [[x, 10, x + side, 10, x + side, 10 + side, x, 10 + side]]
+        for x, side in zip((10, 40), sizes, strict=True)
+    ]
+    coco = {
+        "images": [{"id": 1, "file_name": "c1.png", "height": 96, "width": 96}],
+        "annotations": [
+            {"id": i, "image_id": 1, "category_id": 2, "segmentation": ring}
+            for i, ring in enumerate(squares, start=1)
+        ],
+    }
+    (root / "annotations.json").write_text(json.dumps(coco))
+    return DataSource(kind="conveyor", path=str(root))
+
+
+def test_conveyor_crops_train_on_their_outlined_rocks_only(tmp_path):
+    source = _conveyor_folder(tmp_path / "conveyor")
+    (item,) = load_source(source, particle_px=None)
+    assert np.unique(item.labels).tolist() == [-1, 1, 2]
+    assert (item.labels == 1).sum() == 100 and (item.labels == 2).sum() == 196
+    patches = PatchDataset(
+        [[item]],
+        [1.0],
+        96,
+        1,
+        AugmentConfig(
+            flip=False,
+            rot90=False,
+            scale_p=0,
+            brightness=0,
+            contrast=0,
+            colour=0,
+            blur_p=0,
+            noise_std=0,
+            touching_p=0,
+        ),
+        "border_core",
+        2,
+        seed=0,
+    )
+    target = patches[0][1].numpy()
+    assert (target == -1).sum() == 96 * 96 - 296 and not (target == 0).any()
+    assert target[15, 15] == 1 and target[10, 15] == 2  # core inside, border on the rim
+    (resampled,) = load_source(source, particle_px=24.0)  # median ECD 13.5 px → 24 px
+    assert resampled.image.shape == (170, 170, 3) and (resampled.labels == -1).any()
+
+
+def test_sparse_conveyor_labels_cannot_validate(tmp_path):
+    conveyor = {"kind": "conveyor", "path": "x"}
+    with pytest.raises(ValueError, match="sparse"):
+        TrainConfig.model_validate({**TINY, "out": str(tmp_path), "val": [conveyor]})
+    TrainConfig.model_validate({**TINY, "out": str(tmp_path), "train": [conveyor]})
 
 
 def _section_config(tmp_path, data, **changes):

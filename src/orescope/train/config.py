@@ -19,10 +19,11 @@ SECTION_KINDS = ("lumenstone", "thinsections")
 class DataSource(BaseModel, extra="forbid"):
     """One set of labelled images: a dataset folder in the gravel layout (``gravel``: images/,
     labels/, resolutions.csv), synthetic scenes generated from ``scene`` with seeds
-    ``seed, seed+1, ...``, or a section dataset with class masks (``lumenstone``,
-    ``thinsections``: the layouts of ../shared/data)."""
+    ``seed, seed+1, ...``, conveyor crops with sparse polygons (``conveyor``: only the outlined
+    rocks are trained on, the rest of each crop is ignored), or a section dataset with class
+    masks (``lumenstone``, ``thinsections``: the layouts of ../shared/data)."""
 
-    kind: Literal["gravel", "synth", "lumenstone", "thinsections"]
+    kind: Literal["gravel", "synth", "conveyor", "lumenstone", "thinsections"]
     path: str | None = Field(None, description="dataset root for the folder kinds")
     stems: list[str] | None = Field(None, description="only these images (a fixed split)")
     exclude: list[str] = Field(default_factory=list, description="all images but these")
@@ -117,6 +118,8 @@ class TrainConfig(BaseModel, extra="forbid"):
             raise ValueError("the balanced sampler needs target 'classes'")
         if len({s.scale for s in self.train + self.val}) > 1:
             raise ValueError("all data sources need the same scale: the model has one")
+        if any(s.kind == "conveyor" for s in self.val):
+            raise ValueError("'conveyor' labels are sparse: they train but cannot validate")
         if self.xpl and any(s.kind != "thinsections" for s in self.train + self.val):
             raise ValueError("xpl needs 'thinsections' data sources, which have XPL images")
         return self

@@ -15,7 +15,13 @@ from orescope.errors import InputError
 from orescope.infer.particles import channel_stats
 from orescope.instances.border_core import encode_border_core
 from orescope.io.classes import ClassRegistry
-from orescope.io.datasets import SectionSample, load_gravel, load_lumenstone, load_thinsections
+from orescope.io.datasets import (
+    SectionSample,
+    load_conveyor,
+    load_gravel,
+    load_lumenstone,
+    load_thinsections,
+)
 from orescope.preprocess.align import align_to
 from orescope.preprocess.resample import median_diameter_px, resize_image, resize_labels
 from orescope.synth.particles import SceneConfig, synthesize_scene
@@ -24,11 +30,14 @@ from orescope.train.balanced import ClassBalancedSampler, Window
 from orescope.train.config import DataSource
 from orescope.train.touching import Donor, collect_donors
 
+UNLABELLED = -1  # label of pixels a sparse annotation leaves open: neither particle nor background
+
 
 @dataclass(frozen=True)
 class LabelledImage:
-    """A uint8 image (RGB, or PPL + XPL), its int32 instance labels or class mask, and the
-    statistics its tiles are normalised with (the whole image's, as at inference)."""
+    """A uint8 image (RGB, or PPL + XPL), its int32 instance labels (``UNLABELLED`` where a
+    sparse annotation says nothing) or class mask, and the statistics its tiles are normalised
+    with (the whole image's, as at inference)."""
 
     name: str
     image: np.ndarray
@@ -57,7 +66,8 @@ def _selected(samples: list, source: DataSource) -> list:
 
 def _folder_images(source: DataSource) -> list[tuple[str, np.ndarray, np.ndarray]]:
     assert source.path is not None
-    samples = _selected(load_gravel(source.path), source)
+    loader = load_conveyor if source.kind == "conveyor" else load_gravel
+    samples = _selected(loader(source.path), source)
     return [(s.stem, s.read_image(), s.read_labels()) for s in samples]
 
 
@@ -116,8 +126,11 @@ def load_source(
             scale = particle_px / median_diameter_px(labels)
             image = resize_image(image, scale)
             labels = resize_labels(labels, image.shape[:2])
+        labels = labels.astype(np.int32)
+        if source.kind == "conveyor":
+            labels[labels == 0] = UNLABELLED
         mean, std = channel_stats(image)
-        images.append(LabelledImage(name, image, labels.astype(np.int32), mean, std))
+        images.append(LabelledImage(name, image, labels, mean, std))
     return images
 
 
@@ -167,7 +180,10 @@ class PatchDataset(Dataset):
                 for source in self.sources
                 for item in source
                 for donor in collect_donors(
-                    item.image.astype(np.float32) / 255, item.labels, donor_rng, max_donors=32
+                    item.image.astype(np.float32) / 255,
+                    np.maximum(item.labels, 0),
+                    donor_rng,
+                    max_donors=32,
                 )
             ]
 
@@ -204,6 +220,7 @@ class PatchDataset(Dataset):
             target = (labels > 0).astype(np.int64)
         else:
             target = labels.astype(np.int64)
+        target[labels < 0] = UNLABELLED  # a labelled particle's rim by open ground stays border
         return torch.from_numpy(values.transpose(2, 0, 1).copy()), torch.from_numpy(target)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -2,6 +2,7 @@
 
 One channel (K = 1) means a sigmoid foreground; more mean softmax classes. ``bce_dice`` is
 paper 000's eq. 1, (1 − α)·BCE + α·Dice; with K > 1 its cross-entropy is the softmax one.
+Negative targets are unlabelled pixels (sparse annotations): no loss counts them.
 """
 
 from __future__ import annotations
@@ -61,10 +62,10 @@ def cross_entropy(
 def segmentation_loss(
     logits: torch.Tensor, target: torch.Tensor, config: LossConfig
 ) -> torch.Tensor:
-    valid = torch.ones_like(target, dtype=torch.bool)
+    valid = target >= 0
     if config.ignore_index is not None:
-        valid = target != config.ignore_index
-        target = target.masked_fill(~valid, 0)
+        valid &= target != config.ignore_index
+    target = target.masked_fill(~valid, 0)
     weights = None
     if config.class_weights is not None:
         weights = torch.as_tensor(config.class_weights, dtype=logits.dtype, device=logits.device)

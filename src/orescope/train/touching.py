@@ -127,7 +127,7 @@ def paste_touching(
     """
     image_out, labels_out = image.copy(), labels.copy()
     particles = np.unique(labels)
-    particles = particles[particles != 0]
+    particles = particles[particles > 0]  # not background, nor unlabelled (negative)
     if particles.size == 0 or not donors:
         return image_out, labels_out
     height, width = labels.shape
