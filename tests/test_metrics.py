@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from orescope.metrics import auc, instance_metrics, pixel_metrics, psnr, ssim
+from orescope.metrics import auc, drop_unlabelled, instance_metrics, pixel_metrics, psnr, ssim
 
 
 def _hand_case():
@@ -74,3 +74,20 @@ def test_psnr_and_ssim():
     noisy[0, 0] = (noisy[0, 0] + 100) % 256
     mse = (noisy[0, 0] - int(image[0, 0])) ** 2 / image.size
     assert psnr(image, noisy.astype(np.uint8)) == pytest.approx(10 * np.log10(255**2 / mse))
+
+
+def test_particles_found_off_a_sparse_outline_are_dropped_before_scoring():
+    truth = np.zeros((10, 20), dtype=np.uint32)
+    truth[0:4, 0:4] = 1  # outlined; the rest of the image is left open
+    truth[6:10, 0:5] = 2
+    pred = np.zeros_like(truth)
+    pred[0:4, 0:4] = 7  # the outlined rock, found
+    pred[0:4, 10:14] = 3  # an unoutlined rock: dropped
+    pred[6:10, 2:7] = 5  # 12 of its 20 pixels on rock 2: kept, and a poor match
+    kept = drop_unlabelled(truth, pred)
+    assert np.unique(kept).tolist() == [0, 5, 7] and kept.dtype == pred.dtype
+    assert np.array_equal(kept[pred != 3], pred[pred != 3])
+    scores = instance_metrics(truth, kept)
+    # TP 7; FP 5 and FN 2, as IoU(2, 5) = 12 / 28 < 0.5; unoutlined rock 3 would be one more FP
+    assert scores["ap50"] == pytest.approx(1 / 3) and scores["eta"] == 0.5
+    assert instance_metrics(truth, pred)["ap50"] == 0.25

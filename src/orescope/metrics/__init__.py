@@ -4,6 +4,7 @@ from orescope.metrics.image import psnr, ssim
 from orescope.metrics.instance import (
     Overlap,
     average_precision,
+    drop_unlabelled,
     eta,
     f1_instance,
     f1_match,
@@ -19,6 +20,7 @@ __all__ = [
     "auc",
     "average_precision",
     "confusion_matrix",
+    "drop_unlabelled",
     "eta",
     "f1_instance",
     "f1_match",

@@ -5,6 +5,8 @@
 - ``f1_match``, ``f1_instance``, ``merger_ratio``, ``splitter_ratio``: paper 002 section 4.1.
 - ``eta``: paper 000's ore segmentation accuracy N1/N0, with "correctly segmented" meaning
   matched one-to-one at IoU >= 0.5.
+
+Sparse references (only some particles outlined) are scored after :func:`drop_unlabelled`.
 """
 
 from __future__ import annotations
@@ -127,6 +129,18 @@ def eta(table: Overlap, iou_threshold: float = 0.5) -> float:
         return 1.0
     rows, _ = _matched_pairs(table.iou, iou_threshold)
     return rows.size / table.truth_areas.size
+
+
+def drop_unlabelled(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """``pred`` without the instances that lie mostly (more than half their pixels) where a
+    sparse reference outlines nothing: a particle found there is neither right nor wrong."""
+    if truth.shape != pred.shape:
+        raise ValueError(f"truth {truth.shape} and prediction {pred.shape} differ in shape")
+    ids = pred.astype(np.int64).ravel()
+    on_outlines = np.bincount(ids, weights=(truth > 0).ravel(), minlength=ids.max() + 1)
+    keep = on_outlines > COVER_FRACTION * np.bincount(ids, minlength=ids.max() + 1)
+    keep[0] = False
+    return np.where(keep[pred], pred, 0).astype(pred.dtype)
 
 
 def instance_metrics(truth: np.ndarray, pred: np.ndarray) -> dict[str, float | int]:
