@@ -14,7 +14,9 @@ bench/results/particle_models.json and prints a Markdown table for the README.
 Models default to the zoo's `particles` plus every run under runs/bench/ with a card
 (trained by bench/train_comparison.sh); rows already in the JSON for models not evaluated
 this time are kept. A model that predicts foreground only is scored twice:
-its mask split into particles by connected components (paper 000) and by watershed.
+its mask split into particles by connected components (paper 000) and by watershed. A
+border-core model is also scored with its size estimate replaced by the reference's median
+particle (`--particle-px`, "size given"): what a user who knows the typical size gets.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from orescope.io import load_conveyor, load_gravel
 from orescope.jobs import ParticleConfig, predict_particles, psd_summary
 from orescope.measure import measure_particles
 from orescope.metrics import drop_unlabelled, instance_metrics, pixel_metrics
+from orescope.preprocess import median_diameter_px
 from orescope.synth import SceneConfig, synthesize_scene
 from orescope.zoo import CARD_FILE, read_card, resolve_model_dir, write_card
 
@@ -37,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ZOO_MODEL, ZOO_LABEL = "particles", "particles (zoo)"
 HELD_OUT_GRAVEL = ("6_P1060355_0", "7_P1060359_3")  # never trained on (configs/*.yaml)
 HELD_OUT_CONVEYOR = tuple(f"images{i:04d}" for i in range(31, 39))  # nor these
+GIVEN_SIZE = "reference"  # a method setting: --particle-px is the reference's median ECD
 COLUMNS = {
     "accuracy": "ACC",
     "mean_iou": "MIoU",
@@ -75,10 +79,12 @@ def score(
 def evaluate(samples: list[tuple[np.ndarray, np.ndarray, float | None]], methods: dict) -> dict:
     table = {}
     for name, settings in methods.items():
-        rows = [
-            score(image, truth, scale, ParticleConfig(mm_per_px=scale, **settings))
-            for image, truth, scale in samples
-        ]
+        rows = []
+        for image, truth, scale in samples:
+            given = settings.get("particle_px") == GIVEN_SIZE
+            size = {"particle_px": median_diameter_px(truth)} if given else {}
+            config = ParticleConfig(mm_per_px=scale, **(settings | size))
+            rows.append(score(image, truth, scale, config))
         table[name] = {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
         print(f"  {name}: AP50 {table[name]['ap50']:.3f}, eta {table[name]['eta']:.3f}", flush=True)
     return table
@@ -114,7 +120,11 @@ def record_on_card(results: dict, scenes: int) -> None:
     }
     card.metrics = {k: v for k, v in card.metrics.items() if k.startswith("validation")}
     for data, table in results.items():
-        labels = [(ZOO_LABEL, ""), (f"{ZOO_LABEL} + TTA", ", with --tta")]
+        labels = [
+            (ZOO_LABEL, ""),
+            (f"{ZOO_LABEL} + TTA", ", with --tta"),
+            (f"{ZOO_LABEL} + size given", ", with --particle-px the reference's median ECD"),
+        ]
         labels += [
             (label, f", with --{label.removeprefix(ZOO_LABEL + ' + ')}")
             for label in table
@@ -158,6 +168,11 @@ def main() -> None:
         else:
             methods[name] = {"method": "model", "model": path}
             methods[f"{name} + TTA"] = {"method": "model", "model": path, "tta": True}
+            methods[f"{name} + size given"] = {
+                "method": "model",
+                "model": path,
+                "particle_px": GIVEN_SIZE,
+            }
             if args.scales:
                 scales = [float(v) for v in args.scales.split(",")]
                 methods[f"{name} + scales {args.scales}"] = {
