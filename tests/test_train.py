@@ -213,29 +213,20 @@ def test_conveyor_crops_train_on_their_outlined_rocks_only(tmp_path):
     (item,) = load_source(source, particle_px=None)
     assert np.unique(item.labels).tolist() == [-1, 1, 2]
     assert (item.labels == 1).sum() == 100 and (item.labels == 2).sum() == 196
-    patches = PatchDataset(
-        [[item]],
-        [1.0],
-        96,
-        1,
-        AugmentConfig(
-            flip=False,
-            rot90=False,
-            scale_p=0,
-            brightness=0,
-            contrast=0,
-            colour=0,
-            blur_p=0,
-            noise_std=0,
-            touching_p=0,
-        ),
-        "border_core",
-        2,
-        seed=0,
-    )
-    target = patches[0][1].numpy()
+    still = {"flip": False, "rot90": False, "scale_p": 0, "brightness": 0, "contrast": 0}
+    still |= {"colour": 0, "blur_p": 0, "noise_std": 0}
+
+    def patch_target(touching_p: float) -> np.ndarray:
+        augment = AugmentConfig(**still, touching_p=touching_p)
+        patches = PatchDataset([[item]], [1.0], 96, 1, augment, "border_core", 2, seed=0)
+        return patches[0][1].numpy()
+
+    target = patch_target(0.0)
     assert (target == -1).sum() == 96 * 96 - 296 and not (target == 0).any()
     assert target[15, 15] == 1 and target[10, 15] == 2  # core inside, border on the rim
+    pasted = patch_target(1.0)  # a copy of an outlined rock, pasted on open ground, is trained on
+    assert 96 * 96 - 296 - 196 <= (pasted == -1).sum() <= 96 * 96 - 296 - 100
+    assert not (pasted == 0).any()
     (resampled,) = load_source(source, particle_px=24.0)  # median ECD 13.5 px → 24 px
     assert resampled.image.shape == (170, 170, 3) and (resampled.labels == -1).any()
 
