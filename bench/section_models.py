@@ -8,7 +8,12 @@ bench/results/section_models.json; `--write-card` puts the scores on the models'
 
     python bench/section_models.py lumenstone=src/orescope/zoo/lumenstone \
         --dataset lumenstone --stems 03,09,... [--mineral quartz] [--tta] [--scales 0.8,1,1.25] \
-        [--write-card]
+        [--ore-type-given] [--write-card]
+
+`--ore-type-given` tells the model which minerals each photo can hold, as `predict minerals
+--minerals` does: for LumenStone the minerals of its series (S1, complex ores: images aNN;
+S2, copper-nickel sulfide ores: images NN; ../shared/data/SOURCES.md), which a microscopist
+knows of a section before looking at it.
 """
 
 from __future__ import annotations
@@ -22,14 +27,21 @@ import numpy as np
 
 from orescope.infer.multiscale import predict_probabilities_multiscale
 from orescope.infer.particles import zscore_normaliser
+from orescope.infer.sliding_window import class_index_among
 from orescope.io import load_lumenstone, load_thinsections
-from orescope.jobs.minerals import mineral_index, model_input
+from orescope.jobs.minerals import allowed_classes, mineral_index, model_input
 from orescope.metrics.pixel import auc, confusion_matrix, confusion_metrics
 from orescope.preprocess.resample import resize_image, resize_labels
 from orescope.zoo import CARD_FILE, load_model, read_card, write_card
 
 LOADERS = {"lumenstone": load_lumenstone, "thinsections": load_thinsections}
 ROOT = Path(__file__).resolve().parents[1]
+LUMENSTONE_S1 = ["chalcopyrite", "galena", "bornite", "pyrite/marcasite", "sphalerite"]
+LUMENSTONE_S1 += ["tennantite-tetrahedrite"]
+LUMENSTONE_S2 = ["chalcopyrite", "magnetite", "pyrrhotite", "pentlandite"]
+ORE_TYPES: dict[str, Callable[[str], list[str]]] = {
+    "lumenstone": lambda stem: LUMENSTONE_S1 if stem.startswith("a") else LUMENSTONE_S2,
+}
 
 
 def evaluate(
@@ -41,10 +53,12 @@ def evaluate(
     recolour: Callable[[np.ndarray], np.ndarray] | None = None,
     tta: bool = False,
     scales: tuple[float, ...] = (1.0,),
+    ore_type_given: bool = False,
 ) -> dict:
     """Scores of one model on the ``stems`` of ``dataset``; ``recolour`` changes each photo
     first (to measure colour distortion and its correction); ``scales`` other than (1,)
-    average the model over those multiples of its trained scale."""
+    average the model over those multiples of its trained scale; ``ore_type_given`` limits
+    each photo to the minerals of its ore type."""
     loaded = load_model(folder)
     card = loaded.card
     samples, _ = LOADERS[dataset](data / dataset)
@@ -63,7 +77,10 @@ def evaluate(
         probabilities = predict_probabilities_multiscale(
             pixels, loaded.network, normalise=normalise, scales=scales, tile=card.tile, tta=tta
         )
-        predicted = probabilities.argmax(axis=0).astype(np.uint8)
+        allowed = range(classes)
+        if ore_type_given:
+            allowed = allowed_classes(card.class_names, ORE_TYPES[dataset](sample.stem))
+        predicted = class_index_among(allowed)(probabilities)
         matrix += confusion_matrix(mask, resize_labels(predicted, mask.shape), classes)
         if target is not None:  # AUC at the model's scale, every 7th pixel: enough for 3 digits
             truths.append((resize_labels(mask, pixels.shape[:2]) == target).ravel()[::7])
@@ -109,21 +126,34 @@ def main() -> None:
     parser.add_argument(
         "--scales", default="1", help="multiples of the trained scale to average, e.g. 0.8,1,1.25"
     )
+    parser.add_argument(
+        "--ore-type-given", action="store_true", help="limit each photo to its ore's minerals"
+    )
     parser.add_argument("--write-card", action="store_true")
     args = parser.parse_args()
     stems = args.stems.split(",")
     scales = tuple(float(v) for v in args.scales.split(","))
+    if args.ore_type_given and args.dataset not in ORE_TYPES:
+        parser.error(f"no ore types are known for {args.dataset}")
     out = ROOT / "bench" / "results" / "section_models.json"
     saved = json.loads(out.read_text()) if out.exists() else {}
     for entry in args.models:
         name, folder = entry.split("=", 1)
         result = evaluate(
-            folder, args.dataset, args.data, stems, args.mineral, tta=args.tta, scales=scales
+            folder,
+            args.dataset,
+            args.data,
+            stems,
+            args.mineral,
+            tta=args.tta,
+            scales=scales,
+            ore_type_given=args.ore_type_given,
         )
         saved.setdefault(args.dataset, {})[name] = {
             "stems": stems,
             "tta": args.tta,
             "scales": list(scales),
+            "ore_type_given": args.ore_type_given,
             **result,
         }
         print(f"\n{name} on {args.dataset} ({len(stems)} held-out images)")
@@ -141,6 +171,7 @@ def main() -> None:
             data = f"held-out {args.dataset} ({', '.join(stems)}), full resolution"
             data += ", mirror TTA" if args.tta else ""
             data += f", scales {args.scales}" if scales != (1.0,) else ""
+            data += ", minerals of the ore type given" if args.ore_type_given else ""
             card.metrics[data] = {
                 "miou": round(result["miou"], 4),
                 "pixel_accuracy": round(result["pixel_accuracy"], 4),

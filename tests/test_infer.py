@@ -10,7 +10,7 @@ from skimage.draw import disk
 import orescope.infer.multiscale as multiscale
 from orescope.infer import gaussian_weights, predict_classes, predict_probabilities, tile_starts
 from orescope.infer.multiscale import predict_classes_multiscale, predict_probabilities_multiscale
-from orescope.infer.sliding_window import _probability_bands
+from orescope.infer.sliding_window import _probability_bands, class_index_among
 from orescope.preprocess import median_diameter_px, resize_image, resize_labels, size_scale
 
 
@@ -352,3 +352,14 @@ def test_bands_of_averaged_probabilities_can_be_reduced_to_any_map():
         reduce=lambda band: np.where(band[1] > 0.55, 7, 3).astype(np.uint8),
     )
     assert (classes[8:-8, 8:-8] == 7).all()  # p = 0.575 on the stripes
+
+
+def test_a_limited_class_index_picks_the_most_probable_allowed_class():
+    probabilities = np.array(
+        [[[0.1, 0.5]], [[0.6, 0.1]], [[0.3, 0.4]]], dtype=np.float32
+    )  # 3 classes, 1×2 pixels: argmax 1 and 0
+    np.testing.assert_array_equal(class_index_among([0, 2])(probabilities), [[2, 0]])
+    np.testing.assert_array_equal(class_index_among([2, 1, 2])(probabilities), [[1, 2]])
+    np.testing.assert_array_equal(class_index_among([1])(probabilities), [[1, 1]])
+    with pytest.raises(ValueError, match="allowed classes must be 0-255"):
+        class_index_among([])

@@ -24,8 +24,11 @@ COLOURS = [(0, 0, 0), (255, 255, 0), (255, 0, 255)]
 runner = CliRunner()
 
 
-def _constant_model(folder, answer: int, in_channels: int = 3, input_scale: float = 0.5):
-    """A U-Net whose last layer ignores its input and always says class ``answer``."""
+def _constant_model(
+    folder, answer: int, in_channels: int = 3, input_scale: float = 0.5, second: int | None = None
+):
+    """A U-Net whose last layer ignores its input and always says class ``answer``, and
+    class ``second`` as its next best guess."""
     spec = ArchitectureSpec(
         name="unet",
         encoder="tu-mobilenetv3_small_100",
@@ -36,6 +39,8 @@ def _constant_model(folder, answer: int, in_channels: int = 3, input_scale: floa
     with torch.no_grad():
         head.weight.zero_()
         head.bias.copy_(torch.tensor([0.0, 0.0, 0.0]).index_fill(0, torch.tensor(answer), 5.0))
+        if second is not None:
+            head.bias[second] = 3.0
     folder.mkdir(parents=True)
     save_weights(network, folder / "model.safetensors")
     card = ModelCard(
@@ -178,6 +183,30 @@ def test_particle_models_and_unknown_minerals_are_refused_with_one_line(tmp_path
         ],
     )
     assert result.exit_code == 2 and "not a mineral" in result.output
+
+
+def test_the_minerals_a_section_can_hold_limit_its_map(tmp_path):
+    model = _constant_model(tmp_path / "m", answer=2, second=1)
+    section = _section()
+    assert (predict_minerals(section, MineralConfig(model=str(model))).classes == 2).all()
+    limited = predict_minerals(section, MineralConfig(model=str(model), minerals=["Quartz"]))
+    assert (limited.classes == 1).all()
+    assert limited.modal["pixels"].tolist() == [0, 101 * 77, 0]
+    by_index = predict_minerals(section, MineralConfig(model=str(model), minerals=["1"]))
+    assert (by_index.classes == 1).all()
+    background_first = _constant_model(tmp_path / "b", answer=0, second=2)
+    config = MineralConfig(model=str(background_first), minerals=["K-feldspar"])
+    assert (predict_minerals(section, config).classes == 0).all()  # the background stays
+    write_image(tmp_path / "in" / "a.png", section)
+    write_image(tmp_path / "in" / "b.png", section)
+    base = ["predict", "minerals", str(tmp_path / "in"), "--model", str(model), "--out"]
+    result = runner.invoke(app, [*base, str(tmp_path / "o"), "--minerals", "quartz, background"])
+    assert result.exit_code == 0, result.output
+    assert (read_image(tmp_path / "o" / "b" / "classes.png") == 1).all()
+    assert "minerals:\n- quartz\n- background\n" in (tmp_path / "o" / "config.yaml").read_text()
+    result = runner.invoke(app, [*base, str(tmp_path / "o2"), "--minerals", "quartz,gold"])
+    assert result.exit_code == 2
+    assert result.output.count("no mineral 'gold'; the model knows background, quartz") == 1
 
 
 def _grains(colours: np.ndarray, seeds: np.ndarray, shape=(460, 560)) -> np.ndarray:

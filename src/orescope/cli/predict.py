@@ -110,6 +110,14 @@ def minerals(
     ] = None,
     tta: Annotated[bool, typer.Option(help="Mirror test-time augmentation (4x slower).")] = False,
     scales: Scales = "1",
+    minerals: Annotated[
+        str | None,
+        typer.Option(
+            help="The minerals the sections can hold, comma-separated names or indices "
+            "(e.g. pyrrhotite,pentlandite,chalcopyrite,magnetite): each pixel gets the most "
+            "probable of these or the background."
+        ),
+    ] = None,
     align_xpl: Annotated[
         bool, typer.Option(help="Register each XPL image onto its PPL image first.")
     ] = True,
@@ -148,6 +156,7 @@ def minerals(
         liberation=liberation,
         tta=tta,
         scales=_numbers(scales, "--scales"),
+        minerals=[name.strip() for name in minerals.split(",")] if minerals else [],
         align_xpl=align_xpl,
         min_grain_px=min_grain_px,
         blank=str(blank) if blank else None,

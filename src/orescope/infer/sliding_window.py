@@ -8,7 +8,7 @@ all its contributions, so it is reduced to a class and the band moves down.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from itertools import chain, islice
 
 import numpy as np
@@ -99,6 +99,19 @@ def class_index(probabilities: np.ndarray) -> np.ndarray:
     if len(probabilities) > 256:
         raise ValueError(f"{len(probabilities)} classes do not fit a uint8 class map")
     return probabilities.argmax(axis=0).astype(np.uint8)
+
+
+def class_index_among(allowed: Sequence[int]) -> Reduce:
+    """A reduce that gives each pixel the most probable of the ``allowed`` classes only: where
+    the minerals a section can hold are known, the model never names one that is absent."""
+    keep = np.unique(np.asarray(allowed, dtype=np.intp))
+    if keep.size == 0 or keep[0] < 0 or keep[-1] > 255:
+        raise ValueError(f"allowed classes must be 0-255, got {list(allowed)}")
+
+    def reduce(probabilities: np.ndarray) -> np.ndarray:
+        return keep[probabilities[keep].argmax(axis=0)].astype(np.uint8)
+
+    return reduce
 
 
 def _probability_bands(

@@ -18,6 +18,7 @@ from orescope.io import find_images, read_image, read_mask, write_image
 from orescope.jobs.minerals import (
     MineralConfig,
     MineralResult,
+    allowed_classes,
     calibrate_colours,
     measure_section,
     mineral_index,
@@ -121,6 +122,7 @@ def run_minerals(
     names = loaded.card.class_names
     if config.liberation is not None:
         mineral_index(names, config.liberation)
+    allowed_classes(names, config.minerals)  # a typo fails once, before any image
     colours = np.zeros((256, 3), dtype=np.float32)
     colours[: len(loaded.card.class_colours)] = loaded.card.class_colours
     out.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ from orescope.errors import InputError
 from orescope.infer.device import pick_device
 from orescope.infer.multiscale import predict_classes_multiscale
 from orescope.infer.particles import zscore_normaliser
+from orescope.infer.sliding_window import class_index_among
 from orescope.measure.minerals import (
     association,
     grain_size_summary,
@@ -43,6 +44,11 @@ class MineralConfig(BaseModel, extra="forbid"):
         min_length=1,
         description="average the model over the image at these multiples of its trained scale "
         "(0.8, 1, 1.25: ~3.4x the time, steadier classes)",
+    )
+    minerals: list[str] = Field(
+        [],
+        description="the minerals the sections can hold (names or indices): each pixel gets the "
+        "most probable of these or the background (class 0); empty: any class of the model",
     )
     align_xpl: bool = Field(True, description="register each XPL image onto its PPL image")
     min_grain_px: int = Field(16, ge=1, description="smaller grains are left out of grains.csv")
@@ -117,6 +123,7 @@ def segment_section(
     """Class map at the input's size: the model runs at the scale it was trained at, tile by
     tile, and its class map is scaled back (nearest neighbour)."""
     card = loaded.card
+    allowed = allowed_classes(card.class_names, config.minerals)
     stacked = model_input(image, xpl, card.in_channels, config.align_xpl)
     pixels = resize_image(stacked, card.input_scale)
     classes = predict_classes_multiscale(
@@ -128,6 +135,7 @@ def segment_section(
         batch_size=config.batch_size,
         tta=config.tta,
         device=next(loaded.network.parameters()).device,
+        reduce=class_index_among(allowed) if allowed else None,
     )
     return resize_labels(classes, image.shape[:2])
 
@@ -157,6 +165,14 @@ def mineral_index(names: list[str], mineral: str) -> int:
     if mineral.lower() not in lowered:
         raise InputError(None, f"no mineral '{mineral}'; the model knows {', '.join(names)}")
     return lowered.index(mineral.lower())
+
+
+def allowed_classes(names: list[str], minerals: list[str]) -> list[int]:
+    """Class indices of the ``minerals`` a section can hold, with the background (0); empty
+    when no minerals are given, so every class stays possible."""
+    if not minerals:
+        return []
+    return sorted({0, *(mineral_index(names, mineral) for mineral in minerals)})
 
 
 def measure_section(classes: np.ndarray, names: list[str], config: MineralConfig) -> MineralResult:
