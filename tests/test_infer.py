@@ -10,7 +10,11 @@ from skimage.draw import disk
 import orescope.infer.multiscale as multiscale
 from orescope.infer import gaussian_weights, predict_classes, predict_probabilities, tile_starts
 from orescope.infer.multiscale import predict_classes_multiscale, predict_probabilities_multiscale
-from orescope.infer.sliding_window import _probability_bands, class_index_among
+from orescope.infer.sliding_window import (
+    _probability_bands,
+    class_index_among,
+    probabilities_from_bands,
+)
 from orescope.preprocess import median_diameter_px, resize_image, resize_labels, size_scale
 
 
@@ -363,3 +367,13 @@ def test_a_limited_class_index_picks_the_most_probable_allowed_class():
     np.testing.assert_array_equal(class_index_among([1])(probabilities), [[1, 1]])
     with pytest.raises(ValueError, match="allowed classes must be 0-255"):
         class_index_among([])
+
+
+def test_bands_are_stacked_at_their_rows():
+    bands = iter([(0, np.full((2, 3, 4), 0.25, np.float32)), (3, np.ones((2, 2, 4), np.float32))])
+    stacked = probabilities_from_bands((5, 4), bands)
+    assert stacked.shape == (2, 5, 4) and stacked.dtype == np.float32
+    np.testing.assert_array_equal(stacked[:, :3], 0.25)
+    np.testing.assert_array_equal(stacked[:, 3:], 1.0)
+    with pytest.raises(ValueError, match="no probability bands"):
+        probabilities_from_bands((5, 4), iter([]))

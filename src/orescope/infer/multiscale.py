@@ -21,6 +21,7 @@ from orescope.infer.sliding_window import (
     classes_from_bands,
     predict_classes,
     predict_probabilities,
+    probabilities_from_bands,
 )
 from orescope.preprocess.resample import resize_image
 
@@ -85,7 +86,7 @@ def predict_probabilities_multiscale(
             device=device,
         )
     bands = _bands(image, model, normalise, scales, tile, batch_size, tta, device, False)
-    return np.concatenate([band for _, band in bands], axis=1)
+    return probabilities_from_bands(image.shape[:2], bands)
 
 
 def _bands(
@@ -108,7 +109,8 @@ def _bands(
         start, stop = max(top - margin, 0), min(top + BAND_ROWS + margin, height)
         window = image[start:stop]
 
-        def at(scale: float, window: np.ndarray = window) -> np.ndarray:
+        total: np.ndarray | None = None
+        for scale in scales:
             pixels = resize_image(window, scale)
             probabilities = predict_probabilities(
                 pixels,
@@ -119,18 +121,21 @@ def _bands(
                 tta=tta,
                 device=device,
             )
-            if pixels.shape[:2] == window.shape[:2]:
-                return probabilities
-            return _resized(probabilities, window.shape[:2])
-
-        total = at(scales[0])
-        for scale in scales[1:]:
-            total += at(scale)
+            if total is None:
+                total = np.zeros((len(probabilities), *window.shape[:2]), dtype=np.float32)
+            _add_resized(total, probabilities)
+            del probabilities  # freed before the next scale's map is made
+        assert total is not None  # scales is not empty
         rows = slice(top - start, min(top + BAND_ROWS, height) - start)
         yield top, total[:, rows] / len(scales)
 
 
-def _resized(probabilities: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """K×h×w probabilities resampled bilinearly to K×``shape``."""
-    size = (shape[1], shape[0])
-    return np.stack([cv2.resize(p, size, interpolation=cv2.INTER_LINEAR) for p in probabilities])
+def _add_resized(total: np.ndarray, probabilities: np.ndarray) -> None:
+    """Adds K×h×w ``probabilities``, resampled bilinearly to the K×H×W grid of ``total``, to it
+    in place: one class at a time, so no second map of the window's size is made."""
+    if probabilities.shape == total.shape:
+        total += probabilities
+        return
+    size = (total.shape[2], total.shape[1])
+    for index, channel in enumerate(probabilities):
+        total[index] += cv2.resize(channel, size, interpolation=cv2.INTER_LINEAR)

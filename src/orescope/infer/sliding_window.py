@@ -75,7 +75,7 @@ def predict_probabilities(
     bands = _probability_bands(
         image, model, normalise, tile, overlap, batch_size, tta, device, progress
     )
-    return np.concatenate([band for _, band in bands], axis=1)
+    return probabilities_from_bands(image.shape[:2], bands)
 
 
 def classes_from_bands(
@@ -90,6 +90,21 @@ def classes_from_bands(
     for top, probabilities in bands:
         classes[top : top + probabilities.shape[1]] = reduce(probabilities)
     return classes
+
+
+def probabilities_from_bands(
+    shape: tuple[int, int], bands: Iterator[tuple[int, np.ndarray]]
+) -> np.ndarray:
+    """float32 K×H×W map of (first row, K×h×W probability) bands, each written in place as it
+    arrives: a list of the bands and their concatenation would hold the map twice."""
+    probabilities: np.ndarray | None = None
+    for top, band in bands:
+        if probabilities is None:
+            probabilities = np.empty((len(band), *shape), dtype=np.float32)
+        probabilities[:, top : top + band.shape[1]] = band
+    if probabilities is None:
+        raise ValueError("no probability bands to stack")
+    return probabilities
 
 
 def class_index(probabilities: np.ndarray) -> np.ndarray:
