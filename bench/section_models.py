@@ -36,8 +36,14 @@ from orescope.zoo import CARD_FILE, load_model, read_card, write_card
 
 LOADERS = {"lumenstone": load_lumenstone, "thinsections": load_thinsections}
 ROOT = Path(__file__).resolve().parents[1]
-LUMENSTONE_S1 = ["chalcopyrite", "galena", "bornite", "pyrite/marcasite", "sphalerite"]
-LUMENSTONE_S1 += ["tennantite-tetrahedrite"]
+LUMENSTONE_S1 = [
+    "chalcopyrite",
+    "galena",
+    "bornite",
+    "pyrite/marcasite",
+    "sphalerite",
+    "tennantite-tetrahedrite",
+]
 LUMENSTONE_S2 = ["chalcopyrite", "magnetite", "pyrrhotite", "pentlandite"]
 ORE_TYPES: dict[str, Callable[[str], list[str]]] = {
     "lumenstone": lambda stem: LUMENSTONE_S1 if stem.startswith("a") else LUMENSTONE_S2,
