@@ -4,11 +4,15 @@ of paper 001 (accuracy, precision, recall, F1, specificity, AUC, IoU).
 
 Each model runs as `predict minerals` does (its trained input scale, tiled, class map scaled
 back), and is scored against the full-resolution masks. Prints a table per data set and writes
-bench/results/section_models.json; `--write-card` puts the scores on the models' cards.
+bench/results/section_models.json (or `--out`); `--write-card` puts the scores on the models'
+cards.
 
     python bench/section_models.py lumenstone=src/orescope/zoo/lumenstone \
         --dataset lumenstone --stems 03,09,... [--mineral quartz] [--tta] [--scales 0.8,1,1.25] \
-        [--ore-type-given] [--write-card]
+        [--ore-type-given] [--tile 768] [--write-card] [--out FILE]
+
+`--tile` predicts with tiles of that side instead of the card's: a PSPNet's pyramid pooling
+sees one tile at a time, so the tile sets how much of the section each prediction takes in.
 
 `--ore-type-given` tells the model which minerals each photo can hold, as `predict minerals
 --minerals` does: for LumenStone the minerals of its series (S1, complex ores: images aNN;
@@ -28,6 +32,7 @@ import numpy as np
 from orescope.infer.multiscale import predict_probabilities_multiscale
 from orescope.infer.particles import zscore_normaliser
 from orescope.infer.sliding_window import class_index_among
+from orescope.infer.tiling import tiles_per_batch
 from orescope.io import load_lumenstone, load_thinsections
 from orescope.jobs.minerals import allowed_classes, mineral_index, model_input
 from orescope.metrics.pixel import auc, confusion_matrix, confusion_metrics
@@ -60,11 +65,12 @@ def evaluate(
     tta: bool = False,
     scales: tuple[float, ...] = (1.0,),
     ore_type_given: bool = False,
+    tile: int | None = None,
 ) -> dict:
     """Scores of one model on the ``stems`` of ``dataset``; ``recolour`` changes each photo
     first (to measure colour distortion and its correction); ``scales`` other than (1,)
     average the model over those multiples of its trained scale; ``ore_type_given`` limits
-    each photo to the minerals of its ore type."""
+    each photo to the minerals of its ore type; ``tile`` replaces the card's inference tile."""
     loaded = load_model(folder)
     card = loaded.card
     samples, _ = LOADERS[dataset](data / dataset)
@@ -81,7 +87,13 @@ def evaluate(
         pixels = resize_image(model_input(image, xpl, card.in_channels), card.input_scale)
         normalise = zscore_normaliser(pixels, card.in_channels, card.fixed_stats)
         probabilities = predict_probabilities_multiscale(
-            pixels, loaded.network, normalise=normalise, scales=scales, tile=card.tile, tta=tta
+            pixels,
+            loaded.network,
+            normalise=normalise,
+            scales=scales,
+            tile=tile or card.tile,
+            batch_size=tiles_per_batch(tile or card.tile),
+            tta=tta,
         )
         allowed = range(classes)
         if ore_type_given:
@@ -135,13 +147,21 @@ def main() -> None:
     parser.add_argument(
         "--ore-type-given", action="store_true", help="limit each photo to its ore's minerals"
     )
+    parser.add_argument("--tile", type=int, help="inference tile instead of the card's")
     parser.add_argument("--write-card", action="store_true")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "bench" / "results" / "section_models.json"
+    )
     args = parser.parse_args()
     stems = args.stems.split(",")
     scales = tuple(float(v) for v in args.scales.split(","))
     if args.ore_type_given and args.dataset not in ORE_TYPES:
         parser.error(f"no ore types are known for {args.dataset}")
-    out = ROOT / "bench" / "results" / "section_models.json"
+    if args.tile and args.write_card:
+        parser.error(
+            "a card's metrics are measured at its own tile: --tile goes without --write-card"
+        )
+    out = args.out
     saved = json.loads(out.read_text()) if out.exists() else {}
     for entry in args.models:
         name, folder = entry.split("=", 1)
@@ -154,15 +174,17 @@ def main() -> None:
             tta=args.tta,
             scales=scales,
             ore_type_given=args.ore_type_given,
+            tile=args.tile,
         )
         saved.setdefault(args.dataset, {})[name] = {
             "stems": stems,
             "tta": args.tta,
             "scales": list(scales),
             "ore_type_given": args.ore_type_given,
+            "tile": args.tile or read_card(Path(folder) / CARD_FILE).tile,
             **result,
         }
-        print(f"\n{name} on {args.dataset} ({len(stems)} held-out images)")
+        print(f"\n{name} on {args.dataset} ({len(stems)} images)")
         print(f"  mIoU {result['miou']:.3f}  pixel accuracy {result['pixel_accuracy']:.3f}")
         for mineral, value in result["iou"].items():
             print(f"  IoU {mineral:<26}{value:.3f}")

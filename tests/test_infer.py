@@ -15,6 +15,7 @@ from orescope.infer.sliding_window import (
     class_index_among,
     probabilities_from_bands,
 )
+from orescope.infer.tiling import tiles_per_batch
 from orescope.preprocess import median_diameter_px, resize_image, resize_labels, size_scale
 
 
@@ -377,3 +378,9 @@ def test_bands_are_stacked_at_their_rows():
     np.testing.assert_array_equal(stacked[:, 3:], 1.0)
     with pytest.raises(ValueError, match="no probability bands"):
         probabilities_from_bands((5, 4), iter([]))
+
+
+def test_a_default_batch_holds_four_256_tiles_worth_of_pixels_and_at_least_one_tile():
+    assert [tiles_per_batch(t) for t in (32, 128, 256, 384, 512, 768)] == [256, 16, 4, 1, 1, 1]
+    with pytest.raises(ValueError, match="tile must be positive"):
+        tiles_per_batch(0)

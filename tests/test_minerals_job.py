@@ -17,7 +17,7 @@ from orescope.models.spec import ArchitectureSpec
 from orescope.models.weights import save_weights
 from orescope.preprocess.align import align_to, estimate_affine
 from orescope.preprocess.colour import ColourCorrection, saturation
-from orescope.zoo import LoadedModel, ModelCard, read_card, write_card
+from orescope.zoo import LoadedModel, ModelCard, load_model, read_card, write_card
 
 NAMES = ["background", "quartz", "K-feldspar"]
 COLOURS = [(0, 0, 0), (255, 255, 0), (255, 0, 255)]
@@ -318,3 +318,15 @@ def test_several_scales_are_averaged_and_bad_scales_fail_with_one_line(tmp_path)
     assert result.exit_code == 2 and "--scales takes comma-separated numbers" in result.output
     result = runner.invoke(app, [*base, str(tmp_path / "o3"), "--scales", "0,1"])
     assert result.exit_code == 2 and "scales.0: Input should be greater than 0" in result.output
+
+
+def test_tiles_go_through_the_model_in_batches_of_the_default_pixels_or_as_told(tmp_path):
+    loaded = load_model(_constant_model(tmp_path / "m", answer=1, input_scale=1.0))
+    batches = []
+    loaded.network.register_forward_pre_hook(lambda _, inputs: batches.append(len(inputs[0])))
+    section = _section((300, 300))  # 64² tiles 48 apart: 6 × 6 of them
+    assert (segment_section(section, loaded, MineralConfig()) == 1).all()
+    assert batches == [36]  # up to 4·256² / 64² = 64 tiles a pass
+    batches.clear()
+    segment_section(section, loaded, MineralConfig(batch_size=16))
+    assert batches == [16, 16, 4]

@@ -5,9 +5,10 @@ import yaml
 from safetensors.torch import load_file
 
 from orescope.errors import InputError
+from orescope.infer.particles import predict_particle_map
 from orescope.io import write_image
 from orescope.preprocess.colour import mean_class_colours, reference_saturation
-from orescope.train import DataSource, TrainConfig, read_train_config, train_model
+from orescope.train import DataSource, TrainConfig, loop, read_train_config, train_model
 from orescope.train.augment import AugmentConfig
 from orescope.train.config import LossConfig
 from orescope.train.data import BalancedPatches, PatchDataset, dataset_stats, load_source
@@ -44,7 +45,21 @@ def test_a_run_writes_a_loadable_model_card_history_and_checkpoint(tmp_path):
     loaded = load_model(out)
     assert loaded.card.name == "tiny" and loaded.card.target == "border_core"
     assert loaded.card.training["command"] == "orescope train tiny.yaml"
+    assert loaded.card.tile == 64  # the patch, when no tile is given
     assert loaded.network(torch.zeros(1, 3, 64, 64)).shape == (1, 3, 64, 64)
+
+
+def test_validation_and_the_card_use_the_given_tile(tmp_path, monkeypatch):
+    seen = []
+
+    def recording(image, model, target, tile, in_channels, batch_size, **kwargs):
+        seen.append((tile, batch_size))
+        return predict_particle_map(image, model, target, tile, in_channels, batch_size, **kwargs)
+
+    monkeypatch.setattr(loop, "predict_particle_map", recording)
+    out = train_model(_config(tmp_path, tile=96, epochs=1), progress=False)
+    assert seen == [(96, 28)]  # one validation scene, 96² tiles, 28 of them per pass
+    assert load_model(out).card.tile == 96
 
 
 def test_resume_continues_exactly_where_the_run_stopped(tmp_path, monkeypatch):
@@ -145,7 +160,10 @@ def test_config_errors_name_the_key(tmp_path):
     with pytest.raises(InputError, match="epochz"):
         read_train_config(path)
     path.write_text(yaml.safe_dump({**TINY, "out": "run", "patch": 100}))
-    with pytest.raises(InputError, match="multiple of 32"):
+    with pytest.raises(InputError, match="patch 100 is not a multiple of 32"):
+        read_train_config(path)
+    path.write_text(yaml.safe_dump({**TINY, "out": "run", "tile": 100}))
+    with pytest.raises(InputError, match="tile 100 is not a multiple of 32"):
         read_train_config(path)
 
 

@@ -7,6 +7,10 @@ import numpy as np
 # Floor of the importance map: tile corners still count a little, so every covered pixel has a
 # positive total weight, and float32 sums and divisions stay far from denormals.
 MIN_WEIGHT = 1e-6
+# Pixels per forward pass when the batch is not given: four 256² tiles. Larger tiles go one at a
+# time, since on a CPU a batch of several large tiles is slower per pixel than one alone (its
+# activations leave the caches) and its memory grows with the batch.
+BATCH_PIXELS = 4 * 256**2
 
 
 def tile_starts(length: int, tile: int, step: int) -> list[int]:
@@ -20,6 +24,13 @@ def tile_starts(length: int, tile: int, step: int) -> list[int]:
     if length <= tile:
         return [0]
     return [*range(0, length - tile, step), length - tile]
+
+
+def tiles_per_batch(tile: int) -> int:
+    """Tiles per forward pass by default: as many as hold :data:`BATCH_PIXELS`, at least one."""
+    if tile < 1:
+        raise ValueError(f"tile must be positive, got {tile}")
+    return max(1, BATCH_PIXELS // tile**2)
 
 
 def gaussian_weights(tile: int, sigma_fraction: float = 0.125) -> np.ndarray:

@@ -14,6 +14,7 @@ from orescope.infer.device import pick_device
 from orescope.infer.multiscale import predict_classes_multiscale
 from orescope.infer.particles import zscore_normaliser
 from orescope.infer.sliding_window import class_index_among
+from orescope.infer.tiling import tiles_per_batch
 from orescope.measure.minerals import (
     association,
     grain_size_summary,
@@ -63,7 +64,9 @@ class MineralConfig(BaseModel, extra="forbid"):
     colour_masks: str | None = Field(
         None, description="per-image mode: folder of <stem>.png region masks, a matrix each"
     )
-    batch_size: int = Field(4, ge=1)
+    batch_size: int | None = Field(
+        None, ge=1, description="tiles per forward pass; by default four 256² tiles' pixels"
+    )
 
     @model_validator(mode="after")
     def _one_colour_mode(self) -> MineralConfig:
@@ -132,7 +135,7 @@ def segment_section(
         scales=config.scales,
         normalise=zscore_normaliser(pixels, card.in_channels, card.fixed_stats),
         tile=card.tile,
-        batch_size=config.batch_size,
+        batch_size=config.batch_size or tiles_per_batch(card.tile),
         tta=config.tta,
         device=next(loaded.network.parameters()).device,
         reduce=class_index_among(allowed) if allowed else None,

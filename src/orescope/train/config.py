@@ -92,6 +92,12 @@ class TrainConfig(BaseModel, extra="forbid"):
     train: list[DataSource] = Field(min_length=1)
     val: list[DataSource] = Field(default_factory=list)
     patch: int = Field(256, ge=32)
+    tile: int | None = Field(
+        None,
+        ge=32,
+        description="tile of whole-image prediction, in validation and on the card (default: "
+        "the patch); larger tiles give a PSPNet's pyramid pooling more of the section to see",
+    )
     batch_size: int = Field(8, ge=1)
     patches_per_epoch: int = Field(256, ge=1)
     epochs: int = Field(50, ge=1)
@@ -107,10 +113,15 @@ class TrainConfig(BaseModel, extra="forbid"):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     description: str = ""
 
+    @property
+    def inference_tile(self) -> int:
+        return self.tile or self.patch
+
     @model_validator(mode="after")
     def _consistent(self) -> TrainConfig:
-        if self.patch % 32:
-            raise ValueError(f"patch {self.patch} is not a multiple of 32")
+        for name, size in (("patch", self.patch), ("tile", self.tile or 32)):
+            if size % 32:
+                raise ValueError(f"{name} {size} is not a multiple of 32")
         sections = {s.kind in SECTION_KINDS for s in self.train + self.val}
         if sections != {self.target == "classes"}:
             raise ValueError("target 'classes' goes with section data sources, and only with them")

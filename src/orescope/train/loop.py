@@ -17,6 +17,7 @@ from orescope.errors import InputError
 from orescope.infer.device import pick_device
 from orescope.infer.particles import decode_particles, predict_particle_map, zscore_normaliser
 from orescope.infer.sliding_window import predict_classes
+from orescope.infer.tiling import tiles_per_batch
 from orescope.instances.border_core import CLASS_NAMES
 from orescope.metrics.instance import instance_metrics
 from orescope.metrics.pixel import confusion_matrix, confusion_metrics, pixel_metrics
@@ -74,9 +75,9 @@ def predict_instances(
         item.image,
         model,
         config.target,
-        config.patch,
+        config.inference_tile,
         config.in_channels,
-        config.batch_size,
+        tiles_per_batch(config.inference_tile),
         stats=(item.mean, item.std),
     )
     return particle_map, decode_particles(particle_map, config.target, config.particle_px)
@@ -114,8 +115,8 @@ def validate_sections(
             item.image,
             model,
             normalise=zscore_normaliser(item.image, config.in_channels, (item.mean, item.std)),
-            tile=config.patch,
-            batch_size=config.batch_size,
+            tile=config.inference_tile,
+            batch_size=tiles_per_batch(config.inference_tile),
             device=device,
         )
         judged = item.labels != config.loss.ignore_index
@@ -171,7 +172,7 @@ def _card(
         normalisation=config.normalisation,
         channel_mean=None if stats is None else [float(v) for v in stats[0]],
         channel_std=None if stats is None else [float(v) for v in stats[1]],
-        tile=config.patch,
+        tile=config.inference_tile,
         training={
             "command": command,
             "init": config.init,
