@@ -59,7 +59,8 @@ def test_validation_and_the_card_use_the_given_tile(tmp_path, monkeypatch):
     monkeypatch.setattr(loop, "predict_particle_map", recording)
     out = train_model(_config(tmp_path, tile=96, epochs=1), progress=False)
     assert seen == [(96, 28)]  # one validation scene, 96² tiles, 28 of them per pass
-    assert load_model(out).card.tile == 96
+    card = load_model(out).card
+    assert card.tile == 96 and list(card.metrics) == ["validation (trained scale, 96 px tiles)"]
 
 
 def test_resume_continues_exactly_where_the_run_stopped(tmp_path, monkeypatch):

@@ -157,6 +157,7 @@ def _card(
     stats: tuple[np.ndarray, np.ndarray] | None,
 ) -> ModelCard:
     names, colours = _class_table(config)
+    validation = f"validation (trained scale, {config.inference_tile} px tiles)"
     return ModelCard(
         name=config.name,
         architecture=config.architecture,
@@ -180,7 +181,7 @@ def _card(
             "data": [s.model_dump(exclude_defaults=True) for s in config.train],
             "description": config.description,
         },
-        metrics={"validation (trained scale)": metrics} if metrics else {},
+        metrics={validation: metrics} if metrics else {},
     )
 
 
