@@ -115,12 +115,13 @@ class TrainConfig(BaseModel, extra="forbid"):
 
     @property
     def inference_tile(self) -> int:
+        """Side of the tiles whole images are predicted in."""
         return self.tile or self.patch
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainConfig:
-        for name, size in (("patch", self.patch), ("tile", self.tile or 32)):
-            if size % 32:
+        for name, size in {"patch": self.patch, "tile": self.tile}.items():
+            if size is not None and size % 32:
                 raise ValueError(f"{name} {size} is not a multiple of 32")
         sections = {s.kind in SECTION_KINDS for s in self.train + self.val}
         if sections != {self.target == "classes"}:
