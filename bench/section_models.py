@@ -73,6 +73,7 @@ def evaluate(
     each photo to the minerals of its ore type; ``tile`` replaces the card's inference tile."""
     loaded = load_model(folder)
     card = loaded.card
+    tile = tile or card.tile
     samples, _ = LOADERS[dataset](data / dataset)
     samples = [s for s in samples if s.stem in stems]
     classes = len(card.class_names)
@@ -91,8 +92,8 @@ def evaluate(
             loaded.network,
             normalise=normalise,
             scales=scales,
-            tile=tile or card.tile,
-            batch_size=tiles_per_batch(tile or card.tile),
+            tile=tile,
+            batch_size=tiles_per_batch(tile),
             tta=tta,
         )
         allowed = range(classes)
@@ -107,6 +108,7 @@ def evaluate(
     present = np.flatnonzero(matrix.sum(axis=1) > 0)
     iou = found["iou_per_class"]
     result: dict = {
+        "tile": tile,
         "miou": float(np.mean([iou[i] or 0.0 for i in present])),
         "pixel_accuracy": found["accuracy"],
         "iou": {card.class_names[i]: iou[i] or 0.0 for i in present},
@@ -181,7 +183,6 @@ def main() -> None:
             "tta": args.tta,
             "scales": list(scales),
             "ore_type_given": args.ore_type_given,
-            "tile": args.tile or read_card(Path(folder) / CARD_FILE).tile,
             **result,
         }
         print(f"\n{name} on {args.dataset} ({len(stems)} images)")
