@@ -9,15 +9,16 @@ cards.
 
     python bench/section_models.py lumenstone=src/orescope/zoo/lumenstone \
         --dataset lumenstone --stems 03,09,... [--mineral quartz] [--tta] [--scales 0.8,1,1.25] \
-        [--ore-type-given] [--tile 768] [--write-card] [--out FILE]
+        [--ore-type auto|any|given|NAME] [--tile 768] [--write-card] [--out FILE]
 
 `--tile` predicts with tiles of that side instead of the card's: a PSPNet's pyramid pooling
 sees one tile at a time, so the tile sets how much of the section each prediction takes in.
 
-`--ore-type-given` tells the model which minerals each photo can hold, as `predict minerals
---minerals` does: for LumenStone the minerals of its series (S1, complex ores: images aNN;
-S2, copper-nickel sulfide ores: images NN; ../shared/data/SOURCES.md), which a microscopist
-knows of a section before looking at it.
+`--ore-type` keeps each photo to the minerals of one of the ore types on the model's card, as
+`predict minerals --ore-type` does: `auto` (the default of both) the type the model's own
+probabilities point to, `any` no restriction, `given` the photo's true type, which a
+microscopist knows of a section before looking at it; for LumenStone its series (S1, complex
+ores: images aNN; S2, copper-nickel sulfide ores: images NN; ../shared/data/SOURCES.md).
 """
 
 from __future__ import annotations
@@ -30,28 +31,21 @@ from pathlib import Path
 import numpy as np
 
 from orescope.infer.multiscale import predict_probabilities_multiscale
+from orescope.infer.ore_types import OreTypeVote
 from orescope.infer.particles import zscore_normaliser
-from orescope.infer.sliding_window import class_index_among
+from orescope.infer.sliding_window import class_index
 from orescope.infer.tiling import tiles_per_batch
 from orescope.io import load_lumenstone, load_thinsections
-from orescope.jobs.minerals import allowed_classes, mineral_index, model_input
+from orescope.jobs.minerals import MineralConfig, mineral_index, model_input, section_reduce
 from orescope.metrics.pixel import auc, confusion_matrix, confusion_metrics
 from orescope.preprocess.resample import resize_image, resize_labels
 from orescope.zoo import CARD_FILE, load_model, read_card, write_card
 
 LOADERS = {"lumenstone": load_lumenstone, "thinsections": load_thinsections}
 ROOT = Path(__file__).resolve().parents[1]
-LUMENSTONE_S1 = [
-    "chalcopyrite",
-    "galena",
-    "bornite",
-    "pyrite/marcasite",
-    "sphalerite",
-    "tennantite-tetrahedrite",
-]
-LUMENSTONE_S2 = ["chalcopyrite", "magnetite", "pyrrhotite", "pentlandite"]
-ORE_TYPES: dict[str, Callable[[str], list[str]]] = {
-    "lumenstone": lambda stem: LUMENSTONE_S1 if stem.startswith("a") else LUMENSTONE_S2,
+# the true ore type of each photo, by the names on the card
+TRUE_ORE_TYPES: dict[str, Callable[[str], str]] = {
+    "lumenstone": lambda stem: "complex" if stem.startswith("a") else "copper-nickel",
 }
 
 
@@ -64,13 +58,14 @@ def evaluate(
     recolour: Callable[[np.ndarray], np.ndarray] | None = None,
     tta: bool = False,
     scales: tuple[float, ...] = (1.0,),
-    ore_type_given: bool = False,
+    ore_type: str = "auto",
     tile: int | None = None,
 ) -> dict:
     """Scores of one model on the ``stems`` of ``dataset``; ``recolour`` changes each photo
     first (to measure colour distortion and its correction); ``scales`` other than (1,)
-    average the model over those multiples of its trained scale; ``ore_type_given`` limits
-    each photo to the minerals of its ore type; ``tile`` replaces the card's inference tile."""
+    average the model over those multiples of its trained scale; ``ore_type`` keeps each
+    photo to the minerals of an ore type, as ``predict minerals --ore-type`` does (``given``:
+    its true one); ``tile`` replaces the card's inference tile."""
     loaded = load_model(folder)
     card = loaded.card
     tile = tile or card.tile
@@ -80,6 +75,7 @@ def evaluate(
     matrix = np.zeros((classes, classes), dtype=np.int64)
     target = mineral_index(card.class_names, mineral) if mineral else None
     truths, scores = [], []
+    chosen: dict[str, str] = {}
     for sample in samples:
         image, mask = sample.read_image(), sample.read_mask()
         if recolour is not None:
@@ -96,10 +92,13 @@ def evaluate(
             batch_size=tiles_per_batch(tile),
             tta=tta,
         )
-        allowed = range(classes)
-        if ore_type_given:
-            allowed = allowed_classes(card.class_names, ORE_TYPES[dataset](sample.stem))
-        predicted = class_index_among(allowed)(probabilities)
+        named = TRUE_ORE_TYPES[dataset](sample.stem) if ore_type == "given" else ore_type
+        reduce = section_reduce(card, MineralConfig(model=folder, ore_type=named)) or class_index
+        predicted = reduce(probabilities)
+        if isinstance(reduce, OreTypeVote):
+            named, predicted = reduce.decide(predicted)
+        if named not in ("auto", "any"):
+            chosen[sample.stem] = named
         matrix += confusion_matrix(mask, resize_labels(predicted, mask.shape), classes)
         if target is not None:  # AUC at the model's scale, every 7th pixel: enough for 3 digits
             truths.append((resize_labels(mask, pixels.shape[:2]) == target).ravel()[::7])
@@ -112,6 +111,7 @@ def evaluate(
         "miou": float(np.mean([iou[i] or 0.0 for i in present])),
         "pixel_accuracy": found["accuracy"],
         "iou": {card.class_names[i]: iou[i] or 0.0 for i in present},
+        "ore_types": chosen,
     }
     if target is not None:
         hit = matrix[target, target]
@@ -147,7 +147,9 @@ def main() -> None:
         "--scales", default="1", help="multiples of the trained scale to average, e.g. 0.8,1,1.25"
     )
     parser.add_argument(
-        "--ore-type-given", action="store_true", help="limit each photo to its ore's minerals"
+        "--ore-type",
+        default="auto",
+        help="auto (the model's own vote), any, given (each photo's true type) or a card's name",
     )
     parser.add_argument("--tile", type=int, help="inference tile instead of the card's")
     parser.add_argument("--write-card", action="store_true")
@@ -157,8 +159,8 @@ def main() -> None:
     args = parser.parse_args()
     stems = args.stems.split(",")
     scales = tuple(float(v) for v in args.scales.split(","))
-    if args.ore_type_given and args.dataset not in ORE_TYPES:
-        parser.error(f"no ore types are known for {args.dataset}")
+    if args.ore_type == "given" and args.dataset not in TRUE_ORE_TYPES:
+        parser.error(f"the ore types of {args.dataset} photos are not known")
     if args.tile and args.write_card:
         parser.error(
             "a card's metrics are measured at its own tile: --tile goes without --write-card"
@@ -175,14 +177,14 @@ def main() -> None:
             args.mineral,
             tta=args.tta,
             scales=scales,
-            ore_type_given=args.ore_type_given,
+            ore_type=args.ore_type,
             tile=args.tile,
         )
         saved.setdefault(args.dataset, {})[name] = {
             "stems": stems,
             "tta": args.tta,
             "scales": list(scales),
-            "ore_type_given": args.ore_type_given,
+            "ore_type": args.ore_type,
             **result,
         }
         print(f"\n{name} on {args.dataset} ({len(stems)} images)")
@@ -200,7 +202,7 @@ def main() -> None:
             data = f"held-out {args.dataset} ({', '.join(stems)}), full resolution"
             data += ", mirror TTA" if args.tta else ""
             data += f", scales {args.scales}" if scales != (1.0,) else ""
-            data += ", minerals of the ore type given" if args.ore_type_given else ""
+            data += f", ore type {args.ore_type}" if args.ore_type != "auto" else ""
             card.metrics[data] = {
                 "miou": round(result["miou"], 4),
                 "pixel_accuracy": round(result["pixel_accuracy"], 4),

@@ -106,6 +106,32 @@ def test_cross_talk_leaks_each_channel_into_the_others_in_linear_light() -> None
     assert (out == out[:, :1]).all()  # the same mixing for every pixel
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_exposure_is_one_gain_in_linear_light_within_its_range(seed: int) -> None:
+    labels = np.zeros((2, 3), dtype=np.uint32)
+    image = np.full((2, 3, 3), 0.5, dtype=np.float32)
+    image[1] = [0.2, 0.4, 0.6]
+    out, out_labels = augment_pair(image, labels, np.random.default_rng(seed), only(exposure=0.3))
+    np.testing.assert_array_equal(out_labels, labels)
+    gains = np.power(out, 2.2) / np.power(image, 2.2)
+    np.testing.assert_allclose(gains, gains[0, 0, 0], rtol=1e-4)  # every pixel and channel
+    assert 1 / 1.3 - 1e-6 <= gains[0, 0, 0] <= 1.3 + 1e-6
+    assert abs(gains[0, 0, 0] - 1) > 1e-3
+
+
+def test_exposure_gains_spread_over_the_whole_range_evenly_in_log() -> None:
+    image = np.full((1, 1, 3), 0.5, dtype=np.float32)
+    labels = np.zeros((1, 1), dtype=np.uint32)
+    rng = np.random.default_rng(5)
+    logs = [
+        np.log(augment_pair(image, labels, rng, only(exposure=0.5))[0][0, 0, 0] ** 2.2 / 0.5**2.2)
+        for _ in range(400)
+    ]
+    assert max(logs) <= np.log(1.5) + 1e-5 and min(logs) >= -np.log(1.5) - 1e-5
+    assert max(logs) > 0.9 * np.log(1.5) and min(logs) < -0.9 * np.log(1.5)
+    assert abs(np.mean(logs)) < 0.05
+
+
 @pytest.mark.parametrize(
     "config",
     [

@@ -10,9 +10,11 @@ from skimage.draw import disk
 import orescope.infer.multiscale as multiscale
 from orescope.infer import gaussian_weights, predict_classes, predict_probabilities, tile_starts
 from orescope.infer.multiscale import predict_classes_multiscale, predict_probabilities_multiscale
+from orescope.infer.ore_types import OreTypeVote
 from orescope.infer.sliding_window import (
     _probability_bands,
     class_index_among,
+    classes_from_bands,
     probabilities_from_bands,
 )
 from orescope.infer.tiling import tiles_per_batch
@@ -384,3 +386,33 @@ def test_a_default_batch_holds_four_256_tiles_worth_of_pixels_and_at_least_one_t
     assert [tiles_per_batch(t) for t in (32, 128, 256, 384, 512, 768)] == [256, 16, 4, 1, 1, 1]
     with pytest.raises(ValueError, match="tile must be positive"):
         tiles_per_batch(0)
+
+
+def test_an_ore_type_vote_keeps_every_type_s_map_and_weighs_only_its_own_classes():
+    # classes 0 (background) and 1 are in both types; 2 only in "x", 3 only in "y"
+    vote = OreTypeVote({"x": [0, 1, 2], "y": [0, 1, 3]})
+    band = np.array(  # 4 classes, 1×3 pixels
+        [[[0.1, 0.1, 0.7]], [[0.2, 0.5, 0.1]], [[0.6, 0.1, 0.1]], [[0.1, 0.3, 0.1]]],
+        dtype=np.float32,
+    )
+    maps = vote(band)
+    np.testing.assert_array_equal(maps, [[[2, 1, 0]], [[1, 1, 0]]])
+    assert vote.shares() == pytest.approx({"x": 0.8 / 1.3, "y": 0.5 / 1.3})
+    vote = OreTypeVote({"x": [0, 1, 2], "y": [0, 1, 3]})
+    classes = classes_from_bands((2, 3), iter([(0, band), (1, band[:, :, ::-1])]), vote)
+    assert classes.shape == (2, 2, 3) and classes.dtype == np.uint8
+    np.testing.assert_array_equal(classes[1, 1], [0, 1, 1])
+    winner, chosen = vote.decide(classes)
+    assert winner == "x"
+    np.testing.assert_array_equal(chosen, [[2, 1, 0], [0, 1, 2]])
+    assert vote.shares() == pytest.approx({"x": 1.6 / 2.6, "y": 1.0 / 2.6})
+    with pytest.raises(ValueError, match="expected 2 class maps, got 1"):
+        vote.decide(classes[:1])
+    with pytest.raises(ValueError, match="no ore types"):
+        OreTypeVote({})
+    assert OreTypeVote({"x": [0, 2], "y": [0, 3]}).shares() == {"x": 0.5, "y": 0.5}
+
+
+def test_class_maps_need_at_least_one_band():
+    with pytest.raises(ValueError, match="no probability bands to reduce"):
+        classes_from_bands((2, 3), iter([]))

@@ -92,13 +92,15 @@ def test_a_dataset_normalised_model_sees_absolute_brightness(tmp_path):
     dim = np.concatenate([np.full((40, 30, 3), 50), np.full((40, 30, 3), 150)], 1)
     bright = np.concatenate([np.full((40, 30, 3), 220), np.full((40, 30, 3), 250)], 1)
     config = MineralConfig()
-    own = segment_section(dim.astype(np.uint8), LoadedModel(network, card, tmp_path), config)
+    own = segment_section(
+        dim.astype(np.uint8), LoadedModel(network, card, tmp_path), config
+    ).classes
     assert (own[:, :30] == 0).all() and (own[:, 30:] == 1).all()
     stats = {"channel_mean": [200.0] * 3, "channel_std": [50.0] * 3}
     fixed = card.model_copy(update={"normalisation": "dataset", **stats})
     loaded = LoadedModel(network, fixed, tmp_path)
-    assert (segment_section(dim.astype(np.uint8), loaded, config) == 0).all()
-    assert (segment_section(bright.astype(np.uint8), loaded, config) == 1).all()
+    assert (segment_section(dim.astype(np.uint8), loaded, config).classes == 0).all()
+    assert (segment_section(bright.astype(np.uint8), loaded, config).classes == 1).all()
 
 
 def test_the_run_writes_the_contract_files_and_skips_a_bad_file(tmp_path):
@@ -325,8 +327,140 @@ def test_tiles_go_through_the_model_in_batches_of_the_default_pixels_or_as_told(
     batches = []
     loaded.network.register_forward_pre_hook(lambda _, inputs: batches.append(len(inputs[0])))
     section = _section((300, 300))  # 64² tiles 48 apart: 6 × 6 of them
-    assert (segment_section(section, loaded, MineralConfig()) == 1).all()
+    assert (segment_section(section, loaded, MineralConfig()).classes == 1).all()
     assert batches == [36]  # up to 4·256² / 64² = 64 tiles a pass
     batches.clear()
     segment_section(section, loaded, MineralConfig(batch_size=16))
     assert batches == [16, 16, 4]
+
+
+ORE_NAMES = ["background", "A", "B", "C"]
+ORE_TYPES = {"t1": ["A", "B"], "t2": ["a", "C"]}  # names match case-insensitively
+
+
+def _colour_vote_model(tmp_path, ore_types=ORE_TYPES) -> LoadedModel:
+    """A 1x1 conv on inputs in [0, 1]: logit 1 for A everywhere, 4 for B where red, 4 for C
+    where green; the background's logit is 0."""
+    network = torch.nn.Conv2d(3, 4, 1)
+    with torch.no_grad():
+        network.weight.zero_()
+        network.weight[2, 0] = network.weight[3, 1] = 4.0
+        network.bias.copy_(torch.tensor([0.0, 1.0, 0.0, 0.0]))
+    card = ModelCard(
+        name="vote",
+        architecture=ArchitectureSpec(name="unet"),
+        target="classes",
+        class_names=ORE_NAMES,
+        input_scale=1.0,
+        tile=64,
+        normalisation="dataset",
+        channel_mean=[0.0] * 3,
+        channel_std=[255.0] * 3,
+        ore_types=ore_types,
+    )
+    return LoadedModel(network, card, tmp_path)
+
+
+def _red_and_green(red_columns: int, shape=(40, 50)) -> np.ndarray:
+    image = np.zeros((*shape, 3), dtype=np.uint8)
+    image[:, :red_columns, 0] = 255
+    image[:, red_columns:, 1] = 255
+    return image
+
+
+def test_each_section_is_kept_to_the_ore_type_its_probabilities_point_to(tmp_path):
+    loaded = _colour_vote_model(tmp_path)
+    mostly_red = segment_section(_red_and_green(30), loaded, MineralConfig())
+    assert mostly_red.ore_type == "t1"
+    assert (mostly_red.classes[:, :30] == 2).all()  # B, as without a vote
+    assert (mostly_red.classes[:, 30:] == 1).all()  # C is not of t1: the next best, A
+    logits = np.array([0.0, 1.0, 4.0, 0.0])  # a red pixel; green has B and C swapped
+    p = np.exp(logits) / np.exp(logits).sum()
+    evidence_t1, evidence_t2 = 30 * p[2] + 20 * p[3], 30 * p[3] + 20 * p[2]  # per row
+    assert mostly_red.evidence == pytest.approx(
+        {
+            "t1": evidence_t1 / (evidence_t1 + evidence_t2),
+            "t2": evidence_t2 / (evidence_t1 + evidence_t2),
+        }
+    )
+    mostly_green = segment_section(_red_and_green(20), loaded, MineralConfig())
+    assert mostly_green.ore_type == "t2"
+    assert (mostly_green.classes[:, :20] == 1).all() and (mostly_green.classes[:, 20:] == 3).all()
+    told = segment_section(_red_and_green(30), loaded, MineralConfig(ore_type="T2"))
+    assert told.ore_type == "t2" and told.evidence == {}
+    assert (told.classes[:, :30] == 1).all() and (told.classes[:, 30:] == 3).all()
+    free = segment_section(_red_and_green(30), loaded, MineralConfig(ore_type="any"))
+    assert free.ore_type is None
+    assert (free.classes[:, :30] == 2).all() and (free.classes[:, 30:] == 3).all()
+    by_minerals = segment_section(_red_and_green(30), loaded, MineralConfig(minerals=["C"]))
+    assert by_minerals.ore_type is None and (by_minerals.classes[:, :30] == 0).all()
+
+
+def test_the_vote_streams_over_bands_and_scales_like_one_pass(tmp_path):
+    loaded = _colour_vote_model(tmp_path)
+    image = _red_and_green(30, shape=(700, 50))  # several 512-row bands of --scales
+    one = segment_section(image, loaded, MineralConfig())
+    several = segment_section(image, loaded, MineralConfig(scales=[0.8, 1.0, 1.25]))
+    assert one.ore_type == several.ore_type == "t1"
+    away = np.r_[0:27, 33:50]  # resampled, the red-green edge blurs
+    np.testing.assert_array_equal(one.classes[:, away], several.classes[:, away])
+    assert several.evidence["t1"] == pytest.approx(one.evidence["t1"], abs=0.01)
+
+
+def test_a_model_without_ore_types_takes_any_class_unless_a_type_is_named(tmp_path):
+    loaded = _colour_vote_model(tmp_path, ore_types={})
+    plain = segment_section(_red_and_green(30), loaded, MineralConfig())
+    assert plain.ore_type is None and (plain.classes[:, 30:] == 3).all()
+    with pytest.raises(InputError, match="model vote lists no ore types: give the minerals"):
+        segment_section(_red_and_green(30), loaded, MineralConfig(ore_type="t1"))
+    with pytest.raises(InputError, match="no ore type 'gabbro'; the model knows t1, t2"):
+        segment_section(
+            _red_and_green(30), _colour_vote_model(tmp_path), MineralConfig(ore_type="gabbro")
+        )
+
+
+def test_the_run_lists_each_image_s_ore_type_and_refuses_bad_ones_with_one_line(tmp_path):
+    model = _constant_model(tmp_path / "m", answer=2, second=1)
+    card = read_card(model / "card.yaml")
+    types = {"felsic": ["quartz"], "potassic": ["K-feldspar"]}
+    write_card(model / "card.yaml", card.model_copy(update={"ore_types": types}))
+    write_image(tmp_path / "in" / "a.png", _section())
+    write_image(tmp_path / "in" / "b.png", _section((40, 300)))
+    base = ["predict", "minerals", str(tmp_path / "in"), "--model", str(model), "--out"]
+    result = runner.invoke(app, [*base, str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "o" / "ore_types.csv")
+    assert table.columns.tolist() == ["image", "ore_type", "felsic", "potassic"]
+    assert table["image"].tolist() == ["a", "b"] and set(table["ore_type"]) == {"potassic"}
+    assert (table["potassic"] > 0.8).all()
+    assert (table["felsic"] + table["potassic"]).tolist() == pytest.approx([1.0, 1.0])
+    assert "potassic ore: K-feldspar 100.0 %" in (tmp_path / "o" / "report.html").read_text()
+    result = runner.invoke(app, [*base, str(tmp_path / "o2"), "--ore-type", "felsic"])
+    assert result.exit_code == 0, result.output
+    assert (read_image(tmp_path / "o2" / "a" / "classes.png") == 1).all()
+    assert pd.read_csv(tmp_path / "o2" / "ore_types.csv").columns.tolist() == ["image", "ore_type"]
+    result = runner.invoke(app, [*base, str(tmp_path / "o3"), "--ore-type", "any"])
+    assert result.exit_code == 0 and not (tmp_path / "o3" / "ore_types.csv").exists()
+    result = runner.invoke(app, [*base, str(tmp_path / "o4"), "--ore-type", "mafic"])
+    assert result.exit_code == 2
+    assert result.output.count("no ore type 'mafic'; the model knows felsic, potassic") == 1
+    result = runner.invoke(
+        app, [*base, str(tmp_path / "o5"), "--ore-type", "felsic", "--minerals", "quartz"]
+    )
+    assert result.exit_code == 2 and "give the minerals or the ore type, not both" in result.output
+
+
+def test_a_card_or_config_with_ore_types_of_unknown_minerals_is_refused():
+    spec = ArchitectureSpec(name="unet")
+    with pytest.raises(ValueError, match="ore type 'x': no class 'gold'"):
+        ModelCard(
+            name="m",
+            architecture=spec,
+            target="classes",
+            class_names=NAMES,
+            ore_types={"x": ["quartz", "gold"]},
+        )
+    with pytest.raises(ValueError, match="ore type 'y' lists no minerals"):
+        ModelCard(
+            name="m", architecture=spec, target="classes", class_names=NAMES, ore_types={"y": []}
+        )

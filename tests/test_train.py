@@ -313,6 +313,20 @@ def test_dataset_normalisation_pools_the_training_images_and_goes_on_the_card(
     assert np.allclose(card.fixed_stats[0], mean) and np.allclose(card.fixed_stats[1], std)
 
 
+def test_ore_types_go_on_the_card_and_unknown_minerals_stop_the_run_first(tmp_path, shared_data):
+    types = {"arkose": ["quartz", "K-feldspar"], "quartz arenite": ["Quartz"]}
+    card = load_model(
+        train_model(
+            _section_config(tmp_path, shared_data, epochs=1, ore_types=types), progress=False
+        )
+    ).card
+    assert card.ore_types == types
+    wrong = _section_config(tmp_path / "b", shared_data, ore_types={"arkose": ["quartz", "gold"]})
+    with pytest.raises(InputError, match="ore type 'arkose': no class 'gold'"):
+        train_model(wrong, progress=False)
+    assert not (tmp_path / "b" / "run" / "history.csv").exists()
+
+
 def test_balanced_workers_draw_their_own_distinct_windows_reproducibly(tmp_path, shared_data):
     config = _section_config(tmp_path, shared_data, patches_per_epoch=40)
     images = load_source(config.train[0], None)
@@ -336,6 +350,7 @@ def test_balanced_workers_draw_their_own_distinct_windows_reproducibly(tmp_path,
         ({"target": "border_core"}, "target 'classes'"),
         ({"xpl": True, "train": [{"kind": "lumenstone", "path": "x"}], "val": []}, "xpl"),
         ({"target": "border_core", "sampler": "balanced", "train": TINY["train"]}, "balanced"),
+        ({"target": "border_core", "ore_types": {"x": ["A"]}, "train": TINY["train"]}, "ore_types"),
     ],
 )
 def test_inconsistent_section_configs_are_refused(tmp_path, changes, message):

@@ -118,6 +118,14 @@ def minerals(
             "probable of these or the background."
         ),
     ] = None,
+    ore_type: Annotated[
+        str,
+        typer.Option(
+            help="The sections' ore type, one the model's card lists (lumenstone: complex, "
+            "copper-nickel): each pixel gets the most probable of its minerals. auto: each "
+            "image's own, the type the model's probabilities point to; any: every class."
+        ),
+    ] = "auto",
     align_xpl: Annotated[
         bool, typer.Option(help="Register each XPL image onto its PPL image first.")
     ] = True,
@@ -157,6 +165,7 @@ def minerals(
         tta=tta,
         scales=_numbers(scales, "--scales"),
         minerals=[name.strip() for name in minerals.split(",")] if minerals else [],
+        ore_type=ore_type,
         align_xpl=align_xpl,
         min_grain_px=min_grain_px,
         blank=str(blank) if blank else None,

@@ -84,11 +84,17 @@ def classes_from_bands(
     reduce: Reduce | None = None,
 ) -> np.ndarray:
     """uint8 H×W map of (first row, K×h×W probability) bands, each band reduced to classes by
-    ``reduce`` (default :func:`class_index`) as it arrives, so no full probability map is held."""
+    ``reduce`` (default :func:`class_index`) as it arrives, so no full probability map is held.
+    A ``reduce`` that makes several maps of each band (…×h×W) gets them all, as …×H×W."""
     reduce = reduce or class_index
-    classes = np.empty(shape, dtype=np.uint8)
+    classes: np.ndarray | None = None
     for top, probabilities in bands:
-        classes[top : top + probabilities.shape[1]] = reduce(probabilities)
+        reduced = reduce(probabilities)
+        if classes is None:
+            classes = np.empty((*reduced.shape[:-2], *shape), dtype=np.uint8)
+        classes[..., top : top + probabilities.shape[1], :] = reduced
+    if classes is None:
+        raise ValueError("no probability bands to reduce")
     return classes
 
 

@@ -18,10 +18,10 @@ from orescope.io import find_images, read_image, read_mask, write_image
 from orescope.jobs.minerals import (
     MineralConfig,
     MineralResult,
-    allowed_classes,
     calibrate_colours,
     measure_section,
     mineral_index,
+    section_reduce,
     segment_section,
     shared_section_model,
 )
@@ -122,7 +122,7 @@ def run_minerals(
     names = loaded.card.class_names
     if config.liberation is not None:
         mineral_index(names, config.liberation)
-    allowed_classes(names, config.minerals)  # a typo fails once, before any image
+    section_reduce(loaded.card, config)  # a typo fails once, before any image
     colours = np.zeros((256, 3), dtype=np.float32)
     colours[: len(loaded.card.class_colours)] = loaded.card.class_colours
     out.mkdir(parents=True, exist_ok=True)
@@ -135,20 +135,23 @@ def run_minerals(
         outcome.notes.append(note)
     totals = np.zeros(len(names), dtype=np.int64)
     thumbnails: list[Thumbnail] = []
+    ore_types: list[dict] = []
     for path in track(paths, description="minerals", disable=not progress):
         try:
             if xpl and path not in twins:
                 raise InputError(path, "no XPL image with the same stem among --xpl")
             image = read_image(path)
             partner = read_image(twins[path]) if path in twins else None
-            classes = segment_section(recolour(image, path.stem), loaded, config, partner)
+            section = segment_section(recolour(image, path.stem), loaded, config, partner)
         except InputError as error:
             outcome.failures.append((str(path), error.reason))
             continue
-        result = measure_section(classes, names, config)
+        result = measure_section(section.classes, names, config)
         overlay = _write_outputs(out / path.stem, image, result, colours)
         totals += result.modal["pixels"].to_numpy()
-        thumbnails.append(Thumbnail(path.stem, overlay, _caption(result.modal)))
+        thumbnails.append(Thumbnail(path.stem, overlay, _caption(result.modal, section.ore_type)))
+        if section.ore_type is not None:
+            ore_types.append({"image": path.stem, "ore_type": section.ore_type, **section.evidence})
         outcome.processed.append(str(path))
     if outcome.failures:
         pd.DataFrame(outcome.failures, columns=["file", "reason"]).to_csv(
@@ -159,6 +162,8 @@ def run_minerals(
         raise InputError(file, f"{reason}; no image could be processed")
     modal = _run_modal(totals, names, config)
     modal.to_csv(out / "modal.csv", index=False)
+    if ore_types:  # the evidence columns: each type's share of it, where the type was voted
+        pd.DataFrame(ore_types).to_csv(out / "ore_types.csv", index=False)
     legend = [
         (name, (int(colours[i, 0]), int(colours[i, 1]), int(colours[i, 2])))
         for i, name in enumerate(names)
@@ -184,6 +189,7 @@ def _run_modal(totals: np.ndarray, names: list[str], config: MineralConfig) -> p
     return table[table["pixels"] > 0]
 
 
-def _caption(modal: pd.DataFrame) -> str:
+def _caption(modal: pd.DataFrame, ore_type: str | None) -> str:
     top = modal[modal["index"] > 0].nlargest(3, "mineral_percent")
-    return ", ".join(f"{row.mineral} {row.mineral_percent:.1f} %" for row in top.itertuples())
+    minerals = ", ".join(f"{row.mineral} {row.mineral_percent:.1f} %" for row in top.itertuples())
+    return f"{ore_type} ore: {minerals}" if ore_type else minerals

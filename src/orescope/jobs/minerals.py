@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -12,8 +12,9 @@ from pydantic import BaseModel, Field, PositiveFloat, model_validator
 from orescope.errors import InputError
 from orescope.infer.device import pick_device
 from orescope.infer.multiscale import predict_classes_multiscale
+from orescope.infer.ore_types import OreTypeVote
 from orescope.infer.particles import zscore_normaliser
-from orescope.infer.sliding_window import class_index_among
+from orescope.infer.sliding_window import Reduce, class_index_among
 from orescope.infer.tiling import tiles_per_batch
 from orescope.measure.minerals import (
     association,
@@ -51,6 +52,13 @@ class MineralConfig(BaseModel, extra="forbid"):
         description="the minerals the sections can hold (names or indices): each pixel gets the "
         "most probable of these or the background (class 0); empty: any class of the model",
     )
+    ore_type: str = Field(
+        "auto",
+        description="the sections' ore type, one of the model card's: each pixel gets the most "
+        "probable of its minerals or the background; auto: each image's own, the type the "
+        "model's probabilities point to (any class where the card lists no types); any: any "
+        "class of the model",
+    )
     align_xpl: bool = Field(True, description="register each XPL image onto its PPL image")
     min_grain_px: int = Field(16, ge=1, description="smaller grains are left out of grains.csv")
     liberation: str | None = Field(None, description="mineral (name or index) for liberation")
@@ -74,7 +82,16 @@ class MineralConfig(BaseModel, extra="forbid"):
             raise ValueError("calibration needs one region mask for each calibration photo")
         if self.calibration_images and self.colour_masks:
             raise ValueError("choose calibration mode or per-image colour masks, not both")
+        if self.minerals and self.ore_type != "auto":
+            raise ValueError("give the minerals or the ore type, not both")
         return self
+
+
+@dataclass(frozen=True)
+class SectionMap:
+    classes: np.ndarray  # uint8 H×W registry indices, at the input's size
+    ore_type: str | None = None  # the card's ore type the classes were kept to
+    evidence: dict[str, float] = field(default_factory=dict)  # each type's share, when voted
 
 
 @dataclass(frozen=True)
@@ -85,6 +102,7 @@ class MineralResult:
     grain_sizes: pd.DataFrame
     association: pd.DataFrame
     liberation: pd.DataFrame | None
+    ore_type: str | None = None
 
 
 @lru_cache(maxsize=4)
@@ -122,11 +140,11 @@ def _rgb(image: np.ndarray) -> np.ndarray:
 
 def segment_section(
     image: np.ndarray, loaded: LoadedModel, config: MineralConfig, xpl: np.ndarray | None = None
-) -> np.ndarray:
+) -> SectionMap:
     """Class map at the input's size: the model runs at the scale it was trained at, tile by
     tile, and its class map is scaled back (nearest neighbour)."""
     card = loaded.card
-    allowed = allowed_classes(card.class_names, config.minerals)
+    reduce = section_reduce(card, config)
     stacked = model_input(image, xpl, card.in_channels, config.align_xpl)
     pixels = resize_image(stacked, card.input_scale)
     classes = predict_classes_multiscale(
@@ -138,9 +156,42 @@ def segment_section(
         batch_size=config.batch_size or tiles_per_batch(card.tile),
         tta=config.tta,
         device=next(loaded.network.parameters()).device,
-        reduce=class_index_among(allowed) if allowed else None,
+        reduce=reduce,
     )
-    return resize_labels(classes, image.shape[:2])
+    ore_type, evidence = _named_ore_type(card, config), {}
+    if isinstance(reduce, OreTypeVote):
+        evidence = reduce.shares()
+        ore_type, classes = reduce.decide(classes)
+    return SectionMap(resize_labels(classes, image.shape[:2]), ore_type, evidence)
+
+
+def section_reduce(card: ModelCard, config: MineralConfig) -> Reduce | OreTypeVote | None:
+    """How probabilities become classes: among the given minerals, among those of the given
+    ore type, by a vote among the card's ore types, or (None) among all classes."""
+    if config.minerals:
+        return class_index_among(allowed_classes(card.class_names, config.minerals))
+    if config.ore_type == "any" or (config.ore_type == "auto" and not card.ore_types):
+        return None
+    types = {
+        name: allowed_classes(card.class_names, minerals)
+        for name, minerals in card.ore_types.items()
+    }
+    name = _named_ore_type(card, config)
+    return class_index_among(types[name]) if name else OreTypeVote(types)
+
+
+def _named_ore_type(card: ModelCard, config: MineralConfig) -> str | None:
+    """The card's ore type that ``config.ore_type`` names (case-insensitive); None for auto
+    and any, or when minerals are given."""
+    if config.minerals or config.ore_type in ("auto", "any"):
+        return None
+    if not card.ore_types:
+        raise InputError(None, f"model {card.name} lists no ore types: give the minerals instead")
+    for name in card.ore_types:
+        if name.lower() == config.ore_type.lower():
+            return name
+    known = ", ".join(card.ore_types)
+    raise InputError(None, f"no ore type '{config.ore_type}'; the model knows {known}")
 
 
 def calibrate_colours(
@@ -202,5 +253,6 @@ def predict_minerals(
     loaded = shared_section_model(config.model)
     if config.liberation is not None:
         mineral_index(loaded.card.class_names, config.liberation)  # a typo fails before the model
-    classes = segment_section(image, loaded, config, xpl)
-    return measure_section(classes, loaded.card.class_names, config)
+    section = segment_section(image, loaded, config, xpl)
+    result = measure_section(section.classes, loaded.card.class_names, config)
+    return replace(result, ore_type=section.ore_type)

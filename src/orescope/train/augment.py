@@ -33,6 +33,9 @@ class AugmentConfig(BaseModel, extra="forbid"):
     cross_talk: float = Field(
         0.0, ge=0, lt=0.5, description="largest share of a channel leaked into another"
     )
+    exposure: float = Field(
+        0.0, ge=0, le=1, description="largest relative change of the light, in linear light"
+    )
     blur_p: float = Field(0.2, ge=0, le=1)
     blur_sigma_px: float = Field(1.5, ge=0, le=32, description="largest Gaussian blur sigma")
     noise_std: float = Field(0.03, ge=0, le=1, description="largest Gaussian noise std")
@@ -94,7 +97,10 @@ def _warp(
 
 
 def _photometric(image: np.ndarray, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
-    """Colour, contrast, brightness, blur and noise: lighting and camera vary, particles do not."""
+    """Exposure, colour, contrast, brightness, blur and noise: lighting and camera vary,
+    particles do not."""
+    if config.exposure > 0:
+        image = _exposure(image, rng, config.exposure)
     if config.cross_talk > 0 and image.shape[2] == 3:
         image = _cross_talk(image, rng, config.cross_talk)
     if config.colour > 0 and image.shape[2] > 1:
@@ -113,6 +119,15 @@ def _photometric(image: np.ndarray, rng: np.random.Generator, config: AugmentCon
         std = rng.uniform(0, config.noise_std)
         image = image + std * rng.standard_normal(image.shape, dtype=np.float32)
     return image
+
+
+def _exposure(image: np.ndarray, rng: np.random.Generator, largest: float) -> np.ndarray:
+    """One gain for every channel in linear light, between 1 / (1 + largest) and 1 + largest
+    (log-uniform): a dimmer or brighter lamp, a shorter or longer exposure. A mineral's
+    reflectance then reads differently from photo to photo, as it does between microscopes."""
+    gain = np.float32(np.exp(rng.uniform(-np.log1p(largest), np.log1p(largest))))
+    linear = np.power(np.clip(image, 0, 1), GAMMA) * gain
+    return np.power(np.clip(linear, 0, 1), 1 / GAMMA).astype(np.float32)
 
 
 def _cross_talk(image: np.ndarray, rng: np.random.Generator, largest: float) -> np.ndarray:

@@ -84,6 +84,11 @@ class TrainConfig(BaseModel, extra="forbid"):
         description="image_zscore: each image by its own channel statistics; dataset: by the "
         "training images' (sections, where the absolute colour tells the mineral)",
     )
+    ore_types: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="sections: the minerals of each ore type in the data, written on the card "
+        "so that prediction can keep each image to the minerals of its type",
+    )
     balance_stride: int = Field(8, ge=1, le=256, description="grid step of the content maps")
     border_px: int = Field(2, ge=1, le=16)
     particle_px: float | None = Field(
@@ -128,6 +133,8 @@ class TrainConfig(BaseModel, extra="forbid"):
             raise ValueError("target 'classes' goes with section data sources, and only with them")
         if self.sampler == "balanced" and self.target != "classes":
             raise ValueError("the balanced sampler needs target 'classes'")
+        if self.ore_types and self.target != "classes":
+            raise ValueError("ore_types are for section models (target 'classes')")
         if len({s.scale for s in self.train + self.val}) > 1:
             raise ValueError("all data sources need the same scale: the model has one")
         if any(s.kind == "conveyor" for s in self.val):

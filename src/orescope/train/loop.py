@@ -37,6 +37,7 @@ from orescope.train.data import (
 from orescope.train.history import write_history
 from orescope.train.losses import segmentation_loss
 from orescope.zoo import CARD_FILE, WEIGHTS_FILE, ModelCard, resolve_model_dir, write_card
+from orescope.zoo.card import ore_type_problem
 
 VALIDATION_SCORES = ("ap50", "f1_match", "eta", "merger_ratio", "splitter_ratio", "iou")
 
@@ -168,6 +169,7 @@ def _card(
         class_colours=colours,
         particle_px=config.particle_px if config.target != "classes" else None,
         input_scale=config.train[0].scale if config.target == "classes" else 1.0,
+        ore_types=config.ore_types,
         reference_colours=reference[0],
         reference_saturation=reference[1],
         normalisation=config.normalisation,
@@ -211,6 +213,8 @@ def train(
         train_sets = [with_stats(images, stats) for images in train_sets]
         val_images = with_stats(val_images, stats)
     names, _ = _class_table(config)
+    if problem := ore_type_problem(config.ore_types, names):
+        raise InputError(config.name, problem)
     reference = _reference_colours(config, [item for images in train_sets for item in images])
     patches = PatchDataset(
         train_sets,

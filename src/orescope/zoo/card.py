@@ -18,6 +18,18 @@ Target = Literal["border_core", "foreground", "classes"]
 Normalisation = Literal["image_zscore", "dataset"]
 
 
+def ore_type_problem(ore_types: dict[str, list[str]], class_names: list[str]) -> str | None:
+    """What is wrong with ``ore_types`` for a model of ``class_names`` (names match
+    case-insensitively), or None."""
+    known = {name.lower() for name in class_names}
+    for ore_type, minerals in ore_types.items():
+        if not minerals:
+            return f"ore type {ore_type!r} lists no minerals"
+        if unknown := [mineral for mineral in minerals if mineral.lower() not in known]:
+            return f"ore type {ore_type!r}: no class {', '.join(map(repr, unknown))}"
+    return None
+
+
 class ModelCard(BaseModel, extra="forbid"):
     """``card.yaml`` next to ``model.safetensors``."""
 
@@ -54,9 +66,20 @@ class ModelCard(BaseModel, extra="forbid"):
     input_scale: float = Field(
         1.0, gt=0, description="section models: resample inputs by this factor, as in training"
     )
+    ore_types: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="section models: the minerals of each ore type the model was trained on; "
+        "predict minerals gives each image the type its probabilities point to",
+    )
     tile: int = Field(256, ge=32)
     training: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _ore_types_known(self) -> ModelCard:
+        if problem := ore_type_problem(self.ore_types, self.class_names):
+            raise ValueError(problem)
+        return self
 
     @model_validator(mode="after")
     def _statistics_for_dataset(self) -> ModelCard:
