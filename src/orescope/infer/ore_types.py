@@ -37,8 +37,8 @@ class OreTypeVote:
         self.evidence = np.zeros(len(types), dtype=np.float64)
 
     def __call__(self, probabilities: np.ndarray) -> np.ndarray:
-        for index, own in enumerate(self._own):
-            self.evidence[index] += probabilities[own].sum(dtype=np.float64)
+        totals = probabilities.sum(axis=(1, 2), dtype=np.float64)  # one pass over the band
+        self.evidence += [totals[own].sum() for own in self._own]
         return np.stack([reduce(probabilities) for reduce in self._reduces])
 
     def shares(self) -> dict[str, float]:
