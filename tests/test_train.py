@@ -63,8 +63,9 @@ def test_validation_and_the_card_use_the_given_tile(tmp_path, monkeypatch):
     assert card.tile == 96 and list(card.metrics) == ["validation (trained scale, 96 px tiles)"]
 
 
-def test_resume_continues_exactly_where_the_run_stopped(tmp_path, monkeypatch):
-    straight = train_model(_config(tmp_path / "a", epochs=3), progress=False)
+@pytest.mark.parametrize("ema_decay", [None, 0.9])
+def test_resume_continues_exactly_where_the_run_stopped(tmp_path, monkeypatch, ema_decay):
+    straight = train_model(_config(tmp_path / "a", epochs=3, ema_decay=ema_decay), progress=False)
     epochs_done = []
 
     def interrupt_after_two(rows, folder):
@@ -74,16 +75,65 @@ def test_resume_continues_exactly_where_the_run_stopped(tmp_path, monkeypatch):
 
     monkeypatch.setattr("orescope.train.loop.write_history", interrupt_after_two)
     with pytest.raises(KeyboardInterrupt):
-        train_model(_config(tmp_path / "b", epochs=3), progress=False)
+        train_model(_config(tmp_path / "b", epochs=3, ema_decay=ema_decay), progress=False)
     monkeypatch.undo()
-    resumed = train_model(_config(tmp_path / "b", epochs=3), resume=True, progress=False)
+    resumed = train_model(
+        _config(tmp_path / "b", epochs=3, ema_decay=ema_decay), resume=True, progress=False
+    )
     assert epochs_done == [1, 2]
     assert len((resumed / "history.csv").read_text().splitlines()) == 4
-    first = load_file(str(straight / "last" / "model.safetensors"))
-    second = load_file(str(resumed / "last" / "model.safetensors"))
-    assert first.keys() == second.keys()
-    for key in first:
-        assert torch.equal(first[key], second[key]), key
+    files = ["model.safetensors"] + (["ema.safetensors"] if ema_decay else [])
+    assert sorted(p.name for p in (resumed / "last").glob("*.safetensors")) == sorted(
+        files + ["optimizer.safetensors"]
+    )
+    for name in files:
+        first = load_file(str(straight / "last" / name))
+        second = load_file(str(resumed / "last" / name))
+        assert first.keys() == second.keys()
+        for key in first:
+            assert torch.equal(first[key], second[key]), (name, key)
+    assert (straight / "model.safetensors").read_bytes() == (
+        resumed / "model.safetensors"
+    ).read_bytes()
+
+
+def test_the_weight_average_is_what_validation_and_the_saved_model_hold(tmp_path, monkeypatch):
+    states = []
+    make = loop.make_optimizer
+
+    def recording(model, config):
+        optimizer = make(model, config)
+        step = optimizer.step
+
+        def step_and_record(*args, **kwargs):
+            result = step(*args, **kwargs)
+            states.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+            return result
+
+        optimizer.step = step_and_record
+        return optimizer
+
+    validated = []
+    score = loop.validate
+
+    def recording_validation(model, images, config):
+        validated.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        return score(model, images, config)
+
+    monkeypatch.setattr(loop, "make_optimizer", recording)
+    monkeypatch.setattr(loop, "validate", recording_validation)
+    out = train_model(_config(tmp_path, epochs=1, ema_decay=0.75), progress=False)
+    assert len(states) == 2 and len(validated) == 1  # two steps of two patches, one epoch
+    saved = load_file(out / "model.safetensors")
+    averaged = [key for key, value in states[0].items() if value.is_floating_point()]
+    assert averaged and any(not torch.equal(states[0][k], states[1][k]) for k in averaged)
+    for key in averaged:
+        # the first step is copied, then each step is blended in with weight 1 - decay
+        expected = 0.75 * states[0][key] + 0.25 * states[1][key]
+        torch.testing.assert_close(saved[key], expected)
+        torch.testing.assert_close(validated[0][key], expected)
+    with pytest.raises(ValueError, match="ema_decay"):
+        _config(tmp_path, ema_decay=1.0)
 
 
 def test_init_starts_from_given_weights_and_refuses_a_mismatch(tmp_path):

@@ -15,13 +15,20 @@ from orescope.models.weights import load_weights, save_weights
 
 
 def save_checkpoint(
-    folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any]
+    folder: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    state: dict[str, Any],
+    more: dict[str, torch.nn.Module | None] | None = None,
 ) -> None:
     """Write to a temporary folder and swap it in, so an interrupted save never leaves a
-    half-written checkpoint."""
+    half-written checkpoint; ``more`` names further modules (a weight average) to keep."""
     staging = folder.with_name(folder.name + ".partial")
     staging.mkdir(parents=True, exist_ok=True)
     save_weights(model, staging / "model.safetensors")
+    for name, module in (more or {}).items():
+        if module is not None:
+            save_weights(module, staging / name)
     optimizer_state = optimizer.state_dict()
     tensors, scalars = {}, {}
     for index, values in optimizer_state["state"].items():

@@ -109,6 +109,14 @@ class TrainConfig(BaseModel, extra="forbid"):
     loss: LossConfig = Field(default_factory=LossConfig)
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    ema_decay: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="validate and keep an exponential moving average of the weights (and "
+        "BatchNorm statistics), updated every step with this decay (e.g. 0.998): it smooths "
+        "the step-to-step swings of small-batch training",
+    )
     num_workers: int = Field(0, ge=0)
     channels_last: bool = Field(
         False,

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import yaml
 from rich.progress import Progress
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 
 from orescope.errors import InputError
@@ -39,6 +40,7 @@ from orescope.train.losses import segmentation_loss
 from orescope.zoo import CARD_FILE, WEIGHTS_FILE, ModelCard, resolve_model_dir, write_card
 from orescope.zoo.card import ore_type_problem
 
+EMA_FILE = "ema.safetensors"
 VALIDATION_SCORES = ("ap50", "f1_match", "eta", "merger_ratio", "splitter_ratio", "iou")
 
 
@@ -65,6 +67,14 @@ def learning_rate(config: OptimizerConfig, epoch: int, epochs: int) -> float:
     if config.schedule == "poly":
         return config.lr * (1 - progress) ** 0.9
     return config.lr
+
+
+def weight_average(model: torch.nn.Module, decay: float | None) -> AveragedModel | None:
+    """The exponential moving average of the weights and buffers that validation and the saved
+    model use, or None to use the trained weights themselves."""
+    if decay is None:
+        return None
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def predict_instances(
@@ -241,6 +251,10 @@ def train(
         state = load_checkpoint(last, model, optimizer)
     elif init:
         load_weights(model, init)
+    average = weight_average(model, config.ema_decay)
+    if average is not None and resume:
+        load_weights(average, last / EMA_FILE)
+    judged = model if average is None else average.module
     steps = config.patches_per_epoch // config.batch_size
     with Progress(disable=not progress) as bar:
         task = bar.add_task("training", total=(config.epochs - state["epoch"]) * steps)
@@ -266,23 +280,25 @@ def train(
                 loss = segmentation_loss(model(images), targets, config.loss)
                 loss.backward()
                 optimizer.step()
+                if average is not None:
+                    average.update_parameters(model)
                 losses.append(loss.item())
                 bar.update(task, advance=1, description=f"epoch {epoch + 1} loss {loss.item():.3f}")
             metrics = {}
             if val_images and config.target == "classes":
-                metrics = validate_sections(model, val_images, config, device, len(names))
+                metrics = validate_sections(judged, val_images, config, device, len(names))
             elif val_images:
-                metrics = validate(model, val_images, config)
+                metrics = validate(judged, val_images, config)
             row = {"epoch": epoch + 1, "lr": rate, "train_loss": float(np.mean(losses))}
             row |= metrics | {"seconds": time.perf_counter() - started}
             state["history"].append(row)
             score = metrics.get("val_ap50", metrics.get("val_miou", -row["train_loss"]))
             if score > state["best"]:
                 state["best"] = score
-                save_weights(model, out / WEIGHTS_FILE)
+                save_weights(judged, out / WEIGHTS_FILE)
                 card = _card(config, metrics, epoch, command, reference, stats)
                 write_card(out / CARD_FILE, card)
             state["epoch"] = epoch + 1
-            save_checkpoint(last, model, optimizer, state)
+            save_checkpoint(last, model, optimizer, state, {EMA_FILE: average})
             write_history(state["history"], out)
     return out
