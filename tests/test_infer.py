@@ -324,6 +324,7 @@ def test_probabilities_are_averaged_over_the_scales(scales, p_stripes):
 
 def test_bands_join_without_seams(monkeypatch):
     monkeypatch.setattr(multiscale, "BAND_ROWS", 40)  # 5 bands, each with 16 rows of context
+    monkeypatch.setattr(multiscale, "BAND_PIXELS", 0)
     image = np.random.default_rng(0).integers(0, 256, (190, 70, 3), dtype=np.uint8)
     expected = predict_classes(image, channel_argmax_model(), normalise=to_chw, tile=32)
     classes = predict_classes_multiscale(  # (1, 1): banded; (1,) alone is the plain window
@@ -338,6 +339,30 @@ def test_bands_join_without_seams(monkeypatch):
     )
     inside = np.kron(np.ones((19, 7), bool), np.pad(np.ones((6, 6), bool), 2))
     np.testing.assert_array_equal(classes[inside], expected[inside])
+
+
+@pytest.mark.parametrize(
+    ("band_pixels", "windows"), [(0, [(0, 56), (24, 96), (64, 96)]), (8960, [(0, 96)])]
+)
+def test_an_image_within_the_band_pixels_is_one_window(monkeypatch, band_pixels, windows):
+    monkeypatch.setattr(multiscale, "BAND_ROWS", 40)
+    # 96 rows and 2 × 16 of context, 70 wide: 8960 pixels make one window of the image
+    monkeypatch.setattr(multiscale, "BAND_PIXELS", band_pixels)
+    seen = []
+    predict = multiscale.predict_probabilities
+
+    def recording(pixels, model, **kwargs):
+        seen.append(pixels.shape[0])
+        return predict(pixels, model, **kwargs)
+
+    monkeypatch.setattr(multiscale, "predict_probabilities", recording)
+    image = np.random.default_rng(0).integers(0, 256, (96, 70, 3), dtype=np.uint8)
+    classes = predict_classes_multiscale(
+        image, channel_argmax_model(), normalise=to_chw, scales=(1.0, 0.5), tile=32
+    )
+    assert classes.shape == (96, 70)
+    # each window once per scale: its rows at scale 1, then half of them at scale 0.5
+    assert seen == [n for start, stop in windows for n in (stop - start, (stop - start) // 2)]
 
 
 def test_scales_must_be_positive():

@@ -25,7 +25,12 @@ from orescope.infer.sliding_window import (
 )
 from orescope.preprocess.resample import resize_image
 
-BAND_ROWS = 512  # rows of the class map decided per band
+BAND_ROWS = 512  # rows of the class map decided per band, at least
+# Image pixels a band's window (its rows and their context) may span: a photo of a few
+# megapixels is one window, predicted once per scale, and only panoramas pay for the context
+# rows that each of their bands predicts again. The window's K float32 maps at every scale
+# stay within a few hundred MB for a dozen classes.
+BAND_PIXELS = 4_000_000
 
 
 def predict_classes_multiscale(
@@ -100,13 +105,15 @@ def _bands(
     device: str | torch.device,
     progress: bool,
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """(first row, averaged K×h×W probabilities) per band of :data:`BAND_ROWS` rows."""
+    """(first row, averaged K×h×W probabilities) per band of at least :data:`BAND_ROWS` rows,
+    more where the image is narrow enough for :data:`BAND_PIXELS`."""
     if not scales or min(scales) <= 0:
         raise ValueError(f"scales must be positive, got {list(scales)}")
-    height = image.shape[0]
+    height, width = image.shape[:2]
     margin = tile // 2
-    for top in track(range(0, height, BAND_ROWS), description="bands", disable=not progress):
-        start, stop = max(top - margin, 0), min(top + BAND_ROWS + margin, height)
+    rows = max(BAND_ROWS, BAND_PIXELS // width - 2 * margin)
+    for top in track(range(0, height, rows), description="bands", disable=not progress):
+        start, stop = max(top - margin, 0), min(top + rows + margin, height)
         window = image[start:stop]
 
         total: np.ndarray | None = None
@@ -126,8 +133,8 @@ def _bands(
             _add_resized(total, probabilities)
             del probabilities  # freed before the next scale's map is made
         assert total is not None  # scales is not empty
-        rows = slice(top - start, min(top + BAND_ROWS, height) - start)
-        yield top, total[:, rows] / len(scales)
+        kept = slice(top - start, min(top + rows, height) - start)
+        yield top, total[:, kept] / len(scales)
 
 
 def _add_resized(total: np.ndarray, probabilities: np.ndarray) -> None:
