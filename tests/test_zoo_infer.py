@@ -1,9 +1,13 @@
 """Model cards, zoo loading and model-based particle segmentation, with an oracle network
 that reads the border-core class written into the image, so every answer is known exactly."""
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from orescope.errors import InputError
 from orescope.infer.particles import (
@@ -20,6 +24,7 @@ from orescope.zoo import LoadedModel, ModelCard, load_model, write_card
 
 GREY = (0, 160, 80)  # background, core, border: ordered so resampling blends neighbours only
 SOFTNESS = 640.0  # logit scale of the oracle: 1/10 of the grey gap squared
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _scene() -> np.ndarray:
@@ -219,3 +224,41 @@ def test_load_model_round_trip_and_bad_folders(tmp_path):
     (tmp_path / "card.yaml").write_text("name: x\nsurprise: 1\n")
     with pytest.raises(InputError, match="not a valid model card"):
         load_model(tmp_path)
+
+
+def test_add_to_zoo_bundles_half_weights_and_can_restate_the_training(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("add_to_zoo", ROOT / "tools" / "add_to_zoo.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    card = ModelCard(
+        name="run",
+        architecture=ArchitectureSpec(
+            name="unet",
+            encoder="tu-mobilenetv3_small_100",
+            options={"decoder_channels": [16, 16, 8, 8, 8]},
+        ),
+        class_names=["background", "core", "border"],
+        particle_px=30,
+        training={"command": "orescope train run.yaml", "init": "tiny", "epochs": 3},
+    )
+    run = tmp_path / "run"
+    run.mkdir()
+    save_weights(card.architecture.build(3, card.classes), run / "model.safetensors")
+    write_card(run / "card.yaml", card)
+    monkeypatch.setattr(tool, "ZOO_DIR", tmp_path / "zoo")
+    argv = ["add_to_zoo.py", str(run), "tiny", "--init", "the previous tiny (round 1)"]
+    monkeypatch.setattr("sys.argv", [*argv, "--description", "two rounds"])
+    tool.main()
+    bundled = load_model(tmp_path / "zoo" / "tiny")
+    assert bundled.card.name == "tiny"
+    assert bundled.card.training == {
+        "command": "orescope train run.yaml",
+        "init": "the previous tiny (round 1)",
+        "epochs": 3,
+        "description": "two rounds",
+    }
+    stored = load_file(tmp_path / "zoo" / "tiny" / "model.safetensors")
+    original = load_file(run / "model.safetensors")
+    for key, value in original.items():
+        expected = value.half() if value.is_floating_point() else value
+        assert torch.equal(stored[key], expected), key

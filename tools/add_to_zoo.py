@@ -1,7 +1,11 @@
 """Bundle a trained run as a zoo model: its card, and its weights stored as float16 (half the
 size; loading casts them back), in src/orescope/zoo/NAME/.
 
-    python tools/add_to_zoo.py runs/thinsection thinsection
+    python tools/add_to_zoo.py runs/thinsection thinsection [--init TEXT] [--description TEXT]
+
+``--init`` says what the run started from when that was the zoo model it replaces (the run's
+card names the zoo model, which will then hold other weights); ``--description`` replaces the
+card's account of how the model was trained, e.g. to list every round.
 
 Then score it on held-out images with `bench/section_models.py ... --write-card` (sections) or
 `bench/particle_models.py --write-card` (particles).
@@ -20,12 +24,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="folder written by `orescope train`")
     parser.add_argument("name", help="zoo name")
+    parser.add_argument("--init", help="what the run started from, for the card")
+    parser.add_argument("--description", help="how the model was trained, for the card")
     args = parser.parse_args()
     loaded = load_model(args.run)
+    training = dict(loaded.card.training)
+    if args.init is not None:
+        training["init"] = args.init
+    if args.description is not None:
+        training["description"] = args.description
     folder = ZOO_DIR / args.name
     folder.mkdir(parents=True, exist_ok=True)
     save_weights(loaded.network, folder / WEIGHTS_FILE, half=True)
-    write_card(folder / CARD_FILE, loaded.card.model_copy(update={"name": args.name}))
+    card = loaded.card.model_copy(update={"name": args.name, "training": training})
+    write_card(folder / CARD_FILE, card)
     size_mb = (folder / WEIGHTS_FILE).stat().st_size / 1e6
     print(f"written {folder} ({size_mb:.1f} MB of weights)")
 
