@@ -192,8 +192,9 @@ def test_a_dataset_normalised_card_needs_its_statistics():
     assert card.model_copy(update={"normalisation": "image_zscore"}).fixed_stats is None
 
 
-def test_load_model_round_trip_and_bad_folders(tmp_path):
-    card = ModelCard(
+def _tiny_card(**changes: object) -> ModelCard:
+    """A small border-core U-Net's card, with ``changes`` to its fields."""
+    return ModelCard(
         name="tiny",
         architecture=ArchitectureSpec(
             name="unet",
@@ -202,7 +203,11 @@ def test_load_model_round_trip_and_bad_folders(tmp_path):
         ),
         class_names=["background", "core", "border"],
         particle_px=30,
-    )
+    ).model_copy(update=changes)
+
+
+def test_load_model_round_trip_and_bad_folders(tmp_path):
+    card = _tiny_card()
     network = card.architecture.build(3, card.classes)
     save_weights(network, tmp_path / "model.safetensors")
     write_card(tmp_path / "card.yaml", card)
@@ -230,17 +235,8 @@ def test_add_to_zoo_bundles_half_weights_and_can_restate_the_training(tmp_path, 
     spec = importlib.util.spec_from_file_location("add_to_zoo", ROOT / "tools" / "add_to_zoo.py")
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
-    card = ModelCard(
-        name="run",
-        architecture=ArchitectureSpec(
-            name="unet",
-            encoder="tu-mobilenetv3_small_100",
-            options={"decoder_channels": [16, 16, 8, 8, 8]},
-        ),
-        class_names=["background", "core", "border"],
-        particle_px=30,
-        training={"command": "orescope train run.yaml", "init": "tiny", "epochs": 3},
-    )
+    training = {"command": "orescope train run.yaml", "init": "tiny", "epochs": 3}
+    card = _tiny_card(name="run", training=training)
     run = tmp_path / "run"
     run.mkdir()
     save_weights(card.architecture.build(3, card.classes), run / "model.safetensors")
