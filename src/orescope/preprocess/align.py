@@ -40,11 +40,12 @@ def estimate_affine(reference: np.ndarray, moving: np.ndarray) -> np.ndarray:
     sift = cv2.SIFT_create()  # type: ignore[attr-defined]
     found_ref = sift.detectAndCompute(_edges(reference, scale), None)
     found_mov = sift.detectAndCompute(_edges(moving, scale), None)
-    if found_ref[1] is None or found_mov[1] is None:
+    # OpenCV 4 returns no descriptors for a featureless image, OpenCV 5 an empty uint8 array
+    if min(len(found_ref[0]), len(found_mov[0])) < 2:
         raise InputError(None, "no keypoints to align the images by")
     cv2.setRNGSeed(0)
     matcher = cv2.FlannBasedMatcher(FLANN_KDTREE, FLANN_SEARCH)
-    pairs = matcher.knnMatch(found_mov[1], found_ref[1], k=2)
+    pairs = matcher.knnMatch(found_mov[1].astype(np.float32), found_ref[1].astype(np.float32), k=2)
     good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < 0.75 * p[1].distance]
     if len(good) < MIN_INLIERS:
         raise InputError(None, f"the images cannot be aligned ({len(good)} keypoint matches)")
