@@ -4,12 +4,14 @@ import os
 import sys
 
 import cv2
+import pandas as pd
 import pytest
 import torch
 
 from orescope.io import read_labels
 from orescope.jobs import ParticleConfig, run_particles
 from orescope.jobs.parallel import cpu_cores, map_in_order, worker_count
+from orescope.measure import fit_all
 from orescope.synth import SceneConfig, write_scenes
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="workers fork on Linux only")
@@ -59,3 +61,25 @@ def test_two_workers_write_exactly_what_one_writes(tmp_path, method):
         assert one.max() > 10 and (one == two).all()
     for table in ("summary.csv", "psd.csv"):
         assert (tmp_path / "out1" / table).read_text() == (tmp_path / "out2" / table).read_text()
+
+
+def test_the_run_fits_its_psd_once_for_the_summary_and_the_plot(tmp_path, monkeypatch):
+    import orescope.jobs.particle_run as particle_run
+
+    fitted = []
+
+    def counted(distribution):
+        fitted.append(distribution)
+        return fit_all(distribution)
+
+    monkeypatch.setattr(particle_run, "fit_all", counted)
+    scenes = SceneConfig(height=256, width=320, mm_per_px=0.25, x50_mm=5.0, seed=5)
+    paths = write_scenes(tmp_path / "in", scenes, 2, progress=False)
+    config = ParticleConfig(method="threshwater", mm_per_px=0.25)
+    run_particles(paths, tmp_path / "out", config, progress=False, workers=1)
+    assert len(fitted) == 1  # the per-image fits are the workers' own
+    everything = pd.read_csv(tmp_path / "out" / "summary.csv").set_index("image").loc["all"]
+    fit = fit_all(fitted[0])["rosin_rammler"]
+    assert fit is not None
+    assert everything["rosin_rammler_x50"] == pytest.approx(fit.params["x50"], rel=1e-12)
+    assert (tmp_path / "out" / "psd.png").stat().st_size > 0

@@ -24,7 +24,7 @@ from orescope.jobs.particles import (
     segment_particles,
     shared_model,
 )
-from orescope.measure import measure_particles, size_distribution
+from orescope.measure import fit_all, measure_particles, size_distribution
 from orescope.report import Thumbnail, instance_overlay, plot_psd, write_report
 
 
@@ -142,16 +142,18 @@ def _write_run_tables(
     outcome: RunOutcome,
 ) -> None:
     everything = pd.concat([f.particles for f in finished], ignore_index=True)
-    total, sieves = psd_summary(everything, config)
+    unit = config.unit
+    sizes, volumes = psd_sizes(everything, config)
+    curves = {"by count": size_distribution(sizes), "by mass": size_distribution(sizes, volumes)}
+    fits = fit_all(curves["by mass"])  # once, for the summary and the plot
+    total, sieves = psd_summary(everything, config, fits)
     rows = pd.DataFrame([*(f.summary for f in finished), {"image": "all", **total}])
     rows.insert(1, "mm_per_px", config.mm_per_px)
     rows.to_csv(out / "summary.csv", index=False)
     sieves.insert(0, "image", "all")
     sieves.to_csv(out / "psd.csv", index=False)
-    unit = config.unit
-    sizes, volumes = psd_sizes(everything, config)
-    curves = {"by count": size_distribution(sizes), "by mass": size_distribution(sizes, volumes)}
-    plot_psd(curves, unit, out / "psd.png", f"PSD, {config.size_measure.replace('_', ' ')}")
+    title = f"PSD, {config.size_measure.replace('_', ' ')}"
+    plot_psd(curves, unit, out / "psd.png", title, fits)
     scale = (
         f"{config.mm_per_px} mm per pixel" if config.mm_per_px else "no scale given: sizes in px"
     )

@@ -16,6 +16,7 @@ from orescope.instances import otsu_instances, threshwater_instances
 from orescope.measure import (
     PERCENTILES,
     SIZE_MEASURES,
+    Fit,
     default_sieves,
     fit_all,
     measure_particles,
@@ -133,8 +134,11 @@ def psd_sizes(particles: pd.DataFrame, config: ParticleConfig) -> tuple[np.ndarr
     return kept[f"{config.size_measure}_{unit}"].to_numpy(), volumes
 
 
-def psd_summary(particles: pd.DataFrame, config: ParticleConfig) -> tuple[dict, pd.DataFrame]:
-    """Dx by count and by mass, model fits (mass basis) and the sieve table of a particle set.
+def psd_summary(
+    particles: pd.DataFrame, config: ParticleConfig, fits: dict[str, Fit | None] | None = None
+) -> tuple[dict, pd.DataFrame]:
+    """Dx by count and by mass, model fits (mass basis; ``fits`` when already computed) and
+    the sieve table of a particle set.
 
     Mass is spheroid volume (ellipse axes, third axis = minor) times a uniform density.
     """
@@ -155,7 +159,9 @@ def psd_summary(particles: pd.DataFrame, config: ParticleConfig) -> tuple[dict, 
         table = sieve_table(sizes, weights, sieves)
         table.insert(0, "basis", basis)
         tables.append(table.rename(columns={"sieve": f"sieve_{unit}"}))
-    for model, fit in fit_all(size_distribution(sizes, volumes)).items():
+    if fits is None:
+        fits = fit_all(size_distribution(sizes, volumes))
+    for model, fit in fits.items():
         for key, value in (fit.params if fit else {}).items():
             summary[f"{model}_{key}"] = value
         summary[f"{model}_r2"] = fit.r2 if fit else float("nan")
