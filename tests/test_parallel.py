@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
+import orescope.jobs.particle_run as particle_run
 from orescope.io import read_labels
 from orescope.jobs import ParticleConfig, run_particles
 from orescope.jobs.parallel import cpu_cores, map_in_order, worker_count
@@ -64,8 +65,6 @@ def test_two_workers_write_exactly_what_one_writes(tmp_path, method):
 
 
 def test_the_run_fits_its_psd_once_for_the_summary_and_the_plot(tmp_path, monkeypatch):
-    import orescope.jobs.particle_run as particle_run
-
     fitted = []
 
     def counted(distribution):

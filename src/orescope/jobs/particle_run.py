@@ -153,7 +153,7 @@ def _write_run_tables(
     sieves.insert(0, "image", "all")
     sieves.to_csv(out / "psd.csv", index=False)
     title = f"PSD, {config.size_measure.replace('_', ' ')}"
-    plot_psd(curves, unit, out / "psd.png", title, fits)
+    plot_psd(curves, fits, unit, out / "psd.png", title)
     scale = (
         f"{config.mm_per_px} mm per pixel" if config.mm_per_px else "no scale given: sizes in px"
     )

@@ -10,18 +10,18 @@ matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from orescope.measure import Fit, SizeDistribution, fit_all  # noqa: E402
+from orescope.measure import Fit, SizeDistribution  # noqa: E402
 
 
 def plot_psd(
     curves: dict[str, SizeDistribution],
+    fits: dict[str, Fit | None],
     unit: str,
     path: str | Path,
     title: str = "",
-    fits: dict[str, Fit | None] | None = None,
 ) -> None:
     """One curve per entry of ``curves`` (e.g. count and mass basis); the last one also gets
-    its model fits (``fits`` when already computed for it) and its P20/P50/P80 marks."""
+    ``fits``, the model fits made to it, and its P20/P50/P80 marks."""
     figure, axes = plt.subplots(figsize=(7, 4.5), dpi=110)
     last = None
     for name, distribution in curves.items():
@@ -30,7 +30,7 @@ def plot_psd(
             last = distribution
     if last is not None and last.count:
         grid = np.geomspace(last.sizes.min(), last.sizes.max(), 200)
-        for model, fit in (fits if fits is not None else fit_all(last)).items():
+        for model, fit in fits.items():
             if fit is not None:
                 label = f"{model.replace('_', ' ')} (R² {fit.r2:.3f})"
                 axes.plot(grid, fit.passing_pct(grid), "--", linewidth=1, label=label)
