@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from scipy import ndimage
 from skimage.draw import disk
 
 from orescope.instances import (
@@ -10,6 +11,7 @@ from orescope.instances import (
     threshwater_instances,
     typical_radius_px,
 )
+from orescope.instances.components import label_regions
 from orescope.metrics import instance_metrics
 
 
@@ -66,6 +68,20 @@ def test_small_objects_and_renumbering():
         remove_small(labels.astype(np.uint16), 2, in_place=True)
     mask = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 0]], bool)
     assert connected_components(mask, 1).max() == 1  # diagonal neighbours connect
+
+
+@pytest.mark.parametrize("density", [0.3, 0.55, 0.8])
+def test_label_regions_finds_the_regions_scipy_finds(density):
+    # random masks make many regions of every shape, wrapping around and merging late
+    mask = np.random.default_rng(7).random((300, 257)) < density
+    labels, count = label_regions(mask)
+    expected, expected_count = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    assert count == expected_count > 1 and labels.dtype == np.int32
+    assert sorted(np.unique(labels)) == list(range(count + 1))
+    # the same partition: every pair (ours, SciPy's) occurs for one id of each
+    pairs = np.unique(np.stack([labels.ravel(), expected.ravel()]), axis=1)
+    assert pairs.shape[1] == count + 1
+    np.testing.assert_array_equal(labels == 0, ~mask)
 
 
 def test_typical_radius_of_disks():

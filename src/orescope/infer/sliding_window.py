@@ -248,12 +248,13 @@ def _model_input(normalise: Normalise, crop: np.ndarray) -> np.ndarray:
 
 def _probabilities(model: torch.nn.Module, inputs: torch.Tensor, tta: bool) -> np.ndarray:
     """Probabilities (B×K×h×w float32) of a batch, averaged over the mirror variants if ``tta``."""
-    flips = _FLIPS if tta else _FLIPS[:1]
-    total = torch.zeros(())
     with torch.inference_mode():
-        for dims in flips:
+        if not tta:  # no flips, no running sum: each is a copy of the batch
+            return _activate(model(inputs), inputs).cpu().numpy()
+        total = torch.zeros(())
+        for dims in _FLIPS:
             total = total + torch.flip(_activate(model(torch.flip(inputs, dims)), inputs), dims)
-    return (total / len(flips)).cpu().numpy()
+    return (total / len(_FLIPS)).cpu().numpy()
 
 
 def _activate(logits: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.morphology import disk
 
-from orescope.instances.components import remove_small
+from orescope.instances.components import label_regions, remove_small
 
 BACKGROUND, CORE, BORDER = 0, 1, 2
 CLASS_NAMES = ("background", "core", "border")
@@ -68,11 +68,8 @@ def decode_core_map(
     removed. A seed threshold above the argmax's (0.6) keeps doubtful necks between touching
     particles out of the seeds: bench/border_core_decoding.py measures the choice.
     """
-    eight = np.ones((3, 3), dtype=bool)
     seeds = remove_small(
-        ndimage.label(particle_map > 1 + 254 * core_threshold, structure=eight)[0],
-        min_core_px,
-        in_place=True,
+        label_regions(particle_map > 1 + 254 * core_threshold)[0], min_core_px, in_place=True
     )
     # OpenCV numbers the seed regions its own way (the distances themselves are not needed)
     nearest = cv2.distanceTransformWithLabels(
@@ -86,7 +83,7 @@ def decode_core_map(
     del nearest
     on_particle = particle_map > 0
     grown[~on_particle] = 0
-    regions, count = ndimage.label(on_particle, structure=eight)
+    regions, count = label_regions(on_particle)
     seeded = np.zeros(count + 1, dtype=bool)
     seeded[regions[seed_pixels]] = True
     del seed_pixels

