@@ -7,7 +7,7 @@ pass over the same tiles, and peak memory on a large image.
    exactly as many tiles as the run predicted (size probes included). Prints them in
    megapixels per second and the ratios (the target is ≥ 0.8). A run also has costs that do
    not grow with its images (the workers' start, the PSD plot and report over all images,
-   the last image's wait): the default workers are timed on twice the scenes as well, and
+   the last image's wait): the default workers are timed on the scenes twice over as well, and
    the extra scenes' time gives the steady rate of a long run and the run's fixed seconds.
 2. Stages: where one worker's time goes on one scene, with one torch and one OpenCV thread
    (as each of the default workers has): the model's forward passes (size probe included),
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -80,7 +81,10 @@ def throughput(scenes: int, side: int, model: str, repeats: int) -> dict:
     doubled: list[float] = []
     forward: list[float] = []
     with tempfile.TemporaryDirectory() as folder:
-        paths = write_scenes(Path(folder) / "in", config, 2 * scenes, progress=False)
+        paths = write_scenes(Path(folder) / "in", config, scenes, progress=False)
+        # the same scenes once more under other names: the second half costs what the first
+        # does, so the difference of the runs is the steady time of those scenes
+        paths += [Path(shutil.copy(path, path.with_name(f"again_{path.name}"))) for path in paths]
         run_particles(paths[:1], Path(folder) / "warm-up", ParticleConfig(model=model), False)
         for repeat in range(repeats):
             started = time.perf_counter()
