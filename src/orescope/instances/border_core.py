@@ -54,7 +54,7 @@ def classes_core_map(classes: np.ndarray) -> np.ndarray:
 
 def decode_core_map(
     particle_map: np.ndarray,
-    core_threshold: float = 0.6,
+    core_threshold: float = 0.7,
     min_core_px: int = 12,
     min_area_px: int = 16,
 ) -> np.ndarray:
@@ -65,8 +65,9 @@ def decode_core_map(
     joins its nearest seed (Euclidean; OpenCV's labelled distance transform, linear in the
     pixels whatever the particle size). Particle regions without a seed — particles thinner
     than the border — become particles of their own. Particles under ``min_area_px`` are
-    removed. A seed threshold above the argmax's (0.6) keeps doubtful necks between touching
-    particles out of the seeds: bench/border_core_decoding.py measures the choice.
+    removed. A seed threshold above the argmax's (0.7) keeps doubtful necks between touching
+    particles out of the seeds: bench/border_core_decoding.py makes the choice on training
+    gravel and conveyor crops, keeping the targets on synthetic scenes.
     """
     seeds = remove_small(
         label_regions(particle_map > 1 + 254 * core_threshold)[0], min_core_px, in_place=True
