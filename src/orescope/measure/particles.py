@@ -124,16 +124,16 @@ def measure_particles(labels: np.ndarray, mm_per_px: float | None = None) -> pd.
         boxes.append((box[0].start, box[1].start, box[0].stop, box[1].stop))
     table = pd.DataFrame(columns=list(_COLUMNS))
     if ids:
-        shape = np.array(moments)
-        area = shape[:, 0]
+        stats = np.array(moments)  # m00, mu20, mu02, mu11, m01, m10 per particle
+        area = stats[:, 0]
         top, left, bottom, right = np.array(boxes).T
-        major, minor = ellipse_axes(shape[:, :4])
+        major, minor = ellipse_axes(stats[:, :4])
         feret_max, feret_min = feret_diameters(hulls)
         columns = (
             ids,
             area,
-            top + shape[:, 4] / area,
-            left + shape[:, 5] / area,
+            top + stats[:, 4] / area,
+            left + stats[:, 5] / area,
             np.sqrt(4.0 * area / np.pi),
             feret_max,
             feret_min,
