@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -12,10 +13,10 @@ from orescope.infer import gaussian_weights, predict_classes, predict_probabilit
 from orescope.infer.multiscale import predict_classes_multiscale, predict_probabilities_multiscale
 from orescope.infer.ore_types import OreTypeVote
 from orescope.infer.sliding_window import (
-    _probability_bands,
     class_index_among,
     classes_from_bands,
     probabilities_from_bands,
+    probability_bands,
 )
 from orescope.infer.tiling import tiles_per_batch
 from orescope.preprocess import median_diameter_px, resize_image, resize_labels, size_scale
@@ -161,7 +162,7 @@ def test_band_streaming_equals_full_map_blending():
 
 def test_bands_are_at_most_one_tile_high_and_cover_the_image():
     image = np.zeros((300, 517, 3), np.uint8)
-    bands = _probability_bands(
+    bands = probability_bands(
         image, ConstantModel([0.0, 1.0]), to_chw, 64, 0.25, 4, False, "cpu", False
     )
     tops, heights = zip(*((top, band.shape[1]) for top, band in bands), strict=True)
@@ -322,12 +323,11 @@ def test_probabilities_are_averaged_over_the_scales(scales, p_stripes):
     assert (classes[8:-8, 8:-8] == int(p_stripes > 0.5)).all()
 
 
-def test_bands_join_without_seams(monkeypatch):
-    monkeypatch.setattr(multiscale, "BAND_ROWS", 40)  # 5 bands, each with 16 rows of context
-    monkeypatch.setattr(multiscale, "BAND_PIXELS", 0)
+def test_blocks_join_without_seams(monkeypatch):
+    monkeypatch.setattr(multiscale, "BLOCK_PIXELS", 40 * 70)  # blocks of 40 rows: 5 of them
     image = np.random.default_rng(0).integers(0, 256, (190, 70, 3), dtype=np.uint8)
     expected = predict_classes(image, channel_argmax_model(), normalise=to_chw, tile=32)
-    classes = predict_classes_multiscale(  # (1, 1): banded; (1,) alone is the plain window
+    classes = predict_classes_multiscale(  # (1, 1): streamed; (1,) alone is the plain window
         image, channel_argmax_model(), normalise=to_chw, scales=(1.0, 1.0), tile=32
     )
     np.testing.assert_array_equal(classes, expected)
@@ -341,28 +341,37 @@ def test_bands_join_without_seams(monkeypatch):
     np.testing.assert_array_equal(classes[inside], expected[inside])
 
 
-@pytest.mark.parametrize(
-    ("band_pixels", "windows"), [(0, [(0, 56), (24, 96), (64, 96)]), (8960, [(0, 96)])]
-)
-def test_an_image_within_the_band_pixels_is_one_window(monkeypatch, band_pixels, windows):
-    monkeypatch.setattr(multiscale, "BAND_ROWS", 40)
-    # 96 rows and 2 × 16 of context, 70 wide: 8960 pixels make one window of the image
-    monkeypatch.setattr(multiscale, "BAND_PIXELS", band_pixels)
+@pytest.mark.parametrize("block_rows", [1, 7, 40, 200])
+def test_streamed_scales_equal_whole_maps_resized_back(monkeypatch, block_rows):
+    """Each scale's map, resampled block by block, is cv2's bilinear resize of the whole map."""
+    monkeypatch.setattr(multiscale, "BLOCK_PIXELS", block_rows * 53)
+    image = np.random.default_rng(2).integers(0, 256, (150, 53, 3), dtype=np.uint8)
+    options = {"normalise": to_chw, "tile": 32}
+    model = channel_argmax_model()
+    expected = np.zeros((4, 150, 53), np.float32)
+    for scale in (0.7, 1.0, 1.3):
+        whole = predict_probabilities(resize_image(image, scale), model, **options)
+        expected += [cv2.resize(c, (53, 150), interpolation=cv2.INTER_LINEAR) for c in whole]
+    streamed = predict_probabilities_multiscale(image, model, scales=(0.7, 1.0, 1.3), **options)
+    np.testing.assert_allclose(streamed, expected / 3, atol=2e-6)
+
+
+def test_each_scale_is_predicted_once_in_full(monkeypatch):
+    monkeypatch.setattr(multiscale, "BLOCK_PIXELS", 10 * 70)  # ten blocks
     seen = []
-    predict = multiscale.predict_probabilities
+    bands = multiscale.probability_bands
 
-    def recording(pixels, model, **kwargs):
-        seen.append(pixels.shape[0])
-        return predict(pixels, model, **kwargs)
+    def recording(pixels, *args):
+        seen.append(pixels.shape[:2])
+        return bands(pixels, *args)
 
-    monkeypatch.setattr(multiscale, "predict_probabilities", recording)
+    monkeypatch.setattr(multiscale, "probability_bands", recording)
     image = np.random.default_rng(0).integers(0, 256, (96, 70, 3), dtype=np.uint8)
     classes = predict_classes_multiscale(
         image, channel_argmax_model(), normalise=to_chw, scales=(1.0, 0.5), tile=32
     )
     assert classes.shape == (96, 70)
-    # each window once per scale: its rows at scale 1, then half of them at scale 0.5
-    assert seen == [n for start, stop in windows for n in (stop - start, (stop - start) // 2)]
+    assert seen == [(96, 70), (48, 35)]
 
 
 def test_scales_must_be_positive():

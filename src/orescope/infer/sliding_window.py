@@ -49,7 +49,7 @@ def predict_classes(
     reflection is too short) and cropped back. ``tta`` averages the four mirror variants. The
     model is moved to ``device`` and evaluated in eval mode; its training flag is restored.
     """
-    bands = _probability_bands(
+    bands = probability_bands(
         image, model, normalise, tile, overlap, batch_size, tta, device, progress
     )
     return classes_from_bands(image.shape[:2], bands, reduce)
@@ -72,7 +72,7 @@ def predict_probabilities(
     Holds the full probability map, so it is meant for small images and tests only; use
     :func:`predict_classes` for panoramas.
     """
-    bands = _probability_bands(
+    bands = probability_bands(
         image, model, normalise, tile, overlap, batch_size, tta, device, progress
     )
     return probabilities_from_bands(image.shape[:2], bands)
@@ -135,7 +135,7 @@ def class_index_among(allowed: Sequence[int]) -> Reduce:
     return reduce
 
 
-def _probability_bands(
+def probability_bands(
     image: np.ndarray,
     model: torch.nn.Module,
     normalise: Normalise,
@@ -146,7 +146,8 @@ def _probability_bands(
     device: str | torch.device,
     progress: bool,
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """Final blended probabilities as (first row, K×h×W band), top to bottom, covering H rows.
+    """Final blended probabilities as (first row, K×h×W band), top to bottom, covering H rows;
+    the arguments are :func:`predict_classes`'.
 
     Tile starts on the padded grid are such that a tile row starting at ``top`` overlaps only
     rows ``[top, top + tile)``, so the accumulators are exactly one tile high.
