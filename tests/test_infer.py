@@ -450,3 +450,19 @@ def test_an_ore_type_vote_keeps_every_type_s_map_and_weighs_only_its_own_classes
 def test_class_maps_need_at_least_one_band():
     with pytest.raises(ValueError, match="no probability bands to reduce"):
         classes_from_bands((2, 3), iter([]))
+
+
+def test_a_stream_holds_only_the_bands_later_blocks_need():
+    image = np.random.default_rng(4).integers(0, 256, (600, 40, 3), dtype=np.uint8)
+    model = channel_argmax_model()
+
+    def predict(pixels):
+        return probability_bands(pixels, model, to_chw, 32, 0.25, 4, False, "cpu", False)
+
+    stream = multiscale._ScaleStream(resize_image(image, 1.25), (600, 40), predict)
+    most = 0
+    for top in range(0, 600, 10):
+        stream.add_rows(None, top, top + 10)
+        most = max(most, sum(band.shape[1] for band in stream.held))
+        assert stream.first <= round((top + 10) * 1.25)  # what the next block needs is kept
+    assert most <= 2 * 24  # two bands of the 24-row tile step, never the 750 scaled rows

@@ -121,19 +121,21 @@ def _bands(
     rows = max(1, BLOCK_PIXELS // width)
     for top in track(range(0, height, rows), description="bands", disable=not progress):
         stop = min(top + rows, height)
-        total = streams[0].take(top, stop)
-        for stream in streams[1:]:
-            total += stream.take(top, stop)
-        yield top, total / len(scales)
+        total: np.ndarray | None = None
+        for stream in streams:
+            total = stream.add_rows(total, top, stop)
+        assert total is not None  # scales is not empty
+        total /= len(scales)
+        yield top, total
 
 
 class _ScaleStream:
-    """One scale's blended probabilities on the image's grid, a block of rows at a time.
+    """One scale's blended probabilities, added onto the image's grid a block of rows at a time.
 
     Resampled as cv2's bilinear resize does it (pixel centres aligned, edges clamped), but
-    separably: each band of the scaled grid across to the image's width as it arrives, then
-    rows of the image from the two scaled rows around them, so only the scaled rows the next
-    blocks still need are held.
+    separably and one class at a time: the block's rows from the two scaled rows around each,
+    then across to the image's width. Only the sliding window's bands that later blocks still
+    need are held, as it made them.
     """
 
     def __init__(
@@ -145,36 +147,52 @@ class _ScaleStream:
         self.height, self.width = shape
         self.scaled_height = pixels.shape[0]
         self.bands = predict(pixels)
-        self.first = 0  # scaled row of self.rows[:, 0]
-        self.rows: np.ndarray | None = None  # K×n×W: scaled rows, resampled across
+        self.held: list[np.ndarray] = []  # K×h×w bands of the scaled grid, top to bottom
+        self.first = 0  # scaled row of held[0][:, 0]
 
-    def take(self, top: int, stop: int) -> np.ndarray:
-        """K×(stop − top)×W probabilities of image rows [top, stop); blocks come in order."""
+    def add_rows(self, total: np.ndarray | None, top: int, stop: int) -> np.ndarray:
+        """``total`` (K×h×W, or None for zeros) plus this scale's probabilities of image rows
+        [top, stop); blocks come in order."""
         ratio = self.scaled_height / self.height
         source = np.clip((np.arange(top, stop) + 0.5) * ratio - 0.5, 0, self.scaled_height - 1)
         lower = np.floor(source).astype(np.intp)
         upper = np.minimum(lower + 1, self.scaled_height - 1)
-        self._fill(int(upper[-1]) + 1)
-        assert self.rows is not None  # filled above
-        weight = (source - lower).astype(np.float32)[:, None]
-        block = np.empty((len(self.rows), stop - top, self.width), dtype=np.float32)
-        for index, channel in enumerate(self.rows):  # one class at a time: small temporaries
-            below, above = channel[lower - self.first], channel[upper - self.first]
-            np.multiply(above - below, weight, out=block[index])
-            block[index] += below
-        drop = int(lower[-1]) - self.first  # later blocks start at or below this row
-        self.rows, self.first = self.rows[:, drop:], self.first + drop
-        return block
+        first, last = int(lower[0]), int(lower[-1])
+        rows = self._rows(first, int(upper[-1]) + 1)
+        if total is None:
+            total = np.zeros((len(rows), stop - top, self.width), dtype=np.float32)
+        lower, upper = lower - first, upper - first
+        weight = (source - lower - first).astype(np.float32)[:, None]
+        size = (self.width, stop - top)
+        for channel, summed in zip(rows, total, strict=True):
+            below = channel[lower]
+            below += (channel[upper] - below) * weight
+            if below.shape[1] != self.width:
+                below = cv2.resize(below, size, interpolation=cv2.INTER_LINEAR)
+            summed += below
+        while self.held and self.first + self.held[0].shape[1] <= last:
+            self.first += self.held.pop(0).shape[1]  # later blocks start at or below it
+        return total
 
-    def _fill(self, needed: int) -> None:
-        """Pull bands until scaled rows up to ``needed`` (exclusive) are held."""
-        while self.rows is None or self.first + self.rows.shape[1] < needed:
-            _, band = next(self.bands)
-            across = self._across(band)
-            self.rows = across if self.rows is None else np.concatenate([self.rows, across], 1)
+    def _rows(self, start: int, stop: int) -> np.ndarray:
+        """K×(stop − start)×w scaled rows [start, stop): a view when one band holds them.
 
-    def _across(self, band: np.ndarray) -> np.ndarray:
-        if band.shape[2] == self.width:
-            return band
-        size = (self.width, band.shape[1])
-        return np.stack([cv2.resize(c, size, interpolation=cv2.INTER_LINEAR) for c in band])
+        A band is a view of the sliding window's accumulators that the next band overwrites:
+        the rows still needed are copied before another band is pulled."""
+        while (held_stop := self.first + sum(band.shape[1] for band in self.held)) < stop:
+            kept = self._parts(start, held_stop)
+            self.held = [np.concatenate(kept, axis=1)] if kept else []
+            self.first = max(start, self.first) if kept else held_stop
+            self.held.append(next(self.bands)[1])
+        parts = self._parts(start, stop)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+
+    def _parts(self, start: int, stop: int) -> list[np.ndarray]:
+        """The held bands' pieces of scaled rows [start, stop)."""
+        parts, first = [], self.first
+        for band in self.held:
+            begin, end = max(start - first, 0), min(stop - first, band.shape[1])
+            if begin < end:
+                parts.append(band[:, begin:end])
+            first += band.shape[1]
+        return parts

@@ -150,7 +150,8 @@ def probability_bands(
     the arguments are :func:`predict_classes`'.
 
     Tile starts on the padded grid are such that a tile row starting at ``top`` overlaps only
-    rows ``[top, top + tile)``, so the accumulators are exactly one tile high.
+    rows ``[top, top + tile)``, so the accumulators are exactly one tile high. Each band is a
+    view of them, valid until the next band is asked for: a consumer keeps what it needs.
     """
     if image.ndim not in (2, 3) or 0 in image.shape:
         raise ValueError(f"expected a non-empty H×W or H×W×C image, got shape {image.shape}")
@@ -182,15 +183,23 @@ def probability_bands(
         top = 0
         for (y, x), probabilities in chain([first], tiles):
             if y != top:
-                yield top, band[:, : y - top, :width] / total[: y - top, :width]
+                yield top, _finished(band, total, y - top, width)
                 _shift_up(band, y - top)
                 _shift_up(total, y - top)
                 top = y
             band[:, :, x : x + tile] += probabilities * weights
             total[:, x : x + tile] += weights
-        yield top, band[:, : height - top, :width] / total[: height - top, :width]
+        yield top, _finished(band, total, height - top, width)
     finally:
         model.train(was_training)
+
+
+def _finished(band: np.ndarray, total: np.ndarray, rows: int, width: int) -> np.ndarray:
+    """The first ``rows`` rows of the accumulated ``band``, divided by their weights in place:
+    they take no more contributions, and a copy would be a second band at the image's width."""
+    done = band[:, :rows, :width]
+    done /= total[:rows, :width]
+    return done
 
 
 def _shift_up(buffer: np.ndarray, rows: int) -> None:
