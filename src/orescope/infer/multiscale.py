@@ -161,6 +161,10 @@ class _ScaleStream:
         rows = self._rows(first, int(upper[-1]) + 1)
         if total is None:
             total = np.zeros((len(rows), stop - top, self.width), dtype=np.float32)
+        if rows.shape[2] == self.width and self.scaled_height == self.height:
+            total += rows[:, : stop - top]  # the image's own grid: no weights to apply
+            self._drop_before(last)
+            return total
         lower, upper = lower - first, upper - first
         weight = (source - lower - first).astype(np.float32)[:, None]
         size = (self.width, stop - top)
@@ -170,9 +174,13 @@ class _ScaleStream:
             if below.shape[1] != self.width:
                 below = cv2.resize(below, size, interpolation=cv2.INTER_LINEAR)
             summed += below
-        while self.held and self.first + self.held[0].shape[1] <= last:
-            self.first += self.held.pop(0).shape[1]  # later blocks start at or below it
+        self._drop_before(last)
         return total
+
+    def _drop_before(self, row: int) -> None:
+        """Let go of the held bands above scaled ``row``: later blocks start at or below it."""
+        while self.held and self.first + self.held[0].shape[1] <= row:
+            self.first += self.held.pop(0).shape[1]
 
     def _rows(self, start: int, stop: int) -> np.ndarray:
         """K×(stop − start)×w scaled rows [start, stop): a view when one band holds them.
