@@ -10,7 +10,10 @@ cards.
 
     python bench/section_models.py lumenstone=src/orescope/zoo/lumenstone \
         --dataset lumenstone --stems 03,09,... [--mineral quartz] [--tta] [--scales 0.8,1,1.25] \
-        [--ore-type auto|any|given|NAME] [--tile 768] [--write-card] [--out FILE]
+        [--ore-type auto|any|given|NAME] [--tile 768] [--refine-px 8] [--write-card] [--out FILE]
+
+`--refine-px` is the radius of the guided filter that moves class borders onto the image's
+edges, as `predict minerals --refine-px` (0: the model's borders as they are).
 
 `--tile` predicts with tiles of that side instead of the card's: a PSPNet's pyramid pooling
 sees one tile at a time, so the tile sets how much of the section each prediction takes in.
@@ -31,13 +34,20 @@ from pathlib import Path
 
 import numpy as np
 
-from orescope.infer.multiscale import predict_probabilities_multiscale
+from orescope.infer.guided import refine_bands
+from orescope.infer.multiscale import multiscale_bands
 from orescope.infer.ore_types import OreTypeVote
 from orescope.infer.particles import zscore_normaliser
-from orescope.infer.sliding_window import class_index
+from orescope.infer.sliding_window import class_index, probabilities_from_bands
 from orescope.infer.tiling import tiles_per_batch
 from orescope.io import load_lumenstone, load_thinsections
-from orescope.jobs.minerals import MineralConfig, mineral_index, model_input, section_reduce
+from orescope.jobs.minerals import (
+    MineralConfig,
+    brightness_rows,
+    mineral_index,
+    model_input,
+    section_reduce,
+)
 from orescope.metrics.pixel import auc, confusion_matrix, confusion_metrics
 from orescope.preprocess.resample import resize_image, resize_labels
 from orescope.zoo import CARD_FILE, load_model, read_card, write_card
@@ -61,12 +71,15 @@ def evaluate(
     scales: tuple[float, ...] = (1.0,),
     ore_type: str = "auto",
     tile: int | None = None,
+    refine_px: int = 0,
 ) -> dict:
     """Scores of one model on the ``stems`` of ``dataset``; ``recolour`` changes each photo
     first (to measure colour distortion and its correction); ``scales`` other than (1,)
     average the model over those multiples of its trained scale; ``ore_type`` keeps each
     photo to the minerals of an ore type, as ``predict minerals --ore-type`` does (``given``:
-    its true one); ``tile`` replaces the card's inference tile."""
+    its true one); ``tile`` replaces the card's inference tile; ``refine_px`` is the radius of
+    the edge refinement, as in ``predict minerals`` (0, the default here: the model's own
+    borders)."""
     loaded = load_model(folder)
     card = loaded.card
     tile = tile or card.tile
@@ -84,7 +97,7 @@ def evaluate(
         xpl = sample.read_xpl() if card.in_channels == 6 else None
         pixels = resize_image(model_input(image, xpl, card.in_channels), card.input_scale)
         normalise = zscore_normaliser(pixels, card.in_channels, card.fixed_stats)
-        probabilities = predict_probabilities_multiscale(
+        bands = multiscale_bands(
             pixels,
             loaded.network,
             normalise=normalise,
@@ -93,6 +106,9 @@ def evaluate(
             batch_size=tiles_per_batch(tile),
             tta=tta,
         )
+        if refine_px:
+            bands = refine_bands(bands, brightness_rows(pixels), len(pixels), refine_px)
+        probabilities = probabilities_from_bands(pixels.shape[:2], bands)
         named = TRUE_ORE_TYPES[dataset](sample.stem) if ore_type == "given" else ore_type
         reduce = section_reduce(card, MineralConfig(model=folder, ore_type=named)) or class_index
         predicted = reduce(probabilities)
@@ -109,6 +125,7 @@ def evaluate(
     iou = found["iou_per_class"]
     result: dict = {
         "tile": tile,
+        "refine_px": refine_px,
         "miou": float(np.mean([iou[i] or 0.0 for i in present])),
         "pixel_accuracy": found["accuracy"],
         "iou": {card.class_names[i]: iou[i] or 0.0 for i in present},
@@ -157,6 +174,12 @@ def main() -> None:
         help="auto (the model's own vote), any, given (each photo's true type) or a card's name",
     )
     parser.add_argument("--tile", type=int, help="inference tile instead of the card's")
+    parser.add_argument(
+        "--refine-px",
+        type=int,
+        default=MineralConfig().refine_px,
+        help="radius of the edge refinement, as predict minerals' (0: none)",
+    )
     parser.add_argument("--write-card", action="store_true")
     parser.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results" / "section_models.json"
@@ -184,6 +207,7 @@ def main() -> None:
             scales=scales,
             ore_type=args.ore_type,
             tile=args.tile,
+            refine_px=args.refine_px,
         )
         saved.setdefault(args.dataset, {})[name] = {
             "stems": stems,
@@ -208,6 +232,7 @@ def main() -> None:
             data += ", mirror TTA" if args.tta else ""
             data += f", scales {args.scales}" if scales != (1.0,) else ""
             data += f", ore type {args.ore_type}" if args.ore_type != "auto" else ""
+            data += ", edges not refined" if not args.refine_px else ""
             card.metrics[data] = {
                 "miou": round(result["miou"], 4),
                 "pixel_accuracy": round(result["pixel_accuracy"], 4),

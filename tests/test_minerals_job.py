@@ -392,7 +392,10 @@ def test_each_section_is_kept_to_the_ore_type_its_probabilities_point_to(tmp_pat
     free = segment_section(_red_and_green(30), loaded, MineralConfig(ore_type="any"))
     assert free.ore_type is None
     assert (free.classes[:, :30] == 2).all() and (free.classes[:, 30:] == 3).all()
-    by_minerals = segment_section(_red_and_green(30), loaded, MineralConfig(minerals=["C"]))
+    # red pixels tie background and C, and a tie goes to the background: refining the borders
+    # would break the tie by rounding
+    only_c = MineralConfig(minerals=["C"], refine_px=0)
+    by_minerals = segment_section(_red_and_green(30), loaded, only_c)
     assert by_minerals.ore_type is None and (by_minerals.classes[:, :30] == 0).all()
 
 
@@ -464,3 +467,38 @@ def test_a_card_or_config_with_ore_types_of_unknown_minerals_is_refused():
         ModelCard(
             name="m", architecture=spec, target="classes", class_names=NAMES, ore_types={"y": []}
         )
+
+
+def _late_border_model(tmp_path) -> LoadedModel:
+    """Class 1's logit rises with the share of bright pixels from 12 left to 4 right of a
+    pixel: on a step from dark to bright, a smooth ramp centred 4 px right of the image's
+    edge, as a coarse model's borders miss the grains' edges."""
+    network = torch.nn.Conv2d(3, 2, (1, 25), padding=(0, 12))
+    with torch.no_grad():
+        network.weight.zero_()
+        network.weight[1, 0, 0, :17] = 6 / 17
+        network.bias.copy_(torch.tensor([0.0, -3.0]))
+    card = ModelCard(
+        name="late",
+        architecture=ArchitectureSpec(name="unet"),
+        target="classes",
+        class_names=NAMES[:2],
+        input_scale=1.0,
+        tile=64,
+        normalisation="dataset",
+        channel_mean=[0.0] * 3,
+        channel_std=[255.0] * 3,
+    )
+    return LoadedModel(network, card, tmp_path)
+
+
+def test_class_borders_are_moved_onto_the_image_s_edges_unless_told_not_to(tmp_path):
+    loaded = _late_border_model(tmp_path)
+    section = np.zeros((70, 90, 3), dtype=np.uint8)
+    section[:, 30:] = 255
+    refined = segment_section(section, loaded, MineralConfig()).classes
+    assert (refined == (np.arange(90) >= 30)).all()
+    as_predicted = segment_section(section, loaded, MineralConfig(refine_px=0)).classes
+    assert (as_predicted == (np.arange(90) >= 34)).all()
+    with pytest.raises(ValueError, match="refine_px"):
+        MineralConfig(refine_px=-1)

@@ -110,6 +110,14 @@ def minerals(
     ] = None,
     tta: Annotated[bool, typer.Option(help="Mirror test-time augmentation (4x slower).")] = False,
     scales: Scales = "1",
+    refine_px: Annotated[
+        int,
+        typer.Option(
+            "--refine-px",
+            help="Radius in px of the guided filter that moves class borders onto the "
+            "image's edges (0: the model's own borders).",
+        ),
+    ] = 8,
     minerals: Annotated[
         str | None,
         typer.Option(
@@ -164,6 +172,7 @@ def minerals(
         liberation=liberation,
         tta=tta,
         scales=_numbers(scales, "--scales"),
+        refine_px=refine_px,
         minerals=[name.strip() for name in minerals.split(",")] if minerals else [],
         ore_type=ore_type,
         align_xpl=align_xpl,

@@ -21,8 +21,6 @@ from orescope.infer.sliding_window import (
     Normalise,
     Reduce,
     classes_from_bands,
-    predict_classes,
-    predict_probabilities,
     probabilities_from_bands,
     probability_bands,
 )
@@ -51,19 +49,17 @@ def predict_classes_multiscale(
     the image's grid), or what ``reduce`` makes of each band of averaged probabilities, as in
     :func:`~orescope.infer.sliding_window.predict_classes`. ``normalise`` is the image's own
     tile normaliser, used at every scale. Scales (1,) are the plain sliding window."""
-    if tuple(scales) == (1.0,):
-        return predict_classes(
-            image,
-            model,
-            normalise=normalise,
-            tile=tile,
-            batch_size=batch_size,
-            tta=tta,
-            device=device,
-            progress=progress,
-            reduce=reduce,
-        )
-    bands = _bands(image, model, normalise, scales, tile, batch_size, tta, device, progress)
+    bands = multiscale_bands(
+        image,
+        model,
+        normalise=normalise,
+        scales=scales,
+        tile=tile,
+        batch_size=batch_size,
+        tta=tta,
+        device=device,
+        progress=progress,
+    )
     return classes_from_bands(image.shape[:2], bands, reduce)
 
 
@@ -80,18 +76,39 @@ def predict_probabilities_multiscale(
 ) -> np.ndarray:
     """The averaged probabilities (float32 K×H×W) that :func:`predict_classes_multiscale`
     decides by; holds them all, so for small images and benchmarks."""
-    if tuple(scales) == (1.0,):
-        return predict_probabilities(
-            image,
-            model,
-            normalise=normalise,
-            tile=tile,
-            batch_size=batch_size,
-            tta=tta,
-            device=device,
-        )
-    bands = _bands(image, model, normalise, scales, tile, batch_size, tta, device, False)
+    bands = multiscale_bands(
+        image,
+        model,
+        normalise=normalise,
+        scales=scales,
+        tile=tile,
+        batch_size=batch_size,
+        tta=tta,
+        device=device,
+    )
     return probabilities_from_bands(image.shape[:2], bands)
+
+
+def multiscale_bands(
+    image: np.ndarray,
+    model: torch.nn.Module,
+    *,
+    normalise: Normalise,
+    scales: Sequence[float],
+    tile: int = 256,
+    batch_size: int = 4,
+    tta: bool = False,
+    device: str | torch.device = "cpu",
+    progress: bool = False,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, K×h×W probabilities averaged over ``scales``) per band of image rows, top
+    to bottom; scales (1,) are the sliding window's own bands. Each band is valid until the
+    next."""
+    if tuple(scales) == (1.0,):
+        return probability_bands(
+            image, model, normalise, tile, 0.25, batch_size, tta, device, progress
+        )
+    return _bands(image, model, normalise, scales, tile, batch_size, tta, device, progress)
 
 
 def _bands(
