@@ -13,7 +13,8 @@ cards.
         [--ore-type auto|any|given|NAME] [--tile 768] [--refine-px 8] [--write-card] [--out FILE]
 
 `--refine-px` is the radius of the guided filter that moves class borders onto the image's
-edges, as `predict minerals --refine-px` (0: the model's borders as they are).
+edges, as `predict minerals --refine-px` (whose default is 8); by default 0 here, the model's
+own borders.
 
 `--tile` predicts with tiles of that side instead of the card's: a PSPNet's pyramid pooling
 sees one tile at a time, so the tile sets how much of the section each prediction takes in.
@@ -177,8 +178,9 @@ def main() -> None:
     parser.add_argument(
         "--refine-px",
         type=int,
-        default=MineralConfig().refine_px,
-        help="radius of the edge refinement, as predict minerals' (0: none)",
+        default=0,
+        help="radius of the edge refinement (predict minerals' default: 8); default 0, the "
+        "model's own borders",
     )
     parser.add_argument("--write-card", action="store_true")
     parser.add_argument(

@@ -5,7 +5,7 @@ their statistics are realistic in number. It runs in a child process whose peak 
 is read from the kernel. Writes bench/results/section_throughput.json (or --out).
 
     python bench/section_throughput.py [--model lumenstone] [--size 12000x8000] \
-        [--scales 0.8,1,1.25 --out bench/results/section_throughput_scales.json]
+        [--scales 0.8,1,1.25 --out bench/results/section_throughput_scales.json] [--refine-px 8]
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ def main() -> None:
     parser.add_argument("--size", default="12000x8000", help="WIDTHxHEIGHT")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--scales", default="1", help="as predict minerals --scales")
+    parser.add_argument("--refine-px", type=int, default=8, help="as predict minerals --refine-px")
     parser.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results" / "section_throughput.json"
     )
@@ -55,7 +56,8 @@ def main() -> None:
             "import resource, sys, time\n"
             "from orescope.jobs import MineralConfig, run_minerals\n"
             "t = time.perf_counter()\n"
-            f"config = MineralConfig(model={args.model!r}, um_per_px=2.0, scales={scales!r})\n"
+            f"config = MineralConfig(model={args.model!r}, um_per_px=2.0, scales={scales!r}, "
+            f"refine_px={args.refine_px})\n"
             "run_minerals([sys.argv[1]], sys.argv[2], config, progress=False)\n"
             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
         )
@@ -71,6 +73,7 @@ def main() -> None:
     result = {
         "model": args.model,
         "scales": scales,
+        "refine_px": args.refine_px,
         "height": height,
         "width": width,
         "seconds": seconds,
