@@ -122,6 +122,7 @@ def test_the_run_writes_the_contract_files_and_skips_a_bad_file(tmp_path):
     assert liberated["particles"].iloc[-1] == 1
     report = (tmp_path / "out" / "report.html").read_text()
     assert "rgb(255, 255, 0)" in report and "broken.jpg" in report
+    assert "class borders moved onto the edges in the photos (guided filter, radius 8 px)" in report
 
 
 def test_a_model_of_absolute_colours_reminds_to_calibrate_uncorrected_photos(tmp_path):

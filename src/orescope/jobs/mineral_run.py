@@ -170,6 +170,12 @@ def run_minerals(
         if totals[i] and i > 0
     ]
     scale = f"{config.um_per_px} µm per pixel" if config.um_per_px else "no scale: sizes in px"
+    borders = (
+        "class borders moved onto the edges in the photos "
+        f"(guided filter, radius {config.refine_px} px)"
+        if config.refine_px
+        else "class borders as the model drew them"
+    )
     write_report(
         out / "report.html",
         "orescope mineral report",
@@ -177,7 +183,10 @@ def run_minerals(
         [],
         thumbnails,
         outcome.failures,
-        [f"Model {config.model}; {scale}; modal mineralogy over all images.", *outcome.notes],
+        [
+            f"Model {config.model}; {scale}; {borders}; modal mineralogy over all images.",
+            *outcome.notes,
+        ],
         legend=legend,
     )
     return outcome
