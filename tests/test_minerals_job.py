@@ -493,9 +493,12 @@ def _late_border_model(tmp_path) -> LoadedModel:
     return LoadedModel(network, card, tmp_path)
 
 
-def test_class_borders_are_moved_onto_the_image_s_edges_unless_told_not_to(tmp_path):
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_class_borders_are_moved_onto_the_image_s_edges_unless_told_not_to(tmp_path, dtype):
+    """Also where the step spans 1/256 of a 16-bit image's range: the guide is the image's own
+    brightness range."""
     loaded = _late_border_model(tmp_path)
-    section = np.zeros((70, 90, 3), dtype=np.uint8)
+    section = np.zeros((70, 90, 3), dtype=dtype)
     section[:, 30:] = 255
     refined = segment_section(section, loaded, MineralConfig()).classes
     assert (refined == (np.arange(90) >= 30)).all()
