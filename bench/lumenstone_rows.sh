@@ -11,6 +11,7 @@ L="--dataset lumenstone --stems 03,09,15,21,a05,a11,a17,a23,a29,a35,a41,a47,a53,
 Z=src/orescope/zoo
 $B lumenstone=$Z/lumenstone $L --refine-px 8
 $B "lumenstone (--scales 0.8,1,1.25)=$Z/lumenstone" $L --scales 0.8,1,1.25 --refine-px 8
+$B lumenstone_zscore=$Z/lumenstone_zscore $L --refine-px 8
 $B "lumenstone (--refine-px 0)=$Z/lumenstone" $L
 $B "lumenstone (--ore-type any)=$Z/lumenstone" $L --ore-type any
 $B "lumenstone (--ore-type given)=$Z/lumenstone" $L --ore-type given
