@@ -27,6 +27,15 @@ def guided_filter(
     """``maps`` (K×h×w float32) filtered in place with the gray ``guide`` (h×w, 0..1) in
     (2·radius+1)² windows, and returned. Linear in the maps: probabilities that sum to 1 still
     do. Rows and columns beyond the edges are mirrored."""
+    filter_map = _guided_by(guide, radius, eps)
+    for values in maps:
+        filter_map(values)
+    return maps
+
+
+def _guided_by(guide: np.ndarray, radius: int, eps: float) -> Callable[[np.ndarray], None]:
+    """A function that filters one h×w map in place with ``guide``: the guide's own window
+    statistics are computed once for all the maps."""
     size = (2 * radius + 1, 2 * radius + 1)
 
     def box(values: np.ndarray) -> np.ndarray:
@@ -35,12 +44,14 @@ def guided_filter(
     guide = np.asarray(guide, dtype=np.float32)
     mean_guide = box(guide)
     spread = box(guide * guide) - mean_guide * mean_guide + np.float32(eps)
-    for values in maps:
+
+    def filter_map(values: np.ndarray) -> None:
         mean_values = box(values)
         slope = (box(guide * values) - mean_guide * mean_values) / spread
         offset = mean_values - slope * mean_guide
         values[...] = box(slope) * guide + box(offset)
-    return maps
+
+    return filter_map
 
 
 def refine_bands(
@@ -70,12 +81,12 @@ def refine_bands(
             continue
         keep = max(first, ready - halo)  # the next window's first rows, kept unfiltered
         kept = np.concatenate([tail[:, keep - first :], band[:, max(0, keep - top) :]], axis=1)
-        guide = guide_rows(first, end)
+        filter_map = _guided_by(guide_rows(first, end), radius, eps)
         above_stop = min(top, ready)  # final rows of the tail, yielded as a band of their own
         above = np.empty((len(band), above_stop - done, band.shape[2]), dtype=np.float32)
         for index, rows in enumerate(band):
             window = np.concatenate([tail[index], rows])
-            guided_filter(guide, window[None], radius, eps)
+            filter_map(window)
             above[index] = window[done - first : above_stop - first]
             rows[: max(0, ready - top)] = window[top - first : ready - first]
         if above.shape[1]:

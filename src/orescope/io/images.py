@@ -73,7 +73,10 @@ def _check_image(path: Path, image: np.ndarray) -> np.ndarray:
 
 
 def to_rgb_float(image: np.ndarray) -> np.ndarray:
-    """Any supported image -> float32 RGB in [0, 1]; alpha dropped, gray repeated, 16-bit scaled."""
+    """Any supported image -> float32 RGB in [0, 1]; alpha dropped, gray repeated, 16-bit scaled.
+    Channels after the third (alpha, a stacked XPL image) are dropped before converting."""
+    if image.ndim == 3:
+        image = image[..., :3]
     if image.dtype == np.uint8:
         scaled = image.astype(np.float32) / 255.0
     elif image.dtype == np.uint16:
@@ -82,7 +85,7 @@ def to_rgb_float(image: np.ndarray) -> np.ndarray:
         scaled = np.clip(image.astype(np.float32), 0.0, 1.0)
     if scaled.ndim == 2:
         return np.repeat(scaled[..., None], 3, axis=2)
-    return scaled[..., :3]
+    return scaled
 
 
 def to_gray_float(image: np.ndarray) -> np.ndarray:
