@@ -104,7 +104,9 @@ def test_predict_keeps_going_past_a_bad_file(scenes, tmp_path):
     psd = pd.read_csv(out / "psd.csv")
     assert set(psd["basis"]) == {"count", "mass"} and "sieve_mm" in psd.columns
     html = (out / "report.html").read_text()
-    assert "broken.png" in html and "data:image/png;base64," in html
+    assert "broken.png" in html
+    assert html.count("data:image/png;base64,") == 1  # the PSD plot
+    assert html.count("data:image/jpeg;base64,") == 2  # the two images' thumbnails
     assert "mm_per_px: 0.25" in (out / "config.yaml").read_text()
 
 

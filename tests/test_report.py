@@ -29,9 +29,11 @@ def test_thumbnails_are_kept_small_and_encoded_where_made():
     picture = np.zeros((3000, 1500, 3), np.uint8)
     picture[:1500, :, 0] = 200  # top half red
     thumb = Thumbnail("big", picture, "caption")
-    prefix = "data:image/png;base64,"
+    prefix = "data:image/jpeg;base64,"
     assert thumb.uri.startswith(prefix)
-    png = np.frombuffer(base64.b64decode(thumb.uri[len(prefix) :]), np.uint8)
-    decoded = cv2.imdecode(png, cv2.IMREAD_COLOR)  # BGR
+    jpeg = np.frombuffer(base64.b64decode(thumb.uri[len(prefix) :]), np.uint8)
+    decoded = cv2.imdecode(jpeg, cv2.IMREAD_COLOR).astype(int)  # BGR
     assert decoded.shape == (560, 280, 3)
-    assert decoded[0, 0].tolist() == [0, 0, 200] and decoded[-1, -1].tolist() == [0, 0, 0]
+    # JPEG is lossy: flat areas come back within a few levels
+    assert np.abs(decoded[:250] - [0, 0, 200]).max() <= 4
+    assert np.abs(decoded[310:]).max() <= 4
