@@ -1,0 +1,61 @@
+"""Every committed training config validates, writes into runs/, reads ../shared/data, names
+only images that exist, and keeps the held-out images out of training (the cards and the
+README's held-out scores rely on that)."""
+
+from pathlib import Path
+
+import pytest
+
+from orescope.io import load_conveyor, load_gravel, load_lumenstone, load_thinsections
+from orescope.train.config import read_train_config
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = sorted((ROOT / "configs").rglob("*.yaml"))
+HELD_OUT = {  # the images every score labelled held-out is measured on
+    "gravel": {"6_P1060355_0", "7_P1060359_3"},
+    "conveyor": {f"images{i:04d}" for i in range(31, 39)},
+}
+STEMS = {
+    "gravel": lambda root: [s.stem for s in load_gravel(root)],
+    "conveyor": lambda root: [s.stem for s in load_conveyor(root)],
+    "lumenstone": lambda root: [s.stem for s in load_lumenstone(root)[0]],
+    "thinsections": lambda root: [s.stem for s in load_thinsections(root)[0]],
+}
+
+
+def _configs() -> list:
+    return [pytest.param(path, id=str(path.relative_to(ROOT / "configs"))) for path in CONFIGS]
+
+
+def test_the_configs_are_found():
+    assert len(CONFIGS) >= 20 and ROOT / "configs" / "particles.yaml" in CONFIGS
+
+
+@pytest.mark.parametrize("path", _configs())
+def test_config_validates_and_writes_into_runs(path: Path):
+    config = read_train_config(path)
+    assert Path(config.out).is_relative_to(ROOT / "runs")
+    for source in config.train + config.val:
+        if source.kind != "synth":
+            assert Path(source.path or "").parent == ROOT.parent / "shared" / "data"
+
+
+@pytest.mark.parametrize("path", _configs())
+def test_particle_configs_never_train_on_held_out_images(path: Path):
+    for source in read_train_config(path).train:
+        if source.kind in HELD_OUT:
+            held_out = HELD_OUT[source.kind]
+            chosen = held_out if source.stems is None else set(source.stems)  # None: all images
+            assert not (chosen - set(source.exclude)) & held_out
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("path", _configs())
+def test_config_names_only_images_that_exist(path: Path, shared_data: Path):
+    config = read_train_config(path)
+    for source in config.train + config.val:
+        if source.kind == "synth":
+            continue
+        named = set(source.exclude) | set(source.stems or [])
+        missing = named - set(STEMS[source.kind](source.path))
+        assert not missing, f"{source.kind} has no images {sorted(missing)}"
