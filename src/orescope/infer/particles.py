@@ -24,13 +24,19 @@ PROBE_PX = 512  # side of the central crop on which the particle size is estimat
 _OPENCV_STATS_TYPES = tuple(map(np.dtype, (np.uint8, np.uint16, np.int16, np.float32, np.float64)))
 
 
+def stats_sample(image: np.ndarray) -> np.ndarray:
+    """A regular subsample (a view) of at most about ``STATS_SAMPLES`` pixels of ``image``, on
+    which its statistics are computed, so panoramas stay cheap."""
+    step = max(1, int(np.ceil(np.sqrt(image.shape[0] * image.shape[1] / STATS_SAMPLES))))
+    return image[::step, ::step]
+
+
 def channel_stats(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and std (float32) of an image, from a regular subsample so panoramas
     stay cheap. OpenCV sums in double precision without a float copy of the sample: ten
     times faster than NumPy's statistics of a float32 copy, and free of their rounding."""
-    step = max(1, int(np.ceil(np.sqrt(image.shape[0] * image.shape[1] / STATS_SAMPLES))))
     channels = image.shape[2] if image.ndim == 3 else 1
-    sample = image[::step, ::step].reshape(-1, 1, channels)
+    sample = stats_sample(image).reshape(-1, 1, channels)
     if sample.dtype not in _OPENCV_STATS_TYPES:
         sample = sample.astype(np.float64)
     mean, std = np.empty(channels, np.float32), np.empty(channels, np.float32)

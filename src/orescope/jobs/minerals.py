@@ -15,7 +15,7 @@ from orescope.infer.device import pick_device
 from orescope.infer.guided import refine_bands
 from orescope.infer.multiscale import multiscale_bands
 from orescope.infer.ore_types import OreTypeVote
-from orescope.infer.particles import STATS_SAMPLES, zscore_normaliser
+from orescope.infer.particles import stats_sample, zscore_normaliser
 from orescope.infer.sliding_window import Reduce, class_index_among, classes_from_bands
 from orescope.infer.tiling import tiles_per_batch
 from orescope.io.images import to_gray_float
@@ -185,8 +185,7 @@ def brightness_rows(pixels: np.ndarray) -> Callable[[int, int], np.ndarray]:
     XPL is stacked after it), scaled so that its 0.5th to 99.5th percentiles span 0..1: what
     counts as an edge is then relative to the photo's own contrast, whatever its bit depth (a
     12-bit camera's frames in 16-bit files would otherwise look flat)."""
-    step = max(1, int(np.ceil(np.sqrt(pixels.shape[0] * pixels.shape[1] / STATS_SAMPLES))))
-    low, high = np.percentile(to_gray_float(pixels[::step, ::step]), GUIDE_PERCENTILES)
+    low, high = np.percentile(to_gray_float(stats_sample(pixels)), GUIDE_PERCENTILES)
     span = np.float32(high - low if high > low else 1.0)
 
     def rows(start: int, stop: int) -> np.ndarray:

@@ -57,7 +57,7 @@ def png_data_uri(path: str | Path) -> str:
 
 
 def jpeg_data_uri(image: np.ndarray, max_side: int) -> str:
-    """An RGB array as a JPEG data URI (quality 90), shrunk to at most ``max_side`` pixels."""
+    """An RGB array as a JPEG data URI (``JPEG_QUALITY``), shrunk to at most ``max_side`` px."""
     bgr = cv2.cvtColor(shrink(image, max_side), cv2.COLOR_RGB2BGR)
     _, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     return _data_uri("jpeg", encoded.tobytes())
