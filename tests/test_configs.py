@@ -8,6 +8,7 @@ import pytest
 
 from orescope.io import load_conveyor, load_gravel, load_lumenstone, load_thinsections
 from orescope.train.config import read_train_config
+from orescope.zoo import read_model_card, zoo_names
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs").rglob("*.yaml"))
@@ -59,3 +60,14 @@ def test_config_names_only_images_that_exist(path: Path, shared_data: Path):
         named = set(source.exclude) | set(source.stems or [])
         missing = named - set(STEMS[source.kind](source.path))
         assert not missing, f"{source.kind} has no images {sorted(missing)}"
+
+
+@pytest.mark.parametrize("name", zoo_names())
+def test_every_round_of_a_zoo_model_was_trained_by_a_committed_config(name):
+    rounds = read_model_card(name).training.rounds
+    assert rounds and rounds[0].init is None  # the history goes back to a model from scratch
+    assert rounds[-1].best_epoch and rounds[-1].validation and rounds[-1].validation_data
+    for step in rounds:
+        config = read_train_config(ROOT / step.command.removeprefix("orescope train "))
+        assert step.epochs == config.epochs and step.patches_per_epoch == config.patches_per_epoch
+        assert [source["kind"] for source in step.data] == [s.kind for s in config.train]

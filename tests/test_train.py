@@ -44,7 +44,10 @@ def test_a_run_writes_a_loadable_model_card_history_and_checkpoint(tmp_path):
     assert (out / "curves.png").stat().st_size > 0
     loaded = load_model(out)
     assert loaded.card.name == "tiny" and loaded.card.target == "border_core"
-    assert loaded.card.training["command"] == "orescope train tiny.yaml"
+    (step,) = loaded.card.training.rounds
+    assert step.command == "orescope train tiny.yaml" and step.init is None
+    assert step.epochs == 2 and step.best_epoch in (1, 2) and step.patches_per_epoch == 4
+    assert sorted(step.validation) == sorted(f"val_{name}" for name in loop.VALIDATION_SCORES)
     assert loaded.card.tile == 64  # the patch, when no tile is given
     assert loaded.network(torch.zeros(1, 3, 64, 64)).shape == (1, 3, 64, 64)
 
@@ -60,7 +63,8 @@ def test_validation_and_the_card_use_the_given_tile(tmp_path, monkeypatch):
     out = train_model(_config(tmp_path, tile=96, epochs=1), progress=False)
     assert seen == [(96, 28)]  # one validation scene, 96² tiles, 28 of them per pass
     card = load_model(out).card
-    assert card.tile == 96 and list(card.metrics) == ["validation (trained scale, 96 px tiles)"]
+    assert card.tile == 96 and card.metrics == {}
+    assert card.training.rounds[0].validation_data.endswith("trained scale, 96 px tiles")
 
 
 @pytest.mark.parametrize("ema_decay", [None, 0.9])
@@ -95,6 +99,7 @@ def test_resume_continues_exactly_where_the_run_stopped(tmp_path, monkeypatch, e
     assert (straight / "model.safetensors").read_bytes() == (
         resumed / "model.safetensors"
     ).read_bytes()
+    assert (straight / "card.yaml").read_text() == (resumed / "card.yaml").read_text()
 
 
 def test_the_weight_average_is_what_validation_and_the_saved_model_hold(tmp_path, monkeypatch):
@@ -152,7 +157,9 @@ def test_init_starts_from_given_weights_and_refuses_a_mismatch(tmp_path):
         k for k in start if not k.endswith(("running_mean", "running_var", "batches_tracked"))
     ]
     assert learned and all(torch.allclose(start[k], end[k], atol=1e-9) for k in learned)
-    assert load_model(tuned).card.training["init"] == str(first / "model.safetensors")
+    before, then = load_model(first).card.training, load_model(tuned).card.training
+    assert then.rounds[:-1] == before.rounds and len(then.rounds) == 2
+    assert then.rounds[-1].init == str(first / "model.safetensors")
     other = {"name": "unet", "encoder": "tu-mobilenetv3_small_100"}
     with pytest.raises(InputError, match="model.safetensors"):
         train_model(_config(tmp_path / "c", init=str(first), architecture=other), progress=False)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file
 
 from orescope.errors import InputError
@@ -20,7 +21,15 @@ from orescope.instances.border_core import encode_border_core
 from orescope.models.spec import ArchitectureSpec
 from orescope.models.weights import save_weights
 from orescope.preprocess import median_diameter_px
-from orescope.zoo import LoadedModel, ModelCard, load_model, write_card
+from orescope.zoo import (
+    LoadedModel,
+    ModelCard,
+    TrainingRecord,
+    TrainingRound,
+    load_model,
+    read_card,
+    write_card,
+)
 
 GREY = (0, 160, 80)  # background, core, border: ordered so resampling blends neighbours only
 SOFTNESS = 640.0  # logit scale of the oracle: 1/10 of the grey gap squared
@@ -231,12 +240,56 @@ def test_load_model_round_trip_and_bad_folders(tmp_path):
         load_model(tmp_path)
 
 
+def test_a_model_saves_and_loads_its_weights_and_card_together(tmp_path):
+    card = _tiny_card(training=TrainingRecord(rounds=[TrainingRound(command="a", epochs=0)]))
+    model = LoadedModel.untrained(card)
+    assert model.network.training and model.save(tmp_path / "m") == tmp_path / "m"
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["card.yaml", "model.safetensors"]
+    loaded = load_model(tmp_path / "m")
+    assert loaded.card == card and loaded.path == tmp_path / "m"
+    fresh, saved = model.network.state_dict(), loaded.network.state_dict()
+    assert all(torch.equal(fresh[key], saved[key]) for key in fresh)
+    other = LoadedModel.untrained(card)
+    other.load_weights_of(tmp_path / "m" / "model.safetensors")
+    assert all(torch.equal(fresh[key], other.network.state_dict()[key]) for key in fresh)
+
+
+def test_after_epoch_counts_every_epoch_and_keeps_the_best_epochs_scores():
+    card = _tiny_card(training=TrainingRecord(rounds=[TrainingRound(), TrainingRound()]))
+    card = card.after_epoch(1, {"val_ap50": 0.4}).after_epoch(2).after_epoch(3)
+    first, latest = card.training.rounds
+    assert first == TrainingRound()
+    assert (latest.epochs, latest.best_epoch, latest.validation) == (3, 1, {"val_ap50": 0.4})
+
+
+def test_cards_written_before_0_4_read_as_one_round(tmp_path):
+    document = _tiny_card().model_dump(mode="json")
+    document["training"] = {
+        "command": "orescope train x.yaml",
+        "init": None,
+        "epochs": 7,
+        "data": [{"kind": "gravel"}],
+        "description": "old",
+    }
+    (tmp_path / "card.yaml").write_text(yaml.safe_dump(document))
+    training = read_card(tmp_path / "card.yaml").training
+    assert training == TrainingRecord(
+        description="old",
+        rounds=[
+            TrainingRound(
+                command="orescope train x.yaml", epochs=7, best_epoch=7, data=[{"kind": "gravel"}]
+            )
+        ],
+    )
+
+
 def test_add_to_zoo_bundles_half_weights_and_can_restate_the_training(tmp_path, monkeypatch):
     spec = importlib.util.spec_from_file_location("add_to_zoo", ROOT / "tools" / "add_to_zoo.py")
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
-    training = {"command": "orescope train run.yaml", "init": "tiny", "epochs": 3}
-    card = _tiny_card(name="run", training=training)
+    first = TrainingRound(command="orescope train a.yaml", epochs=5, best_epoch=4)
+    latest = TrainingRound(command="orescope train run.yaml", init="tiny", epochs=3)
+    card = _tiny_card(name="run", training=TrainingRecord(rounds=[first, latest]))
     run = tmp_path / "run"
     run.mkdir()
     save_weights(card.architecture.build(3, card.classes), run / "model.safetensors")
@@ -247,12 +300,10 @@ def test_add_to_zoo_bundles_half_weights_and_can_restate_the_training(tmp_path, 
     tool.main()
     bundled = load_model(tmp_path / "zoo" / "tiny")
     assert bundled.card.name == "tiny"
-    assert bundled.card.training == {
-        "command": "orescope train run.yaml",
-        "init": "the previous tiny (round 1)",
-        "epochs": 3,
-        "description": "two rounds",
-    }
+    assert bundled.card.training == TrainingRecord(
+        description="two rounds",
+        rounds=[first, latest.model_copy(update={"init": "the previous tiny (round 1)"})],
+    )
     stored = load_file(tmp_path / "zoo" / "tiny" / "model.safetensors")
     original = load_file(run / "model.safetensors")
     for key, value in original.items():

@@ -3,9 +3,9 @@ size; loading casts them back), in src/orescope/zoo/NAME/.
 
     python tools/add_to_zoo.py runs/thinsection thinsection [--init TEXT] [--description TEXT]
 
-``--init`` says what the run started from when that was the zoo model it replaces (the run's
-card names the zoo model, which will then hold other weights); ``--description`` replaces the
-card's account of how the model was trained, e.g. to list every round.
+``--init`` says what the run's last round started from when that was the zoo model it replaces
+(the round names the zoo model, which will then hold other weights); ``--description`` replaces
+the summary of the card's training history.
 
 Then score it on held-out images with `bench/section_models.py ... --write-card` (sections) or
 `bench/particle_models.py --write-card` (particles).
@@ -16,8 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from orescope.models.weights import save_weights
-from orescope.zoo import CARD_FILE, WEIGHTS_FILE, ZOO_DIR, load_model, write_card
+from orescope.zoo import WEIGHTS_FILE, ZOO_DIR, LoadedModel, load_model
 
 
 def main() -> None:
@@ -28,16 +27,14 @@ def main() -> None:
     parser.add_argument("--description", help="how the model was trained, for the card")
     args = parser.parse_args()
     loaded = load_model(args.run)
-    training = dict(loaded.card.training)
-    if args.init is not None:
-        training["init"] = args.init
+    training = loaded.card.training
+    if args.init is not None and training.rounds:
+        latest = training.rounds[-1].model_copy(update={"init": args.init})
+        training = training.model_copy(update={"rounds": [*training.rounds[:-1], latest]})
     if args.description is not None:
-        training["description"] = args.description
-    folder = ZOO_DIR / args.name
-    folder.mkdir(parents=True, exist_ok=True)
-    save_weights(loaded.network, folder / WEIGHTS_FILE, half=True)
+        training = training.model_copy(update={"description": args.description})
     card = loaded.card.model_copy(update={"name": args.name, "training": training})
-    write_card(folder / CARD_FILE, card)
+    folder = LoadedModel(loaded.network, card).save(ZOO_DIR / args.name, half=True)
     size_mb = (folder / WEIGHTS_FILE).stat().st_size / 1e6
     print(f"written {folder} ({size_mb:.1f} MB of weights)")
 

@@ -1,5 +1,5 @@
 """Write a section model card's reference colours and reference saturation anew, from the
-training data the card names: for cards written before `orescope train` recorded the
+training data of the card's latest round: for cards written before `orescope train` recorded the
 saturation that colour calibration divides out.
 
     python tools/card_colours.py src/orescope/zoo/lumenstone [--data ../shared/data]
@@ -25,7 +25,8 @@ def main() -> None:
     args = parser.parse_args()
     card = read_card(args.model / CARD_FILE)
     photos = []
-    for entry in card.training.get("data", []):
+    latest = card.training.rounds[-1].data if card.training.rounds else []
+    for entry in latest:
         source = DataSource(**entry)
         if args.data is not None and source.path:
             source.path = str(args.data / Path(source.path).name)

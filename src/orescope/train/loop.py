@@ -4,6 +4,7 @@ checkpoints, exact resume."""
 from __future__ import annotations
 
 import math
+import os
 import time
 from pathlib import Path
 
@@ -22,10 +23,10 @@ from orescope.infer.tiling import tiles_per_batch
 from orescope.instances.border_core import CLASS_NAMES
 from orescope.metrics.instance import instance_metrics
 from orescope.metrics.pixel import confusion_matrix, confusion_metrics, pixel_metrics
-from orescope.models.weights import load_weights, save_weights
+from orescope.models.weights import load_weights
 from orescope.preprocess.colour import ColourReference, colour_reference
 from orescope.train.checkpoint import load_checkpoint, save_checkpoint
-from orescope.train.config import OptimizerConfig, TrainConfig
+from orescope.train.config import DataSource, OptimizerConfig, TrainConfig
 from orescope.train.data import (
     BalancedPatches,
     LabelledImage,
@@ -37,7 +38,13 @@ from orescope.train.data import (
 )
 from orescope.train.history import write_history
 from orescope.train.losses import segmentation_loss
-from orescope.zoo import CARD_FILE, WEIGHTS_FILE, ModelCard, resolve_model_dir, write_card
+from orescope.zoo import (
+    LoadedModel,
+    ModelCard,
+    TrainingRecord,
+    TrainingRound,
+    read_model_card,
+)
 from orescope.zoo.card import ore_type_problem
 
 EMA_FILE = "ema.safetensors"
@@ -159,16 +166,46 @@ def _reference_colours(config: TrainConfig, images: list[LabelledImage]) -> Colo
     return colour_reference([(item.image[..., :3], item.labels) for item in images])
 
 
+def _source_record(source: DataSource) -> dict:
+    """A training source as the card keeps it: its set fields, the path relative to the
+    working directory (cards travel; absolute paths of one machine do not)."""
+    record = source.model_dump(exclude_defaults=True)
+    if source.path:
+        record["path"] = os.path.relpath(source.path)
+    return record
+
+
+def _source_label(source: DataSource) -> str:
+    """``gravel (2 images)`` or ``gravel (all but 6_P1060355_0, 7_P1060359_3)``."""
+    if source.kind == "synth":
+        return f"{source.count} synthetic scenes (seed {source.seed})"
+    if source.stems is not None:
+        return f"{source.kind} ({', '.join(source.stems)})"
+    if source.exclude:
+        return f"{source.kind} (all but {', '.join(source.exclude)})"
+    return source.kind
+
+
 def _card(
     config: TrainConfig,
-    metrics: dict[str, float],
-    epoch: int,
     command: str,
     reference: ColourReference,
     stats: tuple[np.ndarray, np.ndarray] | None,
+    parent: ModelCard | None,
 ) -> ModelCard:
+    """The card of the model this run trains, before its first epoch: the config's settings,
+    and the training history of the model it starts from continued by this round."""
     names, colours = _class_table(config)
-    validation = f"validation (trained scale, {config.inference_tile} px tiles)"
+    step = TrainingRound(
+        command=command,
+        init=config.init,
+        epochs=0,
+        patches_per_epoch=config.patches_per_epoch,
+        data=[_source_record(s) for s in config.train],
+        validation_data=f"{'; '.join(_source_label(s) for s in config.val)}, trained scale, "
+        f"{config.inference_tile} px tiles",
+    )
+    history = parent.training if parent is not None else TrainingRecord()
     return ModelCard(
         name=config.name,
         architecture=config.architecture,
@@ -186,14 +223,7 @@ def _card(
         channel_mean=None if stats is None else [float(v) for v in stats[0]],
         channel_std=None if stats is None else [float(v) for v in stats[1]],
         tile=config.inference_tile,
-        training={
-            "command": command,
-            "init": config.init,
-            "epochs": epoch + 1,
-            "data": [s.model_dump(exclude_defaults=True) for s in config.train],
-            "description": config.description,
-        },
-        metrics={validation: metrics} if metrics else {},
+        training=history.then(step, config.description),
     )
 
 
@@ -206,7 +236,7 @@ def train(
     last = out / "last"
     if (last / "state.json").exists() and not resume:
         raise InputError(out, "holds an earlier run: pass --resume to continue it, or another out")
-    init = resolve_model_dir(config.init) / WEIGHTS_FILE if config.init and not resume else None
+    parent = read_model_card(config.init) if config.init else None
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(
         yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
@@ -240,17 +270,18 @@ def train(
     if config.sampler == "balanced":
         balanced = [i for i in range(len(names)) if i != config.loss.ignore_index]
         dataset = BalancedPatches(patches, balanced, config.balance_stride, out / "content_maps")
-    model = config.architecture.build(
-        config.in_channels, len(names) if config.target != "foreground" else 1
-    ).to(device)
+    card = _card(config, command, reference, stats, parent)
+    trained = LoadedModel.untrained(card, device)
+    if config.init and not resume:
+        trained.load_weights_of(config.init)
     layout = torch.channels_last if config.channels_last else torch.contiguous_format
-    model = model.to(memory_format=layout)
+    model = trained.network.to(memory_format=layout)
     optimizer = make_optimizer(model, config.optimizer)
-    state: dict = {"epoch": 0, "best": -math.inf, "history": []}
+    state: dict = {"epoch": 0, "best": -math.inf, "kept": None, "history": []}
     if resume:
         state = load_checkpoint(last, model, optimizer)
-    elif init:
-        load_weights(model, init)
+        if state.get("kept"):
+            card = card.after_epoch(*state["kept"]).after_epoch(state["epoch"])
     average = weight_average(model, config.ema_decay)
     if average is not None and resume:
         load_weights(average, last / EMA_FILE)
@@ -294,10 +325,12 @@ def train(
             state["history"].append(row)
             score = metrics.get("val_ap50", metrics.get("val_miou", -row["train_loss"]))
             if score > state["best"]:
-                state["best"] = score
-                save_weights(judged, out / WEIGHTS_FILE)
-                card = _card(config, metrics, epoch, command, reference, stats)
-                write_card(out / CARD_FILE, card)
+                state["best"], state["kept"] = score, (epoch + 1, metrics)
+                card = card.after_epoch(epoch + 1, metrics)
+                LoadedModel(judged, card).save(out)
+            else:
+                card = card.after_epoch(epoch + 1)
+                card.save(out)
             state["epoch"] = epoch + 1
             save_checkpoint(last, model, optimizer, state, {EMA_FILE: average})
             write_history(state["history"], out)

@@ -1,4 +1,9 @@
-"""Bundled models, loaded by name (``particles``) or from a folder with a card and weights."""
+"""Bundled models, loaded by name (``particles``) or from a folder with a card and weights.
+
+A model folder holds ``model.safetensors`` and ``card.yaml``; `LoadedModel` saves and loads
+the two together, as segmentation-models-pytorch's hub mixin does with its weights and config,
+so that no other part of orescope names the files or writes a card on its own.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +13,69 @@ from pathlib import Path
 import torch
 
 from orescope.errors import InputError
-from orescope.zoo.card import ModelCard, read_card, write_card
+from orescope.zoo.card import (
+    CARD_FILE,
+    ModelCard,
+    TrainingRecord,
+    TrainingRound,
+    read_card,
+    write_card,
+)
 
 ZOO_DIR = Path(__file__).parent
-WEIGHTS_FILE, CARD_FILE = "model.safetensors", "card.yaml"
+WEIGHTS_FILE = "model.safetensors"
 
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A network in eval mode and the card that says how to use it."""
+    """A network and the card that says how to build, feed and trust it.
+
+    Examples
+    --------
+    >>> from orescope.models.spec import ArchitectureSpec
+    >>> card = ModelCard(
+    ...     name="tiny",
+    ...     architecture=ArchitectureSpec(name="unet", options={"encoder_depth": 3,
+    ...         "decoder_channels": [16, 8, 4]}),
+    ...     class_names=["background", "core", "border"],
+    ... )
+    >>> import tempfile
+    >>> folder = LoadedModel.untrained(card).save(tempfile.mkdtemp())
+    >>> load_model(folder).card == card
+    True
+    """
 
     network: torch.nn.Module
     card: ModelCard
-    path: Path
+    path: Path | None = None
+
+    @classmethod
+    def untrained(cls, card: ModelCard, device: str | torch.device = "cpu") -> LoadedModel:
+        """The card's architecture with fresh weights: where training starts."""
+        network = card.architecture.build(card.in_channels, card.classes)
+        return cls(network.to(device), card)
+
+    def load_weights_of(self, name_or_path: str | Path) -> None:
+        """Load another model's weights into this network (same architecture): fine-tuning
+        starts so. A mismatch is an InputError naming the file."""
+        from orescope.models.weights import load_weights
+
+        load_weights(self.network, resolve_model_dir(name_or_path) / WEIGHTS_FILE)
+
+    def save(self, folder: str | Path, half: bool = False) -> Path:
+        """Write the weights, then the card, each under a temporary name and renamed; returns
+        the folder. ``half`` stores float16 weights (half the size; loading casts back)."""
+        from orescope.models.weights import save_weights
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        weights = folder / WEIGHTS_FILE
+        save_weights(self.network, weights, metadata={"name": self.card.name}, half=half)
+        return self.card.save(folder)
 
 
 def zoo_names() -> list[str]:
+    """The names of the bundled models."""
     return sorted(p.parent.name for p in ZOO_DIR.glob(f"*/{CARD_FILE}"))
 
 
@@ -37,6 +89,11 @@ def resolve_model_dir(name_or_path: str | Path) -> Path:
     if (ZOO_DIR / str(name_or_path) / CARD_FILE).is_file():
         return ZOO_DIR / str(name_or_path)
     raise InputError(name_or_path, f"no such model; zoo models: {', '.join(zoo_names()) or 'none'}")
+
+
+def read_model_card(name_or_path: str | Path) -> ModelCard:
+    """The card of a zoo model or model folder, without loading its weights."""
+    return read_card(resolve_model_dir(name_or_path) / CARD_FILE)
 
 
 def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
@@ -56,10 +113,14 @@ def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> 
 __all__ = [
     "CARD_FILE",
     "WEIGHTS_FILE",
+    "ZOO_DIR",
     "LoadedModel",
     "ModelCard",
+    "TrainingRecord",
+    "TrainingRound",
     "load_model",
     "read_card",
+    "read_model_card",
     "resolve_model_dir",
     "write_card",
     "zoo_names",

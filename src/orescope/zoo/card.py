@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -12,6 +13,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from orescope.errors import InputError
 from orescope.models.spec import ArchitectureSpec
 
+CARD_FILE = "card.yaml"
 Target = Literal["border_core", "foreground", "classes"]
 # image_zscore: every image by its own channel statistics (lighting varies, colour says little);
 # dataset: by the training images' statistics (the absolute colour identifies the mineral)
@@ -28,6 +30,36 @@ def ore_type_problem(ore_types: dict[str, list[str]], class_names: list[str]) ->
         if unknown := [mineral for mineral in minerals if mineral.lower() not in known]:
             return f"ore type {ore_type!r}: no class {', '.join(map(repr, unknown))}"
     return None
+
+
+class TrainingRound(BaseModel, extra="forbid"):
+    """One run of ``orescope train``: what it started from, what it saw, which epoch it kept.
+    A model fine-tuned from another carries that model's rounds before its own."""
+
+    command: str = Field("", description="how the round was run, e.g. orescope train CONFIG")
+    init: str | None = Field(None, description="the model the round started from (None: scratch)")
+    epochs: int | None = Field(None, ge=0, description="epochs run")
+    best_epoch: int | None = Field(None, ge=1, description="the epoch whose weights were kept")
+    patches_per_epoch: int | None = Field(None, ge=1)
+    data: list[dict[str, Any]] = Field(default_factory=list, description="training sources")
+    validation_data: str = Field("", description="what the validation scores were measured on")
+    validation: dict[str, float] = Field(
+        default_factory=dict, description="validation scores of the kept epoch"
+    )
+    notes: str = ""
+
+
+class TrainingRecord(BaseModel, extra="forbid"):
+    """How a model came to be: a summary and its training rounds, oldest first."""
+
+    description: str = ""
+    rounds: list[TrainingRound] = Field(default_factory=list)
+
+    def then(self, step: TrainingRound, description: str = "") -> TrainingRecord:
+        """This record continued by ``step`` (a fine-tuning round on top of these)."""
+        return TrainingRecord(
+            description=description or self.description, rounds=[*self.rounds, step]
+        )
 
 
 class ModelCard(BaseModel, extra="forbid"):
@@ -72,8 +104,24 @@ class ModelCard(BaseModel, extra="forbid"):
         "predict minerals gives each image the type its probabilities point to",
     )
     tile: int = Field(256, ge=32)
-    training: dict[str, Any] = Field(default_factory=dict)
-    metrics: dict[str, dict[str, float]] = Field(default_factory=dict)
+    training: TrainingRecord = Field(default_factory=TrainingRecord)
+    metrics: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="scores measured after training, by the data they're on"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_round_from_before_0_4(cls, data: Any) -> Any:
+        """Cards written before 0.4 keep ``training`` as one flat round (command, init,
+        epochs of the kept weights, data, description): read them as a one-round history."""
+        training = data.get("training") if isinstance(data, dict) else None
+        if isinstance(training, dict) and training and "rounds" not in training:
+            flat = dict(training)
+            description = flat.pop("description", "") or ""
+            kept = flat.pop("epochs", None)
+            step = {**flat, "epochs": kept, "best_epoch": kept or None}
+            data = {**data, "training": {"description": description, "rounds": [step]}}
+        return data
 
     @model_validator(mode="after")
     def _ore_types_known(self) -> ModelCard:
@@ -104,8 +152,25 @@ class ModelCard(BaseModel, extra="forbid"):
         """Output channels: one sigmoid channel for foreground, else one per class."""
         return 1 if self.target == "foreground" else len(self.class_names)
 
+    def after_epoch(self, epoch: int, validation: dict[str, float] | None = None) -> ModelCard:
+        """The card once the latest round has run ``epoch`` epochs; ``validation`` (the scores
+        of that epoch) when its weights are the ones kept."""
+        rounds = self.training.rounds or [TrainingRound()]
+        update: dict[str, Any] = {"epochs": epoch}
+        if validation is not None:
+            update |= {"best_epoch": epoch, "validation": validation}
+        latest = rounds[-1].model_copy(update=update)
+        training = self.training.model_copy(update={"rounds": [*rounds[:-1], latest]})
+        return self.model_copy(update={"training": training})
+
+    def save(self, folder: str | Path) -> Path:
+        """Write ``card.yaml`` into ``folder`` (atomically); returns the folder."""
+        write_card(Path(folder) / CARD_FILE, self)
+        return Path(folder)
+
 
 def read_card(path: str | Path) -> ModelCard:
+    """The validated card at ``path``; a missing or invalid card is an InputError naming it."""
     path = Path(path)
     try:
         return ModelCard.model_validate(yaml.safe_load(path.read_text()))
@@ -117,4 +182,9 @@ def read_card(path: str | Path) -> ModelCard:
 
 
 def write_card(path: str | Path, card: ModelCard) -> None:
-    Path(path).write_text(yaml.safe_dump(card.model_dump(mode="json"), sort_keys=False))
+    """Write the card as YAML under a temporary name and rename it, so a reader never sees
+    half a card."""
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(yaml.safe_dump(card.model_dump(mode="json"), sort_keys=False))
+    os.replace(partial, path)
