@@ -160,11 +160,20 @@ def test_evaluate_scores_a_perfect_prediction_as_perfect(scenes, tmp_path):
     assert "differs from reference" in metrics["failures"]["scene_001"]
 
 
-def test_demo_writes_a_report(tmp_path):
+def test_demo_reports_on_the_real_photo_and_the_generated_scenes(tmp_path):
     result = runner.invoke(app, ["demo", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "report.html").stat().st_size > 10_000
-    assert json.loads((tmp_path / "metrics.json").read_text())["mean"]["ap50"] > 0.1
+    generated = json.loads((tmp_path / "metrics.json").read_text())
+    assert sorted(generated["images"]) == ["scene_000", "scene_001", "scene_002"]
+    assert generated["mean"]["ap50"] > 0.5
+    photo = tmp_path / "gravel_photo"
+    real = json.loads((photo / "metrics.json").read_text())
+    assert list(real["images"]) == ["6_P1060355_0"] and real["mean"]["ap50"] > 0.1
+    assert read_labels(photo / "6_P1060355_0" / "labels.tif").shape == (512, 512)
+    assert set(pd.read_csv(photo / "summary.csv")["mm_per_px"]) == {0.39}
+    for folder in (tmp_path, photo):
+        assert (folder / "report.html").stat().st_size > 10_000
+        assert str(folder / "report.html") in result.output.replace("\n", "")
 
 
 def test_classical_methods_stay_available(scenes, tmp_path):
