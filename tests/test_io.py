@@ -7,6 +7,7 @@ import tifffile
 from orescope.errors import InputError
 from orescope.io import (
     find_images,
+    load_gravel,
     polygons_to_labels,
     read_class_registry,
     read_coco,
@@ -144,3 +145,11 @@ def test_find_images_refuses_an_empty_folder(tmp_path):
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(InputError, match="folder contains no images"):
         find_images([tmp_path])
+
+
+def test_a_gravel_folder_reads_without_resolutions_and_then_has_no_scale(tmp_path):
+    for stem in ("b", "a"):
+        write_image(tmp_path / "images" / f"{stem}.png", np.zeros((8, 8, 3), np.uint8))
+    assert [(s.stem, s.mm_per_px) for s in load_gravel(tmp_path)] == [("a", None), ("b", None)]
+    (tmp_path / "resolutions.csv").write_text("name,resolution\na,0.25\n")
+    assert [(s.stem, s.mm_per_px) for s in load_gravel(tmp_path)] == [("a", 0.25), ("b", None)]

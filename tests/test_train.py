@@ -7,13 +7,14 @@ from safetensors.torch import load_file
 from orescope.errors import InputError
 from orescope.infer.particles import predict_particle_map
 from orescope.io import write_image
+from orescope.models.spec import ArchitectureSpec
 from orescope.preprocess.colour import mean_class_colours, reference_saturation
 from orescope.train import DataSource, TrainConfig, loop, read_train_config, train_model
 from orescope.train.augment import AugmentConfig
 from orescope.train.config import LossConfig
 from orescope.train.data import BalancedPatches, PatchDataset, dataset_stats, load_source
 from orescope.train.losses import segmentation_loss
-from orescope.zoo import load_model
+from orescope.zoo import ModelCard, load_model
 
 TINY = {
     "name": "tiny",
@@ -430,3 +431,21 @@ def test_section_masks_that_do_not_fit_their_images_are_refused(tmp_path, shared
     write_image(root / "masks" / "s1.png", np.full((40, 50), 13, dtype=np.uint8))
     with pytest.raises(InputError, match=r"s1.png.*indices \[13\] missing from the registry"):
         load_source(source, None)
+
+
+def test_fine_tuning_keeps_the_starting_models_particle_size_unless_the_config_sets_one(
+    tmp_path,
+):
+    parent = ModelCard(
+        name="parent",
+        architecture=ArchitectureSpec(),
+        class_names=["background", "core", "border"],
+        particle_px=24.0,
+    )
+    unset = {key: value for key, value in TINY.items() if key != "particle_px"}
+    config = TrainConfig.model_validate({**unset, "out": str(tmp_path)})
+    assert config.particle_px == 32.0  # the default for a model from scratch
+    assert loop.inherit_particle_px(config, parent).particle_px == 24.0
+    assert loop.inherit_particle_px(config, None).particle_px == 32.0
+    chosen = TrainConfig.model_validate({**unset, "out": str(tmp_path), "particle_px": 40})
+    assert loop.inherit_particle_px(chosen, parent).particle_px == 40.0

@@ -64,13 +64,16 @@ def _require_dir(path: Path) -> Path:
 
 
 def load_gravel(root: str | Path) -> list[ParticleSample]:
-    """``images/<stem>.jpg|png`` + ``labels/<stem>.tif``, mm/px from ``resolutions.csv``.
+    """``images/<stem>.jpg|png`` + ``labels/<stem>.tif``, mm/px from ``resolutions.csv`` where
+    there is one.
 
     The layout of ../shared/data/gravel, also written by ``orescope synth particles``.
     """
     root = _require_dir(Path(root))
-    with open(root / "resolutions.csv", newline="") as handle:
-        scale = {row["name"]: float(row["resolution"]) for row in csv.DictReader(handle)}
+    scale: dict[str, float] = {}  # without resolutions.csv the images have no scale
+    if (root / "resolutions.csv").is_file():
+        with open(root / "resolutions.csv", newline="") as handle:
+            scale = {row["name"]: float(row["resolution"]) for row in csv.DictReader(handle)}
     samples = []
     for image_path in sorted((root / "images").glob("*.[jp][pn]g")):
         stem = image_path.stem

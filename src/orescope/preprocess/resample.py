@@ -1,4 +1,4 @@
-"""Particle-size normalisation (Wildenberg et al., paper 002 §3.2.1).
+"""Particle-size normalisation (Gotkowski et al., paper 002 §3.2.1).
 
 A network trained on particles of a typical size in pixels segments best at that size, so images
 are resized until their particles match it, predicted, and the labels brought back.

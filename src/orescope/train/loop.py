@@ -227,6 +227,14 @@ def _card(
     )
 
 
+def inherit_particle_px(config: TrainConfig, parent: ModelCard | None) -> TrainConfig:
+    """Fine-tuning keeps the particle size the starting model was trained at unless the config
+    sets one: resampled to another size, the model would first have to unlearn its own."""
+    if parent is None or parent.particle_px is None or "particle_px" in config.model_fields_set:
+        return config
+    return config.model_copy(update={"particle_px": parent.particle_px})
+
+
 def train(
     config: TrainConfig, resume: bool = False, progress: bool = True, command: str = ""
 ) -> Path:
@@ -237,6 +245,7 @@ def train(
     if (last / "state.json").exists() and not resume:
         raise InputError(out, "holds an earlier run: pass --resume to continue it, or another out")
     parent = read_model_card(config.init) if config.init else None
+    config = inherit_particle_px(config, parent)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(
         yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
