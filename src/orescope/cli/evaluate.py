@@ -9,7 +9,6 @@ import typer
 from rich.console import Console
 
 from orescope.cli.errors import one_line_errors
-from orescope.jobs.particle_evaluation import evaluate_particles
 
 app = typer.Typer(help="Compare predictions with ground truth.", no_args_is_help=True)
 console = Console()
@@ -23,6 +22,8 @@ def particles(
     out: Annotated[Path | None, typer.Option("--out", help="Where metrics.json goes.")] = None,
 ) -> None:
     """AP@0.5/0.75/0.9, F1_match, F1_instance, merger/splitter ratios, eta, pixel metrics."""
+    from orescope.jobs.particle_evaluation import evaluate_particles
+
     result = evaluate_particles(pred, truth, out or pred)
     for stem, reason in result["failures"].items():
         console.print(f"[yellow]skipped[/yellow] {stem}: {reason}", highlight=False)

@@ -10,7 +10,6 @@ from rich.console import Console
 
 from orescope.cli.errors import one_line_errors
 from orescope.errors import InputError
-from orescope.jobs import MineralConfig, ParticleConfig, run_minerals, run_particles
 
 app = typer.Typer(help="Find objects in images and measure them.", no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)
@@ -65,6 +64,8 @@ def particles(
     Writes per image DIR/<stem>/labels.tif, overlay.png, particles.csv; and DIR/psd.csv,
     DIR/summary.csv, DIR/report.html, DIR/config.yaml (and DIR/failures.csv if any failed).
     """
+    from orescope.jobs import ParticleConfig, run_particles
+
     config = ParticleConfig(
         method=method,
         model=model,
@@ -166,6 +167,8 @@ def minerals(
     overlay.png, modal.csv, grains.csv, association.csv (and liberation.csv with
     --liberation); and DIR/modal.csv, DIR/report.html, DIR/config.yaml.
     """
+    from orescope.jobs import MineralConfig, run_minerals
+
     config = MineralConfig(
         model=model,
         um_per_px=um_per_px,

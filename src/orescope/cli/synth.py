@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from orescope.cli.errors import one_line_errors
-from orescope.synth import SceneConfig, write_scenes
 
 app = typer.Typer(help="Generate images with exact ground truth.", no_args_is_help=True)
 
@@ -27,6 +26,8 @@ def particles(
     seed: Annotated[int, typer.Option(help="Seed of the first scene.")] = 0,
 ) -> None:
     """Belt scenes of touching ore particles: images/, labels/ (uint32 TIFF), resolutions.csv."""
+    from orescope.synth import SceneConfig, write_scenes
+
     config = SceneConfig(
         height=height,
         width=width,

@@ -42,6 +42,21 @@ def threshwater_instances(
     of the smoothed distance map with ``h = seed_size`` pixels (default a third of the typical
     radius), which keeps one seed per particle whatever its size. A foreground component that
     gets no seed becomes one particle rather than being lost.
+
+    Examples
+    --------
+    The two touching discs that [otsu_instances][orescope.instances.otsu.otsu_instances]
+    merges are split:
+
+    >>> import numpy as np
+    >>> from orescope.instances import threshwater_instances
+    >>> rows, cols = np.mgrid[:40, :60]
+    >>> image = np.zeros((40, 60), dtype=np.uint8)
+    >>> image[(rows - 20) ** 2 + (cols - 18) ** 2 < 144] = 200
+    >>> image[(rows - 20) ** 2 + (cols - 40) ** 2 < 144] = 200
+    >>> labels = threshwater_instances(image)
+    >>> int(labels.max()), labels.dtype
+    (2, dtype('uint32'))
     """
     mask, _ = foreground_mask(
         image, threshold, polarity, opening_px=noise_opening_px, min_area_px=min_area_px

@@ -17,8 +17,28 @@ TIFF_SUFFIXES = (".tif", ".tiff")
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image as ``(H, W)`` gray or ``(H, W, 3|4)`` RGB(A), keeping its dtype (uint8/uint16).
 
-    Raises :class:`InputError` naming the file for anything missing, empty, truncated,
-    undecodable, zero-sized or of unsupported dimensions.
+    One reader for PNG, JPEG, BMP and (large, tiled, planar) TIFF, always in RGB order, so that
+    no caller meets OpenCV's BGR or a 16-bit image squeezed to 8 bits.
+
+    Raises
+    ------
+    InputError
+        Naming the file, for anything missing, empty, truncated, undecodable, zero-sized or of
+        unsupported dimensions.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from orescope.io import read_image, write_image
+    >>> path = Path(tempfile.mkdtemp()) / "belt.png"
+    >>> write_image(path, np.full((4, 6, 3), 200, dtype=np.uint8))
+    >>> image = read_image(path)
+    >>> image.shape, image.dtype
+    ((4, 6, 3), dtype('uint8'))
+    >>> read_image(path.with_name("missing.png"))
+    Traceback (most recent call last):
+    orescope.errors.InputError: .../missing.png: no such file
     """
     path = Path(path)
     if not path.is_file():
@@ -102,7 +122,20 @@ def to_uint8_rgb(image: np.ndarray) -> np.ndarray:
 
 
 def write_image(path: str | Path, image: np.ndarray) -> None:
-    """Write a gray or RGB(A) uint8/uint16 image; the format follows the suffix."""
+    """Write a gray or RGB(A) uint8/uint16 image; the format follows the suffix.
+
+    Folders are created as needed; TIFFs are zlib-compressed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from orescope.io import read_image, write_image
+    >>> path = Path(tempfile.mkdtemp()) / "out" / "gray16.tif"
+    >>> write_image(path, np.arange(12, dtype=np.uint16).reshape(3, 4) * 5000)
+    >>> int(read_image(path).max())
+    55000
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() in TIFF_SUFFIXES:
@@ -123,6 +156,16 @@ def find_images(inputs: list[str | Path]) -> list[Path]:
 
     A file is returned even if its suffix is unknown so that reading it reports why it failed;
     a folder without images is an error.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from orescope.io import find_images
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for name in ("b.png", "a.tif", "notes.txt"):
+    ...     (folder / name).touch()
+    >>> [path.name for path in find_images([folder])]
+    ['a.tif', 'b.png']
     """
     found: list[Path] = []
     for item in map(Path, inputs):

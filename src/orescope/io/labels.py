@@ -12,7 +12,22 @@ from orescope.io.images import read_image
 
 
 def read_labels(path: str | Path) -> np.ndarray:
-    """Read an instance label image (TIFF or 16-bit PNG) as uint32 ``(H, W)``; 0 is background."""
+    """Read an instance label image (TIFF or 16-bit PNG) as uint32 ``(H, W)``; 0 is background.
+
+    Always uint32, whatever the file stores, so that label arithmetic never wraps around.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from orescope.io import read_labels, write_labels
+    >>> labels = np.zeros((4, 5), dtype=np.uint16)
+    >>> labels[1:3, 1:4] = 7
+    >>> path = Path(tempfile.mkdtemp()) / "labels.tif"
+    >>> write_labels(path, labels)
+    >>> read_labels(path).dtype, np.array_equal(read_labels(path), labels)
+    (dtype('uint32'), True)
+    """
     path = Path(path)
     if path.suffix.lower() in (".tif", ".tiff"):
         if not path.is_file():
@@ -37,7 +52,18 @@ def write_labels(path: str | Path, labels: np.ndarray) -> None:
 
     zlib level 1: label images are long runs of one id, so the fastest level already
     compresses them ~40×; the default level 6 took twice the time for files 15 % smaller.
-    uint32 labels are written as they are, not copied: a panorama's are 0.4 GB."""
+    uint32 labels are written as they are, not copied: a panorama's are 0.4 GB.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from orescope.io import read_labels, write_labels
+    >>> path = Path(tempfile.mkdtemp()) / "scene" / "labels.tif"
+    >>> write_labels(path, np.array([[0, 1], [2, 70000]]))
+    >>> read_labels(path).tolist()
+    [[0, 1], [2, 70000]]
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     pixels = np.asarray(labels, dtype=np.uint32)
@@ -45,7 +71,18 @@ def write_labels(path: str | Path, labels: np.ndarray) -> None:
 
 
 def read_mask(path: str | Path) -> np.ndarray:
-    """Read a class mask (one class index per pixel) as uint8 ``(H, W)``."""
+    """Read a class mask (one class index per pixel) as uint8 ``(H, W)``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from orescope.io import read_mask, write_image
+    >>> path = Path(tempfile.mkdtemp()) / "regions.png"
+    >>> write_image(path, np.array([[0, 3], [255, 3]], dtype=np.uint8))
+    >>> read_mask(path).tolist()
+    [[0, 3], [255, 3]]
+    """
     mask = read_image(path)
     if mask.ndim != 2:
         raise InputError(path, f"class mask must be single-channel, got shape {mask.shape}")

@@ -115,7 +115,38 @@ def run_minerals(
 ) -> RunOutcome:
     """Segment, measure and report every section image under ``inputs`` into ``out``.
 
-    Raises :class:`InputError` when no image could be processed at all.
+    ``orescope predict minerals`` as a function. A bad image (or a PPL image without its XPL
+    twin) is skipped with its reason; the others are still written.
+
+    Parameters
+    ----------
+    inputs
+        Section images (PPL or reflected light) or folders of them.
+    out
+        Output folder: per image ``<stem>/classes.png``, ``overlay.png`` and tables;
+        ``modal.csv``, ``report.html`` and ``config.yaml`` for the run.
+    config
+        Model, scale, colour correction and what to measure.
+    xpl
+        XPL images or folders, paired with the inputs by file stem.
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    RunOutcome
+        The files processed, those skipped with their reasons, and notes for the user.
+
+    Raises
+    ------
+    InputError
+        When no image could be processed at all.
+
+    Examples
+    --------
+    >>> from orescope import MineralConfig, run_minerals
+    >>> config = MineralConfig(um_per_px=1.2, liberation="chalcopyrite")
+    >>> outcome = run_minerals(["sections/"], "results/", config)  # doctest: +SKIP
     """
     out = Path(out)
     loaded = shared_section_model(config.model)

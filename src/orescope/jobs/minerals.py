@@ -39,7 +39,20 @@ GUIDE_PERCENTILES = (0.5, 99.5)  # the brightness range the edge refinement's gu
 
 
 class MineralConfig(BaseModel, extra="forbid"):
-    """How sections are segmented and measured; written next to every run's outputs."""
+    """How section photos are segmented and measured.
+
+    A run writes it as ``config.yaml`` next to its outputs, so a modal mineralogy can be traced
+    to the model, scale and colour correction that produced it.
+
+    Examples
+    --------
+    >>> from orescope import MineralConfig
+    >>> config = MineralConfig(um_per_px=1.2, minerals=["pyrrhotite", "pentlandite"])
+    >>> config.model, config.ore_type
+    ('lumenstone', 'auto')
+    >>> MineralConfig.model_validate(config.model_dump()) == config  # as config.yaml holds it
+    True
+    """
 
     model: str = Field("lumenstone", description="zoo name or folder with card.yaml")
     um_per_px: float | None = Field(
@@ -108,6 +121,8 @@ class SectionMap:
 
 @dataclass(frozen=True)
 class MineralResult:
+    """A section's class map (uint8 registry indices, 0 = background) and its tables."""
+
     classes: np.ndarray  # uint8 H×W registry indices
     modal: pd.DataFrame
     grains: pd.DataFrame
@@ -280,7 +295,33 @@ def measure_section(classes: np.ndarray, names: list[str], config: MineralConfig
 def predict_minerals(
     image: np.ndarray, config: MineralConfig | None = None, xpl: np.ndarray | None = None
 ) -> MineralResult:
-    """Mineral map and statistics of one section image (with its XPL twin for PPL+XPL models)."""
+    """Mineral map and statistics of one section image, in memory.
+
+    The function behind ``orescope predict minerals`` for one array; the model comes from the
+    zoo (or a folder) once per process and is reused by later calls.
+
+    Parameters
+    ----------
+    image
+        PPL or reflected-light photo, ``(H, W, 3)`` uint8 or uint16.
+    config
+        Model, scale and what to measure; the defaults when None.
+    xpl
+        The same section under crossed polars, for models trained on PPL + XPL.
+
+    Returns
+    -------
+    MineralResult
+        Class map, modal mineralogy, grains, grain sizes, association (and liberation).
+
+    Examples
+    --------
+    >>> from orescope import MineralConfig, predict_minerals
+    >>> from orescope.io import read_image
+    >>> config = MineralConfig(um_per_px=1.2)
+    >>> result = predict_minerals(read_image("section.png"), config)  # doctest: +SKIP
+    >>> result.modal[["mineral", "mineral_percent"]]  # doctest: +SKIP
+    """
     config = config or MineralConfig()
     loaded = shared_section_model(config.model)
     if config.liberation is not None:

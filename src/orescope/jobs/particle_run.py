@@ -30,6 +30,8 @@ from orescope.report import Thumbnail, instance_overlay, plot_psd, write_report
 
 @dataclass
 class RunOutcome:
+    """What a run did: the files processed, those skipped with their reason, and notes."""
+
     processed: list[str] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # for the person running it
@@ -42,10 +44,43 @@ def run_particles(
     progress: bool = True,
     workers: int | None = None,
 ) -> RunOutcome:
-    """Predict, measure and report every image under ``inputs`` into ``out``, ``workers``
-    images at a time on a CPU (default: one per core; see :mod:`orescope.jobs.parallel`).
+    """Predict, measure and report every image under ``inputs`` into ``out``.
 
-    Raises :class:`InputError` when no image could be processed at all.
+    ``orescope predict particles`` as a function. A bad image is skipped with its reason, so
+    one broken file does not cost a night's batch.
+
+    Parameters
+    ----------
+    inputs
+        Image files or folders of images (folders are not recursed).
+    out
+        Output folder: per image ``<stem>/labels.tif``, ``overlay.png`` and ``particles.csv``;
+        ``psd.csv``, ``summary.csv``, ``report.html`` and ``config.yaml`` for the run.
+    config
+        How particles are found and measured.
+    progress
+        Show a progress bar.
+    workers
+        Images predicted at once on a CPU, one process each (default: one per core; see
+        ``orescope.jobs.parallel``).
+
+    Returns
+    -------
+    RunOutcome
+        The files processed and those skipped, with their reasons.
+
+    Raises
+    ------
+    InputError
+        When no image could be processed at all.
+
+    Examples
+    --------
+    >>> from orescope import ParticleConfig, run_particles
+    >>> config = ParticleConfig(mm_per_px=0.25)
+    >>> outcome = run_particles(["photos/"], "results/", config)  # doctest: +SKIP
+    >>> outcome.failures  # doctest: +SKIP
+    [('photos/broken.png', 'cannot decode image (truncated or not an image)')]
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

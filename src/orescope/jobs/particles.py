@@ -31,7 +31,20 @@ MAX_MM_PER_PX = 1000.0  # 1 m per pixel: coarser than any useful photo of ore
 
 
 class ParticleConfig(BaseModel, extra="forbid"):
-    """How particles are found and measured; written next to every run's outputs."""
+    """How particles are found and measured.
+
+    One validated object instead of loose keywords: a run writes it as ``config.yaml`` next to
+    its outputs, so every number can be traced to the settings that made it.
+
+    Examples
+    --------
+    >>> from orescope import ParticleConfig
+    >>> config = ParticleConfig(method="threshwater", mm_per_px=0.25, sieves=[2, 4, 8])
+    >>> config.unit
+    'mm'
+    >>> ParticleConfig.model_validate(config.model_dump()) == config  # as config.yaml holds it
+    True
+    """
 
     method: Literal["model", "threshwater", "otsu"] = "model"
     model: str = Field("particles", description="zoo name or folder with card.yaml (method model)")
@@ -74,7 +87,7 @@ class ParticleConfig(BaseModel, extra="forbid"):
 
 @dataclass(frozen=True)
 class ParticleResult:
-    """Instance labels (uint32) and one table row per particle."""
+    """Instance labels (uint32, 0 = background) and one row per particle, keyed by ``label``."""
 
     labels: np.ndarray
     particles: pd.DataFrame
@@ -113,8 +126,37 @@ def segment_particles(image: np.ndarray, config: ParticleConfig) -> np.ndarray:
 def predict_particles(
     image: np.ndarray, config: ParticleConfig | None = None, **settings: Any
 ) -> ParticleResult:
-    """Find and measure every particle of one image. Settings come as a config or as keywords:
-    ``predict_particles(image, model="particles", mm_per_px=0.39)``."""
+    """Find and measure every particle of one image, in memory.
+
+    The function behind ``orescope predict particles`` for one array, for a notebook or your
+    own pipeline; [run_particles][orescope.jobs.particle_run.run_particles] adds the files and
+    the report.
+
+    Parameters
+    ----------
+    image
+        Gray ``(H, W)`` or RGB(A) ``(H, W, 3|4)`` image, uint8 or uint16.
+    config
+        How to find and measure the particles.
+    **settings
+        Fields of [ParticleConfig][orescope.jobs.particles.ParticleConfig], instead of ``config``.
+
+    Returns
+    -------
+    ParticleResult
+        Instance labels and their table, as
+        [measure_particles][orescope.measure.particles.measure_particles] makes it.
+
+    Examples
+    --------
+    >>> from orescope import predict_particles
+    >>> from orescope.synth import SceneConfig, synthesize_scene
+    >>> scene = synthesize_scene(SceneConfig(height=96, width=96, x50_mm=4, seed=1))
+    >>> result = predict_particles(scene.image, method="threshwater", mm_per_px=0.25)
+    >>> result.labels.shape, int(result.labels.max()) == len(result.particles)
+    ((96, 96), True)
+    >>> result = predict_particles(image, model="particles", mm_per_px=0.39)  # doctest: +SKIP
+    """
     if config is not None and settings:
         raise TypeError("give either a ParticleConfig or keyword settings, not both")
     config = config or ParticleConfig(**settings)

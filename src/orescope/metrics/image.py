@@ -13,7 +13,16 @@ def _data_range(image: np.ndarray) -> float:
 
 
 def psnr(reference: np.ndarray, test: np.ndarray) -> float:
-    """Peak signal-to-noise ratio in dB; the peak is the dtype's range (1.0 for floats)."""
+    """Peak signal-to-noise ratio in dB; the peak is the dtype's range (1.0 for floats).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from orescope.metrics import psnr
+    >>> reference = np.full((8, 8), 100, dtype=np.uint8)
+    >>> round(psnr(reference, reference + 1), 1)  # an error of 1 gray level in 255
+    48.1
+    """
     if reference.shape != test.shape:
         raise ValueError(f"images differ in shape: {reference.shape} vs {test.shape}")
     return float(peak_signal_noise_ratio(reference, test, data_range=_data_range(reference)))

@@ -40,7 +40,25 @@ class Overlap:
 
 
 def overlap(truth: np.ndarray, pred: np.ndarray) -> Overlap:
-    """Intersections of all instance pairs; label ids need not be consecutive."""
+    """Intersections of all instance pairs; label ids need not be consecutive.
+
+    Computed once and shared by every instance metric of this module, so scoring an image
+    counts its pixels once.
+
+    Examples
+    --------
+    Two reference particles that the prediction merged into one:
+
+    >>> import numpy as np
+    >>> from orescope.metrics import average_precision, merger_ratio, overlap
+    >>> truth = np.zeros((8, 8), dtype=np.uint32)
+    >>> truth[1:4, 1:4], truth[5:8, 5:8] = 1, 2
+    >>> table = overlap(truth, (truth > 0).astype(np.uint32))
+    >>> table.iou.tolist()
+    [[0.5], [0.5]]
+    >>> merger_ratio(table), average_precision(table, iou_threshold=0.5)
+    ((0.5, 1), 0.5)
+    """
     if truth.shape != pred.shape:
         raise ValueError(f"truth {truth.shape} and prediction {pred.shape} differ in shape")
     truth_ids, truth_index = np.unique(truth, return_inverse=True)
@@ -70,7 +88,10 @@ def _matched_pairs(scores: np.ndarray, threshold: float) -> tuple[np.ndarray, np
 
 
 def average_precision(table: Overlap, iou_threshold: float) -> float:
-    """TP / (TP + FP + FN) at ``iou_threshold`` (1.0 when both images are empty)."""
+    """TP / (TP + FP + FN) at ``iou_threshold`` (1.0 when both images are empty).
+
+    See [overlap][orescope.metrics.instance.overlap] for an example.
+    """
     rows, _ = _matched_pairs(table.iou, iou_threshold)
     tp = rows.size
     denominator = table.truth_areas.size + table.pred_areas.size - tp
@@ -144,7 +165,21 @@ def drop_unlabelled(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
 
 
 def instance_metrics(truth: np.ndarray, pred: np.ndarray) -> dict[str, float | int]:
-    """All instance metrics of this module for one image pair."""
+    """All instance metrics of this module for one image pair.
+
+    Examples
+    --------
+    A prediction that misses one of two particles:
+
+    >>> import numpy as np
+    >>> from orescope.metrics import instance_metrics
+    >>> truth = np.zeros((8, 8), dtype=np.uint32)
+    >>> truth[1:4, 1:4], truth[5:8, 5:8] = 1, 2
+    >>> pred = np.where(truth == 1, truth, 0)
+    >>> scores = instance_metrics(truth, pred)
+    >>> scores["ap50"], round(scores["f1_match"], 3), scores["eta"], scores["merger_ratio"]
+    (0.5, 0.667, 0.5, 0.0)
+    """
     table = overlap(truth, pred)
     mergers, n_mergers = merger_ratio(table)
     splitters, n_splitters = splitter_ratio(table)

@@ -8,7 +8,17 @@ from scipy.stats import mannwhitneyu
 
 
 def confusion_matrix(truth: np.ndarray, pred: np.ndarray, num_classes: int) -> np.ndarray:
-    """``matrix[t, p]`` counts pixels of true class ``t`` predicted as ``p``."""
+    """``matrix[t, p]`` counts pixels of true class ``t`` predicted as ``p``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from orescope.metrics import confusion_matrix
+    >>> truth = np.array([[0, 0, 1], [0, 1, 1]])
+    >>> pred = np.array([[0, 1, 1], [0, 0, 1]])
+    >>> confusion_matrix(truth, pred, num_classes=2).tolist()
+    [[2, 1], [1, 2]]
+    """
     if truth.shape != pred.shape:
         raise ValueError(f"truth {truth.shape} and prediction {pred.shape} differ in shape")
     truth = truth.ravel().astype(np.int64)
@@ -29,7 +39,23 @@ def pixel_metrics(truth: np.ndarray, pred: np.ndarray, num_classes: int = 2) -> 
     """Per-class (one-vs-rest) metrics and their means over the classes that occur in truth or
     prediction. ``mean_iou`` is paper 000's MIoU (the mean over background and foreground in the
     binary case); ``f1``/``precision``/``recall`` without a suffix are the foreground class's
-    (index 1) when ``num_classes == 2``."""
+    (index 1) when ``num_classes == 2``.
+
+    Classes absent from both images are left out of the means (their per-class value is None):
+    a section without pyrite should not score a perfect or a zero pyrite IoU.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from orescope.metrics import pixel_metrics
+    >>> truth = np.array([[0, 0, 1], [0, 1, 1]])
+    >>> pred = np.array([[0, 1, 1], [0, 0, 1]])
+    >>> scores = pixel_metrics(truth, pred)
+    >>> round(scores["accuracy"], 3), scores["iou"], round(scores["f1"], 3)
+    (0.667, 0.5, 0.667)
+    >>> pixel_metrics(truth, pred, num_classes=3)["iou_per_class"]
+    [0.5, 0.5, None]
+    """
     return confusion_metrics(confusion_matrix(truth, pred, num_classes))
 
 
@@ -61,7 +87,18 @@ def confusion_metrics(counts: np.ndarray) -> dict:
 
 def auc(truth: np.ndarray, scores: np.ndarray) -> float:
     """Area under the ROC curve of foreground ``scores`` against a binary ``truth``: the
-    Mann-Whitney U statistic over the two classes' scores, ties counting one half."""
+    Mann-Whitney U statistic over the two classes' scores, ties counting one half.
+
+    Threshold-free: it tells how well a model's probabilities separate particle from belt
+    before any threshold is chosen.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from orescope.metrics import auc
+    >>> auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
+    0.75
+    """
     truth = np.asarray(truth).ravel().astype(bool)
     scores = np.asarray(scores, dtype=np.float64).ravel()
     positives, negatives = scores[truth], scores[~truth]

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import colour
 import numpy as np
 from scipy.optimize import minimize
 
@@ -36,8 +35,6 @@ MIN_SPREAD = 0.1
 # it, section-to-section scatter makes up most of the colours' spread around grey (LumenStone:
 # 0.79; the near-colourless minerals of thin sections in plane light: 0.26).
 MIN_SATURATION = 0.5
-_SRGB = colour.RGB_COLOURSPACES["sRGB"]
-_D65 = colour.CCS_ILLUMINANTS["CIE 1931 2 Degree Standard Observer"]["D65"]
 
 
 def linearise(rgb: np.ndarray) -> np.ndarray:
@@ -49,9 +46,17 @@ def linearise(rgb: np.ndarray) -> np.ndarray:
 
 
 def to_lab(linear: np.ndarray) -> np.ndarray:
-    """Linear RGB (sRGB primaries, D65) to CIELAB."""
-    xyz = colour.RGB_to_XYZ(linear, _SRGB, apply_cctf_decoding=False)
-    return colour.XYZ_to_Lab(xyz, _D65)
+    """Linear RGB (sRGB primaries, D65) to CIELAB.
+
+    colour-science is imported here, not with the module: importing it loads matplotlib's
+    pyplot, which photos that are never calibrated should not pay for.
+    """
+    import colour
+
+    srgb = colour.RGB_COLOURSPACES["sRGB"]
+    d65 = colour.CCS_ILLUMINANTS["CIE 1931 2 Degree Standard Observer"]["D65"]
+    xyz = colour.RGB_to_XYZ(linear, srgb, apply_cctf_decoding=False)
+    return colour.XYZ_to_Lab(xyz, d65)
 
 
 def _homogeneous(linear: np.ndarray) -> np.ndarray:
@@ -135,9 +140,11 @@ def _fit(
         every[free] = values
         return every.reshape(4, 3) if full else _restricted(every)
 
+    from colour import delta_E
+
     def loss(values: np.ndarray) -> float:
         mapped = np.clip(inputs @ matrix(values), 1e-6, None)
-        error = colour.delta_E(to_lab(mapped), target, method="CIE 2000")
+        error = delta_E(to_lab(mapped), target, method="CIE 2000")
         return float(np.sum(weights * error**2))
 
     found = minimize(loss, start[free], method="Powell", options={"maxiter": 20_000, "xtol": 1e-6})

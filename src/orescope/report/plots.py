@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # files only, never a window
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from orescope.measure import Fit, SizeDistribution
 
-from orescope.measure import Fit, SizeDistribution  # noqa: E402
+
+def _two_and_five(value: float, _: int) -> str:
+    """A minor tick's label on a log axis: only 2 and 5 times a power of ten."""
+    mantissa = round(value / 10 ** np.floor(np.log10(value)), 6)
+    return f"{value:g}" if mantissa in (2, 5) else ""
 
 
 def plot_psd(
@@ -21,8 +23,16 @@ def plot_psd(
     title: str = "",
 ) -> None:
     """One curve per entry of ``curves`` (e.g. count and mass basis); the last one also gets
-    ``fits``, the model fits made to it, and its P20/P50/P80 marks."""
-    figure, axes = plt.subplots(figsize=(7, 4.5), dpi=110)
+    ``fits``, the model fits made to it, and its P20/P50/P80 marks.
+
+    Drawn on a bare :class:`~matplotlib.figure.Figure`, not pyplot: no backend is chosen and
+    no figure is kept open, whatever the calling program does with matplotlib.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    figure = Figure(figsize=(7, 4.5), dpi=110)
+    axes = figure.subplots()
     last = None
     for name, distribution in curves.items():
         if distribution.count:
@@ -34,17 +44,23 @@ def plot_psd(
             if fit is not None:
                 label = f"{model.replace('_', ' ')} (R² {fit.r2:.3f})"
                 axes.plot(grid, fit.passing_pct(grid), "--", linewidth=1, label=label)
+        middle = np.sqrt(last.sizes.min() * last.sizes.max())
         for percent in (20, 50, 80):
             size = last.size_at(percent)
             axes.plot([size, size], [0, percent], ":", color="gray", linewidth=0.8)
+            right = size < middle  # labels on the right half go left of their line, inside
             axes.annotate(
                 f"P{percent} {size:.3g}",
                 (size, percent),
                 fontsize=8,
-                xytext=(4, -10),
+                xytext=(4 if right else -4, -10),
                 textcoords="offset points",
+                ha="left" if right else "right",
             )
     axes.set_xscale("log")
+    # plain numbers (2, 5, 10, 20, 50) instead of the log axis' crowded 2×10⁰, 3×10⁰, ...
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axes.xaxis.set_minor_formatter(FuncFormatter(_two_and_five))
     axes.set_ylim(0, 100)
     axes.set_xlabel(f"size ({unit})")
     axes.set_ylabel("cumulative % passing")
@@ -54,4 +70,3 @@ def plot_psd(
     # fixed margins for the fixed figure size: tight_layout would cost more than the drawing
     figure.subplots_adjust(left=0.09, right=0.98, bottom=0.12, top=0.93)
     figure.savefig(path)
-    plt.close(figure)

@@ -15,7 +15,22 @@ def write_scenes(
     out: str | Path, config: SceneConfig, count: int, progress: bool = True
 ) -> list[Path]:
     """``out/images/scene_NNN.png``, ``out/labels/scene_NNN.tif`` and ``out/resolutions.csv``;
-    scene ``i`` uses seed ``config.seed + i``."""
+    scene ``i`` uses seed ``config.seed + i``.
+
+    The layout of the gravel data set, so that training, evaluation and the dataset loaders
+    read generated scenes as they read real ones. Returns the image paths.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from orescope.synth import SceneConfig, write_scenes
+    >>> out = Path(tempfile.mkdtemp())
+    >>> config = SceneConfig(height=64, width=64, x50_mm=3)
+    >>> [path.name for path in write_scenes(out, config, count=2, progress=False)]
+    ['scene_000.png', 'scene_001.png']
+    >>> (out / "resolutions.csv").read_text().splitlines()
+    ['name,resolution', 'scene_000,0.25', 'scene_001,0.25']
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(config.model_dump(), sort_keys=False))

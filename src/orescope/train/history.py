@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import pandas as pd
 
 
 def write_history(rows: list[dict[str, float]], folder: Path) -> None:
-    """``history.csv`` and ``curves.png`` (losses left, validation scores right)."""
+    """``history.csv`` and ``curves.png`` (losses left, validation scores right), drawn on a
+    bare matplotlib figure: no pyplot, no backend switch."""
+    from matplotlib.figure import Figure
+
     table = pd.DataFrame(rows)
     table.to_csv(folder / "history.csv", index=False)
-    figure, (losses, scores) = plt.subplots(1, 2, figsize=(10, 4))
+    figure = Figure(figsize=(10, 4), layout="tight")
+    losses, scores = figure.subplots(1, 2)
     losses.plot(table["epoch"], table["train_loss"], label="train loss")
     losses.set_xlabel("epoch")
     losses.set_ylabel("loss")
@@ -27,6 +27,4 @@ def write_history(rows: list[dict[str, float]], folder: Path) -> None:
     scores.set_ylim(0, 1)
     if len(table.columns) > 4:
         scores.legend(fontsize="small")
-    figure.tight_layout()
     figure.savefig(folder / "curves.png", dpi=100)
-    plt.close(figure)
