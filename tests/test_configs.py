@@ -2,12 +2,14 @@
 only images that exist, and keeps the held-out images out of training (the cards and the
 README's held-out scores rely on that)."""
 
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from orescope.io import load_conveyor, load_gravel, load_lumenstone, load_thinsections
-from orescope.train.config import read_train_config
+from orescope.train.config import TrainConfig, read_train_config
 from orescope.zoo import read_model_card, zoo_names
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,3 +73,24 @@ def test_every_round_of_a_zoo_model_was_trained_by_a_committed_config(name):
         config = read_train_config(ROOT / step.command.removeprefix("orescope train "))
         assert step.epochs == config.epochs and step.patches_per_epoch == config.patches_per_epoch
         assert [source["kind"] for source in step.data] == [s.kind for s in config.train]
+
+
+def _yaml_blocks(page: Path) -> list:
+    return [
+        pytest.param(block, id=f"{page.relative_to(ROOT)}:{number}")
+        for number, block in enumerate(re.findall(r"```yaml\n(.*?)```", page.read_text(), re.S))
+    ]
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        p
+        for page in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+        for p in _yaml_blocks(page)
+    ],
+)
+def test_every_training_config_shown_in_the_readme_and_docs_validates(block):
+    document = yaml.safe_load(block)
+    if "train" in document:  # a whole training config, not a fragment of one
+        TrainConfig.model_validate(document)

@@ -433,19 +433,21 @@ def test_section_masks_that_do_not_fit_their_images_are_refused(tmp_path, shared
         load_source(source, None)
 
 
-def test_fine_tuning_keeps_the_starting_models_particle_size_unless_the_config_sets_one(
-    tmp_path,
-):
+def test_fine_tuning_takes_what_the_config_leaves_out_from_the_starting_models_card(tmp_path):
     parent = ModelCard(
         name="parent",
-        architecture=ArchitectureSpec(),
-        class_names=["background", "core", "border"],
+        architecture=ArchitectureSpec(name="fpn", encoder="resnet18"),
+        target="foreground",
+        border_px=3,
+        class_names=["particle"],
         particle_px=24.0,
     )
-    unset = {key: value for key, value in TINY.items() if key != "particle_px"}
-    config = TrainConfig.model_validate({**unset, "out": str(tmp_path)})
-    assert config.particle_px == 32.0  # the default for a model from scratch
-    assert loop.inherit_particle_px(config, parent).particle_px == 24.0
-    assert loop.inherit_particle_px(config, None).particle_px == 32.0
-    chosen = TrainConfig.model_validate({**unset, "out": str(tmp_path), "particle_px": 40})
-    assert loop.inherit_particle_px(chosen, parent).particle_px == 40.0
+    bare = {k: v for k, v in TINY.items() if k not in {*loop.INHERITED, "out"}}
+    config = TrainConfig.model_validate({**bare, "out": str(tmp_path)})
+    assert (config.architecture.name, config.particle_px) == ("unet", 32.0)  # the defaults
+    taken = loop.inherit_from(config, parent)
+    assert (taken.architecture, taken.target) == (parent.architecture, "foreground")
+    assert (taken.border_px, taken.particle_px) == (3, 24.0)
+    assert loop.inherit_from(config, None) == config
+    chosen = TrainConfig.model_validate({**bare, "out": str(tmp_path), "particle_px": 40})
+    assert loop.inherit_from(chosen, parent).particle_px == 40.0

@@ -227,12 +227,20 @@ def _card(
     )
 
 
-def inherit_particle_px(config: TrainConfig, parent: ModelCard | None) -> TrainConfig:
-    """Fine-tuning keeps the particle size the starting model was trained at unless the config
-    sets one: resampled to another size, the model would first have to unlearn its own."""
-    if parent is None or parent.particle_px is None or "particle_px" in config.model_fields_set:
+# what a starting model's weights fix (their shapes and meaning) and the particle size they learned
+INHERITED = ("architecture", "target", "border_px", "particle_px")
+
+
+def inherit_from(config: TrainConfig, parent: ModelCard | None) -> TrainConfig:
+    """Fine-tuning takes the architecture, target, border and particle size of the starting
+    model's card wherever the config leaves them out: ``init: particles`` and the data are a
+    whole config, and a model is never resampled to a size it must first unlearn."""
+    if parent is None:
         return config
-    return config.model_copy(update={"particle_px": parent.particle_px})
+    taken = {
+        name: getattr(parent, name) for name in INHERITED if name not in config.model_fields_set
+    }
+    return config.model_copy(update=taken)
 
 
 def train(
@@ -245,7 +253,7 @@ def train(
     if (last / "state.json").exists() and not resume:
         raise InputError(out, "holds an earlier run: pass --resume to continue it, or another out")
     parent = read_model_card(config.init) if config.init else None
-    config = inherit_particle_px(config, parent)
+    config = inherit_from(config, parent)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(
         yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
