@@ -506,3 +506,14 @@ def test_class_borders_are_moved_onto_the_image_s_edges_unless_told_not_to(tmp_p
     assert (as_predicted == (np.arange(90) >= 34)).all()
     with pytest.raises(ValueError, match="refine_px"):
         MineralConfig(refine_px=-1)
+
+
+def test_two_photos_with_one_stem_get_a_folder_each(tmp_path):
+    model = _constant_model(tmp_path / "m", answer=1)
+    for day, shape in (("day1", (40, 300)), ("day2", (50, 60))):
+        write_image(tmp_path / day / "a.png", _section(shape))
+    days = [tmp_path / "day1", tmp_path / "day2"]
+    run_minerals(days, tmp_path / "out", MineralConfig(model=str(model)), progress=False)
+    for day, shape in (("day1", (40, 300)), ("day2", (50, 60))):
+        assert read_image(tmp_path / "out" / f"{day}_a" / "classes.png").shape == shape
+    assert not (tmp_path / "out" / "a").exists()

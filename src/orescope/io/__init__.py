@@ -10,7 +10,14 @@ from orescope.io.datasets import (
     load_lumenstone,
     load_thinsections,
 )
-from orescope.io.images import find_images, read_image, to_gray_float, to_rgb_float, write_image
+from orescope.io.images import (
+    find_images,
+    output_names,
+    read_image,
+    to_gray_float,
+    to_rgb_float,
+    write_image,
+)
 from orescope.io.labels import read_labels, read_mask, write_labels
 
 __all__ = [
@@ -19,6 +26,7 @@ __all__ = [
     "ParticleSample",
     "SectionSample",
     "find_images",
+    "output_names",
     "load_conveyor",
     "load_gravel",
     "load_lumenstone",

@@ -151,6 +151,22 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
     encoded.tofile(path)
 
 
+def output_names(paths: list[Path]) -> list[str]:
+    """The name of each input's output folder: its stem, or ``<folder>_<stem>`` where two
+    inputs share a stem (``day1/a.jpg`` and ``day2/a.jpg`` would overwrite each other).
+
+    Examples
+    --------
+    >>> output_names([Path("day1/a.jpg"), Path("day2/a.png"), Path("day2/b.jpg")])
+    ['day1_a', 'day2_a', 'b']
+    """
+    stems = [path.stem for path in paths]
+    return [
+        path.stem if stems.count(path.stem) == 1 else f"{path.parent.name}_{path.stem}"
+        for path in paths
+    ]
+
+
 def find_images(inputs: list[str | Path]) -> list[Path]:
     """Expand files and folders into a sorted list of image files (folders are not recursed).
 

@@ -14,7 +14,7 @@ import yaml
 from rich.progress import track
 
 from orescope.errors import InputError
-from orescope.io import find_images, read_image, read_mask, write_image
+from orescope.io import find_images, output_names, read_image, read_mask, write_image
 from orescope.jobs.minerals import (
     MineralConfig,
     MineralResult,
@@ -167,7 +167,9 @@ def run_minerals(
     totals = np.zeros(len(names), dtype=np.int64)
     thumbnails: list[Thumbnail] = []
     ore_types: list[dict] = []
+    names_of = dict(zip(paths, output_names(paths), strict=True))
     for path in track(paths, description="minerals", disable=not progress):
+        name = names_of[path]
         try:
             if xpl and path not in twins:
                 raise InputError(path, "no XPL image with the same stem among --xpl")
@@ -178,11 +180,11 @@ def run_minerals(
             outcome.failures.append((str(path), error.reason))
             continue
         result = measure_section(section.classes, names, config)
-        overlay = _write_outputs(out / path.stem, image, result, colours)
+        overlay = _write_outputs(out / name, image, result, colours)
         totals += result.modal["pixels"].to_numpy()
-        thumbnails.append(Thumbnail(path.stem, overlay, _caption(result.modal, section.ore_type)))
+        thumbnails.append(Thumbnail(name, overlay, _caption(result.modal, section.ore_type)))
         if section.ore_type is not None:
-            ore_types.append({"image": path.stem, "ore_type": section.ore_type, **section.evidence})
+            ore_types.append({"image": name, "ore_type": section.ore_type, **section.evidence})
         outcome.processed.append(str(path))
     if outcome.failures:
         pd.DataFrame(outcome.failures, columns=["file", "reason"]).to_csv(

@@ -15,7 +15,7 @@ import pandas as pd
 import yaml
 
 from orescope.errors import InputError
-from orescope.io import find_images, read_image, write_image, write_labels
+from orescope.io import find_images, output_names, read_image, write_image, write_labels
 from orescope.jobs.parallel import map_in_order, worker_count
 from orescope.jobs.particles import (
     ParticleConfig,
@@ -88,11 +88,7 @@ def run_particles(
     outcome = RunOutcome()
     finished: list[_Finished] = []
     paths = find_images(inputs)
-    stems = [p.stem for p in paths]
-    # two inputs with the same stem would overwrite each other: prefix the folder
-    folders = [
-        out / (p.stem if stems.count(p.stem) == 1 else f"{p.parent.name}_{p.stem}") for p in paths
-    ]
+    folders = [out / name for name in output_names(paths)]
     on_cpu = True
     if config.method == "model":  # loaded here, before any worker starts: one clear error
         on_cpu = next(shared_model(config.model).network.parameters()).is_cpu
