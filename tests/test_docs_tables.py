@@ -1,34 +1,25 @@
-"""The docs' table generator (docs/tables.py): the tables show the committed results, a
-placeholder that names nothing fails the build, and the README's zoo table is checked."""
+"""The docs' table generator (docs/docgen/, run as docs/tables.py): the tables show the
+committed results, a placeholder that names nothing fails the build, and the README's zoo
+table is checked."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NBSP, NNBSP = "\u00a0", "\u202f"
 
+# docs/ is no package: the generator is found there, as the mkdocs hook and docs/tables.py do
+if str(ROOT / "docs") not in sys.path:
+    sys.path.insert(0, str(ROOT / "docs"))
 
-def _load() -> ModuleType:
-    """docs/tables.py by path, as the mkdocs hook loads it (docs/ is no package)."""
-    name = "orescope_docs_tables"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "docs" / "tables.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-tables = _load()
+from docgen import cli, formatting, models, placeholders  # noqa: E402
+from docgen.readme import README_BLOCKS, README_CARD_LINK  # noqa: E402
+from docgen.results import PlaceholderError  # noqa: E402
 
 # (table, arguments, a line or cell it must show): values from bench/results and the cards
 KNOWN = [
@@ -76,58 +67,61 @@ KNOWN = [
 
 @pytest.mark.parametrize(("name", "arguments", "expected"), KNOWN)
 def test_tables_show_the_committed_results(name: str, arguments: dict, expected: str) -> None:
-    assert expected in tables.render(name, **arguments)
+    assert expected in placeholders.render(name, **arguments)
 
 
 def test_every_registered_table_renders() -> None:
-    for name in tables.TABLES:
+    for name in placeholders.TABLES:
         arguments = {"name": "particles"} if name == "card" else {}
-        assert tables.render(name, **arguments).strip()
+        assert placeholders.render(name, **arguments).strip()
 
 
 def test_every_zoo_model_page_renders() -> None:
-    for name in tables.zoo_names():
-        page = tables.render("card", name=name)
+    for name in models.zoo_names():
+        page = placeholders.render("card", name=name)
         assert page.startswith(f"# `{name}`") and "## Metrics" in page
 
 
 def test_validation_numbers_are_said_to_be_so() -> None:
-    rows = {line.split("`")[1]: line for line in tables.zoo().splitlines()[2:]}
+    rows = {line.split("`")[1]: line for line in models.zoo().splitlines()[2:]}
     assert "a validation number" in rows["lumenstone"]
     assert "a validation number" in rows["thinsection"]
     assert "a validation number" not in rows["particles"]
-    assert "(../benchmarks/index.md#data-splits)" in tables.expand(
+    assert "(../benchmarks/index.md#data-splits)" in placeholders.expand(
         "<!-- card: lumenstone -->", root="../"
     )
 
 
 def test_readme_link_goes_to_the_card() -> None:
-    table = tables.zoo(link=tables.README_CARD_LINK)
+    table = models.zoo(link=README_CARD_LINK)
     assert "[`thinsection`](src/orescope/zoo/thinsection/card.yaml)" in table
-    assert "[`lumenstone`](../models/lumenstone.md)" in tables.expand(
+    assert "[`lumenstone`](../models/lumenstone.md)" in placeholders.expand(
         "<!-- table: zoo -->", root="../"
     )
 
 
 def test_bold_marks_the_best_and_its_ties_only() -> None:
-    cells = tables.best_marked(
-        [0.5, 0.7, 0.7004, None, 0.9], tables.score, "max", compete=[True, True, True, True, False]
+    cells = formatting.best_marked(
+        [0.5, 0.7, 0.7004, None, 0.9],
+        formatting.score,
+        "max",
+        compete=[True, True, True, True, False],
     )
     assert cells == ["0.500", "**0.700**", "**0.700**", "", "0.900"]
-    assert tables.best_marked([0.2, 0.1], tables.score, "min") == ["0.200", "**0.100**"]
-    errors = tables.best_marked([-0.018, 0.024, 0.3], tables.signed_pct, "absmin")
+    assert formatting.best_marked([0.2, 0.1], formatting.score, "min") == ["0.200", "**0.100**"]
+    errors = formatting.best_marked([-0.018, 0.024, 0.3], formatting.signed_pct, "absmin")
     assert errors == [f"**\u22121.8{NBSP}%**", f"+2.4{NBSP}%", f"+30.0{NBSP}%"]
-    assert tables.best_marked([0.3, 0.1], tables.score) == ["0.300", "0.100"]
+    assert formatting.best_marked([0.3, 0.1], formatting.score) == ["0.300", "0.100"]
 
 
 def test_small_table_bolds_per_column() -> None:
     rows = [("a", {"ap": 0.5, "err": 0.10}), ("b", {"ap": 0.6, "err": -0.05})]
     columns = [
-        tables.Column("AP", "ap", tables.score, "max"),
-        tables.Column("error", "err", tables.signed_pct, "absmin"),
-        tables.Column("unused", "nothing"),
+        formatting.Column("AP", "ap", formatting.score, "max"),
+        formatting.Column("error", "err", formatting.signed_pct, "absmin"),
+        formatting.Column("unused", "nothing"),
     ]
-    assert tables.records_table("method", rows, columns).splitlines() == [
+    assert formatting.records_table("method", rows, columns).splitlines() == [
         "| method | AP | error |",
         "| --- | ---: | ---: |",
         f"| a | 0.500 | +10.0{NBSP}% |",
@@ -136,9 +130,9 @@ def test_small_table_bolds_per_column() -> None:
 
 
 def test_rounding_is_of_the_number_as_written() -> None:
-    assert tables.score(0.4335) == "0.434"  # a card's four decimals, not binary 0.43349...
-    assert tables.score(-0.0001) == "0.000"
-    assert tables.signed_pct(-0.0004) == f"0.0{NBSP}%"
+    assert formatting.score(0.4335) == "0.434"  # a card's four decimals, not binary 0.43349...
+    assert formatting.score(-0.0001) == "0.000"
+    assert formatting.signed_pct(-0.0004) == f"0.0{NBSP}%"
 
 
 def test_values_come_from_the_files() -> None:
@@ -150,12 +144,12 @@ def test_values_come_from_the_files() -> None:
         "section_models:lumenstone.lumenstone_pspnet.miou:score --> better, "
         "<!-- value: py/src/orescope/preprocess/colour.py:MIN_SPREAD:text -->"
     )
-    assert tables.expand(page) == "AP 0.394, 14 photos, 768 px, 0.009 better, 0.1"
+    assert placeholders.expand(page) == "AP 0.394, 14 photos, 768 px, 0.009 better, 0.1"
 
 
 def test_placeholders_in_code_are_left_alone() -> None:
     page = "```\n<!-- table: nothing -->\n```\nsee `<!-- value: nothing:x -->`"
-    assert tables.expand(page) == page
+    assert placeholders.expand(page) == page
 
 
 @pytest.mark.parametrize(
@@ -173,15 +167,16 @@ def test_placeholders_in_code_are_left_alone() -> None:
     ],
 )
 def test_a_placeholder_that_names_nothing_raises(page: str) -> None:
-    with pytest.raises(tables.PlaceholderError):
-        tables.expand(page, where="page.md")
+    with pytest.raises(PlaceholderError):
+        placeholders.expand(page, where="page.md")
 
 
 def test_every_docs_page_expands() -> None:
     docs = ROOT / "docs"
     for page in sorted([*docs.glob("benchmarks/*.md"), *docs.glob("models/*.md")]):
         src_uri = page.relative_to(docs).as_posix()
-        out = tables.expand(page.read_text(), root=tables.root_of(src_uri), where=src_uri)
+        root = placeholders.root_of(src_uri)
+        out = placeholders.expand(page.read_text(), root=root, where=src_uri)
         assert "<!-- table:" not in out and "<!-- value:" not in out and "<!-- card:" not in out
 
 
@@ -190,31 +185,31 @@ def test_readme_check_fails_when_stale_and_passes_when_fresh(
 ) -> None:
     readme = tmp_path / "README.md"
     examples = "".join(
-        f"<!-- {name} -->\nold\n<!-- /{name} -->\n" for name in list(tables.README_BLOCKS)[1:]
+        f"<!-- {name} -->\nold\n<!-- /{name} -->\n" for name in list(README_BLOCKS)[1:]
     )
     stale = "# x\n\n<!-- zoo-table -->\n| old | table |\n<!-- /zoo-table -->\n\n"
     readme.write_text(stale + examples + "more\n")
-    assert tables.main(["readme", str(readme), "--check"]) == 1
+    assert cli.main(["readme", str(readme), "--check"]) == 1
     message = capsys.readouterr().err.strip()
     assert "stale" in message and len(message.splitlines()) == 1
-    assert tables.main(["readme", str(readme)]) == 0
+    assert cli.main(["readme", str(readme)]) == 0
     text = readme.read_text()
     assert text.startswith("# x\n\n<!-- zoo-table -->\n\n| model |") and text.endswith("more\n")
     assert "(src/orescope/zoo/particles/card.yaml)" in text and "old" not in text
     assert "$ orescope demo --out demo-output\n" in text
     assert "| pyrrhotite | 68.9 | 82 |" in text  # readme_examples.json: 68.8656 % in 82 grains
-    assert tables.main(["readme", str(readme), "--check"]) == 0
+    assert cli.main(["readme", str(readme), "--check"]) == 0
     readme.write_text("no markers\n")
-    assert tables.main(["readme", str(readme), "--check"]) == 2
+    assert cli.main(["readme", str(readme), "--check"]) == 2
 
 
 def test_the_readmes_generated_blocks_are_fresh() -> None:
-    assert tables.main(["readme", str(ROOT / "README.md"), "--check"]) == 0
+    assert cli.main(["readme", str(ROOT / "README.md"), "--check"]) == 0
 
 
 def test_the_generator_does_not_import_torch() -> None:
     code = (
         "import runpy, sys; runpy.run_path('docs/tables.py', run_name='docs_tables'); "
-        "sys.exit('torch' in sys.modules)"
+        "sys.exit('torch' in sys.modules or 'docgen.placeholders' not in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0

@@ -1,0 +1,111 @@
+"""Speed and memory tables: `predict particles` against the bare model, where a worker's time
+goes, `predict minerals` on a panorama, and the zoo models in both memory layouts."""
+
+from __future__ import annotations
+
+from .formatting import (
+    Column,
+    code,
+    fixed,
+    integer,
+    markdown_table,
+    pct,
+    records_table,
+    scientific,
+    times,
+)
+from .results import results
+from .sections import settings_label
+
+
+def particle_throughput() -> str:
+    """`predict particles` end to end against the bare forward pass, and on a large image
+    (particle_throughput.json)."""
+    data = results("particle_throughput")
+    run, memory = data["throughput"], data["memory"]
+
+    def rate(mp_per_s: float) -> str:
+        return f"{fixed(2)(mp_per_s)} MP/s ({fixed(2)(1 / mp_per_s)} s per megapixel)"
+
+    workers = integer(run["workers"])
+    body = [
+        [
+            f"`predict particles` end to end, {workers} workers (the default: one per core), "
+            f"{fixed(1)(run['megapixels'])} MP of synthetic scenes",
+            rate(run["end_to_end_mp_per_s"]),
+        ],
+        ["the same with `--workers 1`", rate(run["one_worker_mp_per_s"])],
+        [
+            f"bare model forward pass over the same {integer(run['tiles'])} tiles",
+            rate(run["forward_mp_per_s"]),
+        ],
+        [
+            "end to end ÷ forward pass",
+            f"{fixed(2)(run['ratio'])} with {workers} workers, "
+            f"{fixed(2)(run['ratio_one_worker'])} with one",
+        ],
+        ["the model's share of the one-worker run", pct(run["model_share_of_one_worker_run"])],
+        [
+            "a longer run (the scenes twice over), its second pass",
+            f"{rate(run['steady_mp_per_s'])}, {fixed(2)(run['ratio_steady'])} of the forward pass",
+        ],
+        [
+            "fixed cost of a run (workers' start, PSD plot and report, the last image's wait)",
+            f"{fixed(2)(run['fixed_seconds'])} s",
+        ],
+        [
+            f"one {integer(memory['width'])} × {integer(memory['height'])} image "
+            f"({fixed(0)(memory['width'] * memory['height'] / 1e6)} MP)",
+            f"{fixed(0)(memory['seconds'])} s, "
+            f"peak resident memory {fixed(2)(memory['peak_gb'])} GB",
+        ],
+    ]
+    return markdown_table(["measurement", "result"], body)
+
+
+def particle_stages() -> str:
+    """Where one worker's time goes on one scene, one thread (particle_throughput.json)."""
+    stages = results("particle_throughput")["stages"]
+    body = [[name, fixed(2)(s["seconds"]), pct(s["share"])] for name, s in stages.items()]
+    return markdown_table(["stage", "seconds", "share"], body)
+
+
+SECTION_THROUGHPUT = (
+    "section_throughput",
+    "section_throughput_unrefined",
+    "section_throughput_scales",
+)
+
+
+def section_throughput() -> str:
+    """`predict minerals` on a panorama: time and peak memory with the default settings, the
+    model's own borders and --scales (section_throughput*.json)."""
+    rows = []
+    for name in SECTION_THROUGHPUT:
+        record = results(name)
+        label = f"{code(record['model'])}: {settings_label(record)}"
+        rows.append((label, record))
+    columns = [
+        Column("panorama (MP)", lambda r: r["width"] * r["height"] / 1e6, fixed(0)),
+        Column("seconds", "seconds", fixed(0)),
+        Column("s per megapixel", "seconds_per_megapixel", fixed(2)),
+        Column("peak memory (GB)", "peak_gb", fixed(2)),
+        Column("grains measured", "grains", integer),
+    ]
+    return records_table("run", rows, columns)
+
+
+def model_layout() -> str:
+    """Forward time of each zoo model in PyTorch's default and channels-last layouts, and
+    training speed in both (model_layout.json)."""
+    data = results("model_layout")
+    rows = [(code(name), record) for name, record in data.items()]
+    columns = [
+        Column("forward, default layout (ms)", "nchw_ms", fixed(0)),
+        Column("forward, channels-last (ms)", "channels_last_ms", fixed(0)),
+        Column("speed-up", "speed_up", times(2)),
+        Column("largest output difference", "max_abs_difference", scientific(1)),
+        Column("training, default layout (patches/s)", "train_nchw_patches_per_s", fixed(1)),
+        Column("training, channels-last (patches/s)", "train_last_patches_per_s", fixed(1)),
+    ]
+    return records_table("model", rows, columns)
