@@ -16,6 +16,18 @@ THIN_LABELS = {
 }
 
 
+# paper 001's scores of quartz against the rest, as the results files name them
+QUARTZ_SCORES = {
+    "accuracy": "accuracy",
+    "precision": "precision",
+    "recall": "recall",
+    "f1": "F1",
+    "specificity": "specificity",
+    "auc": "AUC",
+    "iou": "IoU",
+}
+
+
 def _quartz(record: dict[str, Any], key: str) -> float | None:
     value = record.get("one_vs_rest", {}).get(key)
     return None if value is None else float(value)
@@ -48,16 +60,7 @@ def thinsection_quartz() -> str:
     for key, record in results("thinsection_training_sections")["thinsections"].items():
         rows.append((f"{key}: {settings_label(record)}", record))
         compete.append(False)
-    names = {
-        "accuracy": "accuracy",
-        "precision": "precision",
-        "recall": "recall",
-        "f1": "F1",
-        "specificity": "specificity",
-        "auc": "AUC",
-        "iou": "IoU",
-        "iou_background_left_out": "IoU, background left out",
-    }
+    names = {**QUARTZ_SCORES, "iou_background_left_out": "IoU, background left out"}
     columns = [
         Column(label, partial(_quartz, key=key), score, "max") for key, label in names.items()
     ]
@@ -72,14 +75,5 @@ def quartz_comparison() -> str:
     the held-out thin sections (quartz_comparison.json), best of each column bold."""
     data = results("quartz_comparison")
     rows = [(QUARTZ_MODELS.get(key, key), record) for key, record in data.items()]
-    names = {
-        "accuracy": "accuracy",
-        "precision": "precision",
-        "recall": "recall",
-        "f1": "F1",
-        "specificity": "specificity",
-        "auc": "AUC",
-        "iou": "IoU",
-    }
-    columns = [Column(label, key, score, "max") for key, label in names.items()]
+    columns = [Column(label, key, score, "max") for key, label in QUARTZ_SCORES.items()]
     return records_table("model", rows, columns)
