@@ -131,7 +131,8 @@ def record_on_card(results: dict, scenes: int) -> None:
             if label.startswith(f"{ZOO_LABEL} + scales")
         ]
         for label, suffix in labels:
-            scores = {k: round(v, 4) for k, v in table[label].items() if k in COLUMNS}
+            # full precision, as in the results file: the docs round both the same way
+            scores = {k: v for k, v in table[label].items() if k in COLUMNS}
             card.metrics[names[data] + suffix] = scores
     write_card(folder / CARD_FILE, card)
     print(f"scores written to {folder / CARD_FILE}")

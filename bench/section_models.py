@@ -235,17 +235,16 @@ def main() -> None:
             data += f", scales {args.scales}" if scales != (1.0,) else ""
             data += f", ore type {args.ore_type}" if args.ore_type != "auto" else ""
             data += ", edges not refined" if not args.refine_px else ""
+            # full precision, as in the results file: the docs round both the same way
             card.metrics[data] = {
-                "miou": round(result["miou"], 4),
-                "pixel_accuracy": round(result["pixel_accuracy"], 4),
-                **{f"iou {k}": round(v, 4) for k, v in result["iou"].items()},
+                "miou": result["miou"],
+                "pixel_accuracy": result["pixel_accuracy"],
+                **{f"iou {k}": v for k, v in result["iou"].items()},
             }
             if args.mineral:
                 one = dict(result["one_vs_rest"])
                 mineral = one.pop("mineral")
-                card.metrics[f"{data}: {mineral} vs rest"] = {
-                    k: round(v, 4) for k, v in one.items()
-                }
+                card.metrics[f"{data}: {mineral} vs rest"] = one
             write_card(Path(folder) / CARD_FILE, card)
     out.write_text(json.dumps(saved, indent=2))
 
