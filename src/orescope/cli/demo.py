@@ -53,5 +53,6 @@ def demo(
         f"{photo_out / 'report.html'}\n"
         f"  against its hand-drawn grains: {_scores(real)}\n"
         f"three generated belt scenes: {out / 'report.html'}\n"
-        f"  against the known particles: {_scores(generated)}"
+        f"  against the known particles: {_scores(generated)}",
+        soft_wrap=True,  # paths stay whole on a narrow terminal, to copy and open
     )
