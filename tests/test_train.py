@@ -11,6 +11,7 @@ from orescope.models.spec import ArchitectureSpec
 from orescope.preprocess.colour import mean_class_colours, reference_saturation
 from orescope.train import DataSource, TrainConfig, loop, read_train_config, train_model
 from orescope.train.augment import AugmentConfig
+from orescope.train.card import INHERITED, inherit_from
 from orescope.train.config import LossConfig
 from orescope.train.data import BalancedPatches, PatchDataset, dataset_stats, load_source
 from orescope.train.losses import segmentation_loss
@@ -442,12 +443,12 @@ def test_fine_tuning_takes_what_the_config_leaves_out_from_the_starting_models_c
         class_names=["particle"],
         particle_px=24.0,
     )
-    bare = {k: v for k, v in TINY.items() if k not in {*loop.INHERITED, "out"}}
+    bare = {k: v for k, v in TINY.items() if k not in {*INHERITED, "out"}}
     config = TrainConfig.model_validate({**bare, "out": str(tmp_path)})
     assert (config.architecture.name, config.particle_px) == ("unet", 32.0)  # the defaults
-    taken = loop.inherit_from(config, parent)
+    taken = inherit_from(config, parent)
     assert (taken.architecture, taken.target) == (parent.architecture, "foreground")
     assert (taken.border_px, taken.particle_px) == (3, 24.0)
-    assert loop.inherit_from(config, None) == config
+    assert inherit_from(config, None) == config
     chosen = TrainConfig.model_validate({**bare, "out": str(tmp_path), "particle_px": 40})
-    assert loop.inherit_from(chosen, parent).particle_px == 40.0
+    assert inherit_from(chosen, parent).particle_px == 40.0

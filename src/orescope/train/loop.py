@@ -4,7 +4,6 @@ checkpoints, exact resume."""
 from __future__ import annotations
 
 import math
-import os
 import time
 from pathlib import Path
 
@@ -20,31 +19,23 @@ from orescope.infer.device import pick_device
 from orescope.infer.particles import decode_particles, predict_particle_map, zscore_normaliser
 from orescope.infer.sliding_window import predict_classes
 from orescope.infer.tiling import tiles_per_batch
-from orescope.instances.border_core import CLASS_NAMES
 from orescope.metrics.instance import instance_metrics
 from orescope.metrics.pixel import confusion_matrix, confusion_metrics, pixel_metrics
 from orescope.models.weights import load_weights
-from orescope.preprocess.colour import ColourReference, colour_reference
+from orescope.train.card import class_table, inherit_from, model_card, reference_colours
 from orescope.train.checkpoint import load_checkpoint, save_checkpoint
-from orescope.train.config import DataSource, OptimizerConfig, TrainConfig
+from orescope.train.config import OptimizerConfig, TrainConfig
 from orescope.train.data import (
     BalancedPatches,
     LabelledImage,
     PatchDataset,
     dataset_stats,
     load_source,
-    section_registry,
     with_stats,
 )
 from orescope.train.history import write_history
 from orescope.train.losses import segmentation_loss
-from orescope.zoo import (
-    LoadedModel,
-    ModelCard,
-    TrainingRecord,
-    TrainingRound,
-    read_model_card,
-)
+from orescope.zoo import LoadedModel, read_model_card
 from orescope.zoo.card import ore_type_problem
 
 EMA_FILE = "ema.safetensors"
@@ -143,106 +134,6 @@ def validate_sections(
     return {"val_miou": scores["mean_iou"] or 0.0, "val_accuracy": scores["accuracy"]}
 
 
-def _class_table(config: TrainConfig) -> tuple[list[str], list[tuple[int, int, int]]]:
-    """Output class names (and colours for sections), indexed like the masks: a section
-    model has one output per index up to the registry's largest, never renumbered."""
-    if config.target == "border_core":
-        return list(CLASS_NAMES), []
-    if config.target == "foreground":
-        return ["particle"], []
-    registry = section_registry(config.train[0])
-    known = {c.index: c for c in registry.classes}
-    names = [known[i].name if i in known else "unused" for i in range(max(known) + 1)]
-    colours = [known[i].colour if i in known else (0, 0, 0) for i in range(max(known) + 1)]
-    return names, colours
-
-
-def _reference_colours(config: TrainConfig, images: list[LabelledImage]) -> ColourReference:
-    """Class-mean colours of the training photos (PPL for PPL + XPL), the reference that
-    colour correction maps other microscopes onto, and the saturation a calibration fit finds
-    between the photos and it."""
-    if config.target != "classes":
-        return {}, None
-    return colour_reference([(item.image[..., :3], item.labels) for item in images])
-
-
-def _source_record(source: DataSource) -> dict:
-    """A training source as the card keeps it: its set fields, the path relative to the
-    working directory (cards travel; absolute paths of one machine do not)."""
-    record = source.model_dump(exclude_defaults=True)
-    if source.path:
-        record["path"] = os.path.relpath(source.path)
-    return record
-
-
-def _source_label(source: DataSource) -> str:
-    """``gravel (2 images)`` or ``gravel (all but 6_P1060355_0, 7_P1060359_3)``."""
-    if source.kind == "synth":
-        return f"{source.count} synthetic scenes (seed {source.seed})"
-    if source.stems is not None:
-        return f"{source.kind} ({', '.join(source.stems)})"
-    if source.exclude:
-        return f"{source.kind} (all but {', '.join(source.exclude)})"
-    return source.kind
-
-
-def _card(
-    config: TrainConfig,
-    command: str,
-    reference: ColourReference,
-    stats: tuple[np.ndarray, np.ndarray] | None,
-    parent: ModelCard | None,
-) -> ModelCard:
-    """The card of the model this run trains, before its first epoch: the config's settings,
-    and the training history of the model it starts from continued by this round."""
-    names, colours = _class_table(config)
-    step = TrainingRound(
-        command=command,
-        init=config.init,
-        epochs=0,
-        patches_per_epoch=config.patches_per_epoch,
-        data=[_source_record(s) for s in config.train],
-        validation_data=f"{'; '.join(_source_label(s) for s in config.val)}, trained scale, "
-        f"{config.inference_tile} px tiles",
-    )
-    history = parent.training if parent is not None else TrainingRecord()
-    return ModelCard(
-        name=config.name,
-        architecture=config.architecture,
-        in_channels=config.in_channels,
-        target=config.target,
-        border_px=config.border_px,
-        class_names=names,
-        class_colours=colours,
-        particle_px=config.particle_px if config.target != "classes" else None,
-        input_scale=config.train[0].scale if config.target == "classes" else 1.0,
-        ore_types=config.ore_types,
-        reference_colours=reference[0],
-        reference_saturation=reference[1],
-        normalisation=config.normalisation,
-        channel_mean=None if stats is None else [float(v) for v in stats[0]],
-        channel_std=None if stats is None else [float(v) for v in stats[1]],
-        tile=config.inference_tile,
-        training=history.then(step, config.description),
-    )
-
-
-# what a starting model's weights fix (their shapes and meaning) and the particle size they learned
-INHERITED = ("architecture", "target", "border_px", "particle_px")
-
-
-def inherit_from(config: TrainConfig, parent: ModelCard | None) -> TrainConfig:
-    """Fine-tuning takes the architecture, target, border and particle size of the starting
-    model's card wherever the config leaves them out: ``init: particles`` and the data are a
-    whole config, and a model is never resampled to a size it must first unlearn."""
-    if parent is None:
-        return config
-    taken = {
-        name: getattr(parent, name) for name in INHERITED if name not in config.model_fields_set
-    }
-    return config.model_copy(update=taken)
-
-
 def train(
     config: TrainConfig, resume: bool = False, progress: bool = True, command: str = ""
 ) -> Path:
@@ -269,10 +160,10 @@ def train(
         stats = dataset_stats([item for images in train_sets for item in images])
         train_sets = [with_stats(images, stats) for images in train_sets]
         val_images = with_stats(val_images, stats)
-    names, _ = _class_table(config)
+    names, _ = class_table(config)
     if problem := ore_type_problem(config.ore_types, names):
         raise InputError(config.name, problem)
-    reference = _reference_colours(config, [item for images in train_sets for item in images])
+    reference = reference_colours(config, [item for images in train_sets for item in images])
     patches = PatchDataset(
         train_sets,
         [s.weight for s in config.train],
@@ -287,7 +178,7 @@ def train(
     if config.sampler == "balanced":
         balanced = [i for i in range(len(names)) if i != config.loss.ignore_index]
         dataset = BalancedPatches(patches, balanced, config.balance_stride, out / "content_maps")
-    card = _card(config, command, reference, stats, parent)
+    card = model_card(config, command, reference, stats, parent)
     trained = LoadedModel.untrained(card, device)
     if config.init and not resume:
         trained.load_weights_of(config.init)

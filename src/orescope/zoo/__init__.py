@@ -69,8 +69,7 @@ class LoadedModel:
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        weights = folder / WEIGHTS_FILE
-        save_weights(self.network, weights, metadata={"name": self.card.name}, half=half)
+        save_weights(self.network, folder / WEIGHTS_FILE, half=half)
         return self.card.save(folder)
 
 
