@@ -2,7 +2,14 @@
 
 Every particle is split into a core and a border of fixed thickness; cores of touching
 particles never touch, so any semantic model can learn to separate them, and labelling the
-cores and growing them back through the border recovers the instances.
+cores and growing them back through the border recovers the instances. The same functions
+serve images (2D) and volumes (3D): a disk becomes a ball, 8-connected regions 26-connected.
+
+Decoding reproduces the instances exactly where particles lie apart and are thicker than twice
+the border. Where two touch, a voxel near a corner of one can lie nearer to the core of the
+other than to its own (a ball's reach along a diagonal is longer than across a face), and
+goes to it: in 3D a few voxels a particle, a one-to-one match of IoU well above 0.9 for
+particles several borders thick (tests/test_border_core.py states the limits it proves).
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from scipy import ndimage
-from skimage.morphology import disk
+from skimage.morphology import ball, disk
 
 from orescope.instances.components import label_regions, remove_small
 
@@ -19,12 +26,12 @@ CLASS_NAMES = ("background", "core", "border")
 
 
 def encode_border_core(labels: np.ndarray, border_px: int = 2) -> np.ndarray:
-    """uint8 map: 0 background, 1 core, 2 border.
+    """uint8 map: 0 background, 1 core, 2 border, of an image's or a volume's instances.
 
-    A pixel is core when every pixel within ``border_px`` (a disk) carries its own id, so the
-    border is ``border_px`` thick towards the background and towards each neighbour. The image
-    edge is not a particle edge (edge pixels are repeated): a patch cut from a larger image
-    keeps the cores of the particles it cuts.
+    A pixel is core when every pixel within ``border_px`` (a disk, in a volume a ball)
+    carries its own id, so the border is ``border_px`` thick towards the background and
+    towards each neighbour. The image edge is not a particle edge (edge pixels are repeated):
+    a patch cut from a larger image keeps the cores of the particles it cuts.
 
     Examples
     --------
@@ -40,7 +47,7 @@ def encode_border_core(labels: np.ndarray, border_px: int = 2) -> np.ndarray:
     """
     if border_px < 1:
         raise ValueError(f"border thickness must be at least 1 px, got {border_px}")
-    footprint = disk(border_px)
+    footprint = disk(border_px) if labels.ndim == 2 else ball(border_px)
     low = ndimage.minimum_filter(labels, footprint=footprint, mode="nearest")
     high = ndimage.maximum_filter(labels, footprint=footprint, mode="nearest")
     classes = np.where(labels > 0, BORDER, BACKGROUND).astype(np.uint8)
@@ -70,30 +77,24 @@ def decode_core_map(
     min_core_px: int = 12,
     min_area_px: int = 16,
 ) -> np.ndarray:
-    """Instance labels (uint32) from a :func:`core_map`.
+    """Instance labels (uint32) from a :func:`core_map` of an image or a volume.
 
-    Seeds are the 8-connected regions where P(core) exceeds ``core_threshold``; seeds under
-    ``min_core_px`` pixels are texture, not particles, and are dropped. Every particle pixel
-    joins its nearest seed (Euclidean; OpenCV's labelled distance transform, linear in the
-    pixels whatever the particle size). Particle regions without a seed — particles thinner
+    Seeds are the fully connected regions (8 in 2D, 26 in 3D) where P(core) exceeds
+    ``core_threshold``; seeds under ``min_core_px`` pixels (voxels) are texture, not
+    particles, and are dropped: paper 002's small-core removal. Every particle pixel joins its
+    nearest seed (Euclidean). Particle regions without a seed — particles thinner
     than the border — become particles of their own. Particles under ``min_area_px`` are
-    removed. A seed threshold above the argmax's (0.7) keeps doubtful necks between touching
-    particles out of the seeds: bench/border_core_decoding.py makes the choice on training
-    gravel and conveyor crops, keeping the targets on synthetic scenes.
+    removed: paper 002's small-particle filter. A seed threshold above the argmax's (0.7)
+    keeps doubtful necks between touching particles out of the seeds:
+    bench/border_core_decoding.py makes the choice on training gravel and conveyor crops,
+    keeping the targets on synthetic scenes.
     """
     seeds = remove_small(
         label_regions(particle_map > 1 + 254 * core_threshold)[0], min_core_px, in_place=True
     )
-    # OpenCV numbers the seed regions its own way (the distances themselves are not needed)
-    nearest = cv2.distanceTransformWithLabels(
-        (seeds == 0).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_CCOMP
-    )[1]
     seed_pixels = seeds > 0
-    lookup = np.zeros(int(nearest.max()) + 1, dtype=np.uint32)
-    lookup[nearest[seed_pixels]] = seeds[seed_pixels]
+    grown = _nearest_seed(seeds)
     del seeds
-    grown = lookup[nearest]
-    del nearest
     on_particle = particle_map > 0
     grown[~on_particle] = 0
     regions, count = label_regions(on_particle)
@@ -104,6 +105,27 @@ def decode_core_map(
     grown[orphan] = regions[orphan].astype(np.uint32) + grown.max()
     del regions, orphan
     return remove_small(grown, min_area_px, in_place=True)
+
+
+def _nearest_seed(seeds: np.ndarray) -> np.ndarray:
+    """Each pixel's nearest seed id (Euclidean). An image: OpenCV's labelled distance
+    transform, linear in the pixels; a volume: SciPy's exact transform with the indices of the
+    nearest seed voxel (OpenCV has no 3D)."""
+    if seeds.ndim != 2:
+        if not seeds.any():
+            return np.zeros(seeds.shape, np.uint32)
+        where = ndimage.distance_transform_edt(
+            seeds == 0, return_distances=False, return_indices=True
+        )
+        return seeds.view(np.uint32)[tuple(where)]
+    # OpenCV numbers the seed regions its own way (the distances themselves are not needed)
+    nearest = cv2.distanceTransformWithLabels(
+        (seeds == 0).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_CCOMP
+    )[1]
+    seed_pixels = seeds > 0
+    lookup = np.zeros(int(nearest.max()) + 1, dtype=np.uint32)
+    lookup[nearest[seed_pixels]] = seeds[seed_pixels]
+    return lookup[nearest]
 
 
 def decode_border_core(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from scipy import ndimage
 
 
 def remove_small(labels: np.ndarray, min_area_px: int, in_place: bool = False) -> np.ndarray:
@@ -24,8 +25,13 @@ def remove_small(labels: np.ndarray, min_area_px: int, in_place: bool = False) -
 
 
 def label_regions(mask: np.ndarray) -> tuple[np.ndarray, int]:
-    """The 8-connected regions of a binary mask as int32 labels 1..count (0 off the mask):
-    SciPy's ``label`` regions, in OpenCV's numbering, three times faster."""
+    """The fully connected regions of a binary mask (8-connected in 2D, 26-connected in 3D)
+    as int32 labels 1..count (0 off the mask). An image goes to OpenCV, three times faster
+    than SciPy's ``label`` and with the same regions; a volume to SciPy, OpenCV has no 3D."""
+    if mask.ndim != 2:
+        full = ndimage.generate_binary_structure(mask.ndim, mask.ndim)
+        labels, count = ndimage.label(mask, structure=full, output=np.int32)
+        return labels, int(count)
     mask = np.ascontiguousarray(mask, dtype=bool).view(np.uint8)
     count, labels = cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_32S)
     return labels, count - 1
