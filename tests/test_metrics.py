@@ -14,8 +14,12 @@ def _hand_case():
     return truth, pred
 
 
-def test_instance_metrics_on_a_hand_built_case():
-    m = instance_metrics(*_hand_case())
+@pytest.mark.parametrize("depth", [None, 4])
+def test_instance_metrics_on_a_hand_built_case(depth):
+    truth, pred = _hand_case()
+    if depth is not None:  # the same particles as 4-voxel-deep prisms of a volume
+        truth, pred = (np.repeat(labels[None], depth, axis=0) for labels in (truth, pred))
+    m = instance_metrics(truth, pred)
     # IoU(1, 7) = 16/36 < 0.5; IoU(3, 8) = 8/16 = 0.5 is the only match at 0.5
     assert m["ap50"] == pytest.approx(1 / 5)
     assert m["ap75"] == 0.0
