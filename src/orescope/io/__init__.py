@@ -19,11 +19,13 @@ from orescope.io.images import (
     write_image,
 )
 from orescope.io.labels import read_labels, read_mask, write_labels
+from orescope.io.volumes import Volume, read_volume, write_ome_zarr
 
 __all__ = [
     "ClassRegistry",
     "MineralClass",
     "ParticleSample",
+    "Volume",
     "SectionSample",
     "find_images",
     "output_names",
@@ -37,8 +39,10 @@ __all__ = [
     "read_image",
     "read_labels",
     "read_mask",
+    "read_volume",
     "to_gray_float",
     "to_rgb_float",
     "write_image",
     "write_labels",
+    "write_ome_zarr",
 ]
