@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from orescope.io import load_conveyor, load_gravel, load_lumenstone, load_thinsections
+from orescope.errors import InputError
+from orescope.io import load_conveyor, load_gravel, load_lumenstone, load_thinsections, read_volume
 from orescope.jobs import ParticleConfig, predict_particles
 
 pytestmark = pytest.mark.realdata
@@ -78,3 +79,22 @@ def test_thinsection_zoo_model_finds_quartz_on_a_held_out_section(shared_data):
         (truth == quartz).astype(np.int64), (result.classes == quartz).astype(np.int64)
     )
     assert scores["iou"] > 0.4
+
+
+def test_the_shared_volumes_read_as_volumes_and_the_2d_image_is_refused(shared_data):
+    folder = shared_data / "volumes"
+    shapes = {name: read_volume(folder / f"{name}.tif").data.shape for name in VOLUMES}
+    assert shapes == VOLUMES
+    image = read_volume(folder / "nuclei3d_image.tif").data.compute()
+    labels = read_volume(folder / "nuclei3d_labels.tif").data.compute()
+    assert image.dtype == labels.dtype == np.uint16 and len(np.unique(labels)) - 1 == 51
+    with pytest.raises(InputError, match="a 2D image, not a volume"):
+        read_volume(folder / "nuclei2d_image.tif")
+
+
+VOLUMES = {
+    "concrete_xray": (100, 100, 100),
+    "snow": (100, 100, 100),
+    "nuclei3d_image": (31, 61, 57),
+    "nuclei3d_labels": (31, 61, 57),
+}
