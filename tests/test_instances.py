@@ -89,3 +89,30 @@ def test_typical_radius_of_disks():
     mask[disk((30, 30), 12)] = True
     mask[disk((70, 70), 12)] = True
     assert typical_radius_px(mask) == pytest.approx(12, abs=1)
+
+
+def _two_touching_balls(dtype=np.uint16) -> tuple[np.ndarray, np.ndarray]:
+    """A (z, y, x) volume of two bright balls of radius 8 that touch, and their labels."""
+    z, y, x = np.mgrid[:24, :24, :44]
+    labels = np.zeros(z.shape, np.uint32)
+    labels[(z - 12) ** 2 + (y - 12) ** 2 + (x - 12) ** 2 < 64] = 1
+    labels[(z - 12) ** 2 + (y - 12) ** 2 + (x - 27) ** 2 < 64] = 2
+    volume = np.where(labels > 0, np.iinfo(dtype).max // 2, 0).astype(dtype)
+    return volume, labels
+
+
+def test_threshwater_splits_touching_balls_in_a_volume_where_otsu_merges_them():
+    volume, labels = _two_touching_balls()
+    assert otsu_instances(volume, volume=True).max() == 1
+    found = threshwater_instances(volume, volume=True)
+    assert found.shape == volume.shape and found.max() == 2
+    scores = instance_metrics(labels, found)
+    assert scores["ap90"] == 1.0 and scores["merger_ratio"] == scores["splitter_ratio"] == 0
+
+
+def test_a_volume_is_not_read_as_an_rgb_image():
+    volume, labels = _two_touching_balls(np.uint8)
+    volume, labels = volume[:, :, 10:13], labels[:, :, 10:13]  # 3 deep along x: RGB-shaped
+    mask, threshold = foreground_mask(volume, volume=True, min_area_px=1)
+    assert mask.shape == volume.shape and 0 < threshold < 127 / 255
+    assert abs(int(mask.sum()) - int((labels > 0).sum())) < 0.1 * (labels > 0).sum()

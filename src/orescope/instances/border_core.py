@@ -17,9 +17,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from scipy import ndimage
-from skimage.morphology import ball, disk
 
-from orescope.instances.components import label_regions, remove_small
+from orescope.instances.components import footprint, label_regions, remove_small
 
 BACKGROUND, CORE, BORDER = 0, 1, 2
 CLASS_NAMES = ("background", "core", "border")
@@ -47,9 +46,9 @@ def encode_border_core(labels: np.ndarray, border_px: int = 2) -> np.ndarray:
     """
     if border_px < 1:
         raise ValueError(f"border thickness must be at least 1 px, got {border_px}")
-    footprint = disk(border_px) if labels.ndim == 2 else ball(border_px)
-    low = ndimage.minimum_filter(labels, footprint=footprint, mode="nearest")
-    high = ndimage.maximum_filter(labels, footprint=footprint, mode="nearest")
+    around = footprint(border_px, labels.ndim)
+    low = ndimage.minimum_filter(labels, footprint=around, mode="nearest")
+    high = ndimage.maximum_filter(labels, footprint=around, mode="nearest")
     classes = np.where(labels > 0, BORDER, BACKGROUND).astype(np.uint8)
     classes[(labels > 0) & (low == labels) & (high == labels)] = CORE
     return classes

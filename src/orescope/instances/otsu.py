@@ -13,8 +13,10 @@ def otsu_instances(
     threshold: float | None = None,
     polarity: Polarity = "bright",
     min_area_px: int = 16,
+    volume: bool = False,
 ) -> np.ndarray:
-    """Otsu foreground, then one particle per 8-connected component.
+    """Otsu foreground, then one particle per connected component (8-connected in an image,
+    26 in a (z, y, x) ``volume``).
 
     Touching particles stay merged: this is the baseline deep learning has to beat.
 
@@ -31,5 +33,5 @@ def otsu_instances(
     >>> int(otsu_instances(image).max())
     1
     """
-    mask, _ = foreground_mask(image, threshold, polarity, min_area_px=min_area_px)
+    mask, _ = foreground_mask(image, threshold, polarity, min_area_px=min_area_px, volume=volume)
     return connected_components(mask, min_area_px)

@@ -1,5 +1,5 @@
 """ThreshWater (paper 002, section 4.3.1): threshold, erosion against noise, seeds from a
-further erosion, seeded watershed that splits touching particles."""
+further erosion, seeded watershed that splits touching particles; in images and volumes."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import numpy as np
 from scipy import ndimage
 from skimage.feature import peak_local_max
 from skimage.filters import gaussian
-from skimage.morphology import disk, h_maxima
+from skimage.morphology import h_maxima
 from skimage.segmentation import watershed
 
-from orescope.instances.components import remove_small
+from orescope.instances.components import footprint, remove_small
 from orescope.instances.threshold import Polarity, foreground_mask
 
 SeedMethod = Literal["erosion", "distance"]
@@ -34,8 +34,10 @@ def threshwater_instances(
     seeds: SeedMethod = "distance",
     seed_size: float | None = None,
     min_area_px: int = 16,
+    volume: bool = False,
 ) -> np.ndarray:
-    """Instance labels (uint32) of the particles in ``image``.
+    """Instance labels (uint32) of the particles in ``image``, or in a (z, y, x) ``volume``
+    (sizes in voxels then: the baseline of paper 002).
 
     ``seeds="erosion"`` is the paper's seeding: components of the mask eroded by ``seed_size``
     pixels (default half the typical particle radius). ``seeds="distance"`` takes the h-maxima
@@ -59,7 +61,12 @@ def threshwater_instances(
     (2, dtype('uint32'))
     """
     mask, _ = foreground_mask(
-        image, threshold, polarity, opening_px=noise_opening_px, min_area_px=min_area_px
+        image,
+        threshold,
+        polarity,
+        opening_px=noise_opening_px,
+        min_area_px=min_area_px,
+        volume=volume,
     )
     return split_touching(mask, seeds, seed_size, min_area_px)
 
@@ -77,7 +84,8 @@ def split_touching(
     radius = typical_radius_px(mask)
     if seeds == "erosion":
         size = seed_size if seed_size is not None else max(1.0, 0.5 * radius)
-        markers, count = ndimage.label(ndimage.binary_erosion(mask, structure=disk(int(size))))
+        eroded = ndimage.binary_erosion(mask, structure=footprint(int(size), mask.ndim))
+        markers, count = ndimage.label(eroded)
     elif seeds == "distance":
         size = seed_size if seed_size is not None else max(1.0, radius / 3)
         smooth = gaussian(distance, sigma=1.0, preserve_range=True)
