@@ -38,3 +38,34 @@ def particles(
         seed=seed,
     )
     write_scenes(out, config, count)
+
+
+@app.command("volume")
+@one_line_errors
+def volume(
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    count: Annotated[int, typer.Option(min=1, help="Number of volumes.")] = 2,
+    size: Annotated[int, typer.Option(min=16, help="Voxels per side.")] = 128,
+    spacing_mm: Annotated[float, typer.Option("--spacing-mm", help="Voxel size in mm.")] = 0.01,
+    x50_mm: Annotated[
+        float, typer.Option("--x50-mm", help="Rosin-Rammler median equivalent-sphere diameter.")
+    ] = 0.15,
+    n: Annotated[float, typer.Option(help="Rosin-Rammler uniformity index.")] = 1.5,
+    packing: Annotated[float, typer.Option(help="Share of the volume in particles.")] = 0.3,
+    touching: Annotated[float, typer.Option(help="Share of particles placed touching.")] = 0.3,
+    seed: Annotated[int, typer.Option(help="Seed of the first volume.")] = 0,
+) -> None:
+    """Micro-CT volumes of particles in resin: images/ (16-bit ImageJ TIFF stacks with their
+    spacing) and labels/ (uint32 TIFF stacks, 0 = resin)."""
+    from orescope.synth import VolumeConfig, write_volumes
+
+    config = VolumeConfig(
+        shape=(size, size, size),
+        spacing_mm=spacing_mm,
+        x50_mm=x50_mm,
+        n=n,
+        packing=packing,
+        touching=touching,
+        seed=seed,
+    )
+    write_volumes(out, config, count)

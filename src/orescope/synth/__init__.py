@@ -1,6 +1,16 @@
-"""Procedural images with exact ground truth."""
+"""Procedural images and volumes with exact ground truth."""
 
 from orescope.synth.particles import Scene, SceneConfig, synthesize_scene
+from orescope.synth.volumes import SyntheticVolume, VolumeConfig, synthesize_volume, write_volumes
 from orescope.synth.writer import write_scenes
 
-__all__ = ["Scene", "SceneConfig", "synthesize_scene", "write_scenes"]
+__all__ = [
+    "Scene",
+    "SceneConfig",
+    "SyntheticVolume",
+    "VolumeConfig",
+    "synthesize_scene",
+    "synthesize_volume",
+    "write_scenes",
+    "write_volumes",
+]
