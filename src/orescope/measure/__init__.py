@@ -9,16 +9,19 @@ from orescope.measure.psd import (
     sieve_table,
     size_distribution,
 )
+from orescope.measure.volume_particles import VOLUME_SIZE_MEASURES, measure_volume_particles
 
 __all__ = [
     "PERCENTILES",
     "SIZE_MEASURES",
     "Fit",
     "SizeDistribution",
+    "VOLUME_SIZE_MEASURES",
     "default_sieves",
     "fit_all",
     "fit_distribution",
     "measure_particles",
+    "measure_volume_particles",
     "sieve_table",
     "size_distribution",
     "spheroid_volume",
