@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orescope.metrics import auc, drop_unlabelled, instance_metrics, pixel_metrics, psnr, ssim
 
@@ -95,3 +97,101 @@ def test_particles_found_off_a_sparse_outline_are_dropped_before_scoring():
     # TP 7; FP 5 and FN 2, as IoU(2, 5) = 12 / 28 < 0.5; unoutlined rock 3 would be one more FP
     assert scores["ap50"] == pytest.approx(1 / 3) and scores["eta"] == 0.5
     assert instance_metrics(truth, pred)["ap50"] == 0.25
+
+
+def _dense_reference(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """The counts-based instance metrics by brute force: every pair of ids, one global
+    Hungarian matching (what orescope computed before it kept only overlapping pairs)."""
+    from scipy.optimize import linear_sum_assignment
+
+    t_ids = np.unique(truth[truth > 0])
+    p_ids = np.unique(pred[pred > 0])
+    inter = np.array([[np.sum((truth == t) & (pred == p)) for p in p_ids] for t in t_ids])
+    inter = inter.reshape(t_ids.size, p_ids.size).astype(float)
+    t_area = np.array([np.sum(truth == t) for t in t_ids], float)
+    p_area = np.array([np.sum(pred == p) for p in p_ids], float)
+    iou = inter / np.maximum(t_area[:, None] + p_area[None] - inter, 1)
+
+    def matched(threshold: float) -> int:
+        if iou.size == 0:
+            return 0
+        eligible = np.where(iou >= threshold, iou, 0)
+        rows, cols = linear_sum_assignment(eligible, maximize=True)
+        return int(((eligible[rows, cols] >= threshold) & (eligible[rows, cols] > 0)).sum())
+
+    def groups(host: np.ndarray) -> tuple[float, int]:
+        sizes = np.bincount(host[host >= 0]) if (host >= 0).any() else np.zeros(0, int)
+        big = sizes[sizes >= 2]
+        return ((big.sum() - big.size) / t_ids.size if t_ids.size else 0.0), int(big.size)
+
+    def ap(threshold: float) -> float:
+        tp = matched(threshold)
+        return tp / (t_ids.size + p_ids.size - tp) if t_ids.size + p_ids.size - tp else 1.0
+
+    cover_t = inter / np.maximum(t_area[:, None], 1)
+    cover_p = inter / np.maximum(p_area[None], 1)
+    host_t = (
+        np.where(cover_t.max(1, initial=0) > 0.5, cover_t.argmax(1), -1)
+        if p_ids.size
+        else (np.full(t_ids.size, -1))
+    )
+    host_p = (
+        np.where(cover_p.max(0, initial=0) > 0.5, cover_p.argmax(0), -1)
+        if t_ids.size
+        else (np.full(p_ids.size, -1))
+    )
+    mergers, splitters = groups(host_t), groups(host_p)
+    return {
+        "n_truth": t_ids.size,
+        "n_pred": p_ids.size,
+        "ap50": ap(0.5),
+        "ap75": ap(0.75),
+        "ap90": ap(0.9),
+        "eta": matched(0.5) / t_ids.size if t_ids.size else 1.0,
+        "merger_ratio": mergers[0],
+        "n_mergers": mergers[1],
+        "splitter_ratio": splitters[0],
+        "n_splitters": splitters[1],
+    }
+
+
+_rectangles = st.lists(
+    st.tuples(
+        st.integers(0, 9),
+        st.integers(0, 9),
+        st.integers(1, 6),
+        st.integers(1, 6),
+        st.integers(0, 7),
+    ),
+    max_size=8,
+)
+
+
+def _painted(rectangles) -> np.ndarray:
+    labels = np.zeros((12, 12), np.uint32)
+    for row, col, height, width, value in rectangles:
+        labels[row : row + height, col : col + width] = value
+    return labels
+
+
+@settings(max_examples=150, deadline=None)
+@given(truth=_rectangles, pred=_rectangles)
+def test_the_sparse_metrics_equal_a_brute_force_over_every_pair(truth, pred):
+    truth, pred = _painted(truth), _painted(pred)
+    found = instance_metrics(truth, pred)
+    for name, value in _dense_reference(truth, pred).items():
+        assert found[name] == pytest.approx(value), name
+
+
+def test_a_volume_of_twenty_thousand_particles_is_scored_from_its_pairs():
+    cells = np.arange(1, 27**3 + 1, dtype=np.uint32).reshape(27, 27, 27)
+    truth = np.kron(cells, np.ones((2, 2, 2), np.uint32))  # 19 683 cubes of 2 voxels a side
+    renamed = np.where(truth > 0, truth * 7 + 3, 0)
+    merged = (truth + 1) // 2  # every odd cube merged with the next
+    assert instance_metrics(truth, renamed)["ap50"] == 1.0
+    scores = instance_metrics(truth, merged)
+    # 9 841 pairs merged at IoU 0.5 each (one of the two matched), the last cube alone
+    assert scores["n_mergers"] == 9841 and scores["merger_ratio"] == pytest.approx(9841 / 19683)
+    assert scores["ap50"] == pytest.approx(9842 / 19683) and scores["ap75"] == pytest.approx(
+        1 / (19683 + 9842 - 1)
+    )

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_array
+from scipy.sparse.csgraph import connected_components
 
 F1_MATCH_THRESHOLD = 0.1  # paper 002: a match needs an F1 (Dice) overlap of at least 0.1
 COVER_FRACTION = 0.5  # a particle is "part of" another when more than half of it lies inside
@@ -22,25 +24,32 @@ COVER_FRACTION = 0.5  # a particle is "part of" another when more than half of i
 
 @dataclass(frozen=True)
 class Overlap:
-    """Pixel counts of every (reference, predicted) instance pair that overlaps."""
+    """Pixel (voxel) counts of every instance, and of every (reference, predicted) pair that
+    overlaps — only those: in a volume tens of thousands of particles each meet a few others,
+    and a table of all pairs would not fit in memory."""
 
     truth_areas: np.ndarray  # (n_truth,)
     pred_areas: np.ndarray  # (n_pred,)
-    intersection: np.ndarray  # (n_truth, n_pred)
+    rows: np.ndarray  # (n_pairs,) reference index of each overlapping pair
+    cols: np.ndarray  # (n_pairs,) predicted index
+    intersection: np.ndarray  # (n_pairs,) pixels in common
 
     @property
     def iou(self) -> np.ndarray:
-        union = self.truth_areas[:, None] + self.pred_areas[None, :] - self.intersection
+        """Intersection over union of each overlapping pair."""
+        union = self.truth_areas[self.rows] + self.pred_areas[self.cols] - self.intersection
         return self.intersection / np.maximum(union, 1)
 
     @property
     def dice(self) -> np.ndarray:
-        total = self.truth_areas[:, None] + self.pred_areas[None, :]
+        """Dice (F1) overlap of each overlapping pair."""
+        total = self.truth_areas[self.rows] + self.pred_areas[self.cols]
         return 2 * self.intersection / np.maximum(total, 1)
 
 
 def overlap(truth: np.ndarray, pred: np.ndarray) -> Overlap:
-    """Intersections of all instance pairs; label ids need not be consecutive.
+    """Sizes of all instances and intersections of the pairs that overlap; label ids need not
+    be consecutive, and images and volumes alike.
 
     Computed once and shared by every instance metric of this module, so scoring an image
     counts its pixels once.
@@ -54,37 +63,76 @@ def overlap(truth: np.ndarray, pred: np.ndarray) -> Overlap:
     >>> truth = np.zeros((8, 8), dtype=np.uint32)
     >>> truth[1:4, 1:4], truth[5:8, 5:8] = 1, 2
     >>> table = overlap(truth, (truth > 0).astype(np.uint32))
-    >>> table.iou.tolist()
-    [[0.5], [0.5]]
+    >>> table.iou.tolist()  # of the pairs (1, 1) and (2, 1)
+    [0.5, 0.5]
     >>> merger_ratio(table), average_precision(table, iou_threshold=0.5)
     ((0.5, 1), 0.5)
     """
     if truth.shape != pred.shape:
         raise ValueError(f"truth {truth.shape} and prediction {pred.shape} differ in shape")
-    truth_ids, truth_index = np.unique(truth, return_inverse=True)
-    pred_ids, pred_index = np.unique(pred, return_inverse=True)
-    # index 0 is background only when id 0 occurs; shift so that rows/cols are instances
-    t_offset = int(truth_ids[0] == 0)
-    p_offset = int(pred_ids[0] == 0)
-    n_t, n_p = truth_ids.size, pred_ids.size
-    joint = np.bincount(
-        truth_index.ravel() * n_p + pred_index.ravel(), minlength=n_t * n_p
-    ).reshape(n_t, n_p)
+    truth_ids, truth_areas = _instances(truth)
+    pred_ids, pred_areas = _instances(pred)
+    both = (truth > 0) & (pred > 0)
+    rows = np.searchsorted(truth_ids, truth[both]).astype(np.int64)
+    cols = np.searchsorted(pred_ids, pred[both]).astype(np.int64)
+    keys, counts = np.unique(rows * max(pred_ids.size, 1) + cols, return_counts=True)
     return Overlap(
-        truth_areas=joint.sum(axis=1)[t_offset:].astype(np.float64),
-        pred_areas=joint.sum(axis=0)[p_offset:].astype(np.float64),
-        intersection=joint[t_offset:, p_offset:].astype(np.float64),
+        truth_areas=truth_areas,
+        pred_areas=pred_areas,
+        rows=keys // max(pred_ids.size, 1),
+        cols=keys % max(pred_ids.size, 1),
+        intersection=counts.astype(np.float64),
     )
 
 
-def _matched_pairs(scores: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """One-to-one matching maximising the summed score among pairs scoring >= threshold."""
-    if scores.size == 0:
+def _instances(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The instance ids of a label image (0 is background) and their pixel counts."""
+    ids, counts = np.unique(labels, return_counts=True)
+    inside = ids != 0
+    return ids[inside], counts[inside].astype(np.float64)
+
+
+def _matched_pairs(
+    table: Overlap, scores: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """One-to-one matching maximising the summed score among pairs scoring >= ``threshold``
+    (as indices into the table's pairs' rows and columns). The pairs fall apart into small
+    groups that share no particle: each group is matched on its own (Hungarian), most are a
+    single pair, so a volume's thousands of particles cost no more than their pairs."""
+    eligible = np.flatnonzero((scores >= threshold) & (scores > 0))
+    if eligible.size == 0:
         return np.empty(0, int), np.empty(0, int)
-    eligible = np.where(scores >= threshold, scores, 0.0)
-    rows, cols = linear_sum_assignment(eligible, maximize=True)
-    keep = (eligible[rows, cols] >= threshold) & (eligible[rows, cols] > 0)
-    return rows[keep], cols[keep]
+    rows, cols = table.rows[eligible], table.cols[eligible]
+    n_truth = table.truth_areas.size
+    graph = coo_array(
+        (np.ones(eligible.size), (rows, cols + n_truth)),
+        shape=(n_truth + table.pred_areas.size,) * 2,
+    )
+    group = connected_components(graph, directed=False)[1][rows]
+    sizes = np.bincount(group)
+    single = sizes[group] == 1
+    matched_rows, matched_cols = [rows[single]], [cols[single]]
+    for members in np.split(np.argsort(group, kind="stable"), np.cumsum(sizes)[:-1]):
+        if members.size <= 1:
+            continue
+        these_rows, row_at = np.unique(rows[members], return_inverse=True)
+        these_cols, col_at = np.unique(cols[members], return_inverse=True)
+        block = np.zeros((these_rows.size, these_cols.size))
+        block[row_at, col_at] = scores[eligible[members]]
+        picked_rows, picked_cols = linear_sum_assignment(block, maximize=True)
+        keep = block[picked_rows, picked_cols] > 0
+        matched_rows.append(these_rows[picked_rows[keep]])
+        matched_cols.append(these_cols[picked_cols[keep]])
+    return np.concatenate(matched_rows), np.concatenate(matched_cols)
+
+
+def _pair_scores(
+    table: Overlap, scores: np.ndarray, rows: np.ndarray, cols: np.ndarray
+) -> np.ndarray:
+    """The scores of the matched (row, col) pairs, looked up among the table's pairs."""
+    width = max(table.pred_areas.size, 1)
+    keys = table.rows * width + table.cols  # sorted: overlap() builds them with np.unique
+    return scores[np.searchsorted(keys, rows * width + cols)]
 
 
 def average_precision(table: Overlap, iou_threshold: float) -> float:
@@ -92,7 +140,7 @@ def average_precision(table: Overlap, iou_threshold: float) -> float:
 
     See [overlap][orescope.metrics.instance.overlap] for an example.
     """
-    rows, _ = _matched_pairs(table.iou, iou_threshold)
+    rows, _ = _matched_pairs(table, table.iou, iou_threshold)
     tp = rows.size
     denominator = table.truth_areas.size + table.pred_areas.size - tp
     return tp / denominator if denominator else 1.0
@@ -100,7 +148,7 @@ def average_precision(table: Overlap, iou_threshold: float) -> float:
 
 def f1_match(table: Overlap) -> float:
     """2 TP / (2 TP + FP + FN) over particles matched with Dice >= 0.1 (paper 002 eq. 3)."""
-    rows, _ = _matched_pairs(table.dice, F1_MATCH_THRESHOLD)
+    rows, _ = _matched_pairs(table, table.dice, F1_MATCH_THRESHOLD)
     tp = rows.size
     denominator = table.truth_areas.size + table.pred_areas.size
     return 2 * tp / denominator if denominator else 1.0
@@ -109,9 +157,10 @@ def f1_match(table: Overlap) -> float:
 def f1_instance(table: Overlap) -> float:
     """Mean per-instance Dice (paper 002 eq. 4) over all instances: each matched pair counts
     its Dice, each unmatched reference or predicted particle counts 0."""
-    rows, cols = _matched_pairs(table.dice, F1_MATCH_THRESHOLD)
+    dice = table.dice
+    rows, cols = _matched_pairs(table, dice, F1_MATCH_THRESHOLD)
     count = table.truth_areas.size + table.pred_areas.size - rows.size
-    return float(table.dice[rows, cols].sum() / count) if count else 1.0
+    return float(_pair_scores(table, dice, rows, cols).sum() / count) if count else 1.0
 
 
 def _group_ratio(part_of: np.ndarray, n_reference: int) -> tuple[float, int]:
@@ -126,20 +175,18 @@ def _group_ratio(part_of: np.ndarray, n_reference: int) -> tuple[float, int]:
 def merger_ratio(table: Overlap) -> tuple[float, int]:
     """Paper 002 eq. 5 and the number of mergers: reference particles lying more than half
     inside the same predicted particle form one merger set."""
-    fraction = table.intersection / np.maximum(table.truth_areas[:, None], 1)
-    if fraction.shape[1] == 0:
-        return 0.0, 0
-    host = np.where(fraction.max(axis=1) > COVER_FRACTION, fraction.argmax(axis=1), -1)
+    host = np.full(table.truth_areas.size, -1)
+    inside = table.intersection > COVER_FRACTION * table.truth_areas[table.rows]
+    host[table.rows[inside]] = table.cols[inside]  # more than half: one host at most
     return _group_ratio(host, table.truth_areas.size)
 
 
 def splitter_ratio(table: Overlap) -> tuple[float, int]:
     """Paper 002 eq. 6 and the number of splitters: predicted particles lying more than half
     inside the same reference particle form one splitter set."""
-    fraction = table.intersection / np.maximum(table.pred_areas[None, :], 1)
-    if fraction.shape[0] == 0:
-        return 0.0, 0
-    host = np.where(fraction.max(axis=0) > COVER_FRACTION, fraction.argmax(axis=0), -1)
+    host = np.full(table.pred_areas.size, -1)
+    inside = table.intersection > COVER_FRACTION * table.pred_areas[table.cols]
+    host[table.cols[inside]] = table.rows[inside]
     return _group_ratio(host, table.truth_areas.size)
 
 
@@ -148,7 +195,7 @@ def eta(table: Overlap, iou_threshold: float = 0.5) -> float:
     are matched one-to-one by a prediction with IoU >= ``iou_threshold``."""
     if table.truth_areas.size == 0:
         return 1.0
-    rows, _ = _matched_pairs(table.iou, iou_threshold)
+    rows, _ = _matched_pairs(table, table.iou, iou_threshold)
     return rows.size / table.truth_areas.size
 
 
