@@ -1,10 +1,21 @@
-"""Image preparation before a model sees it: particle-size normalisation."""
+"""Image and volume preparation before a model sees them: particle-size and intensity
+normalisation."""
 
+from orescope.preprocess.intensity import IntensityStats, volume_stats
 from orescope.preprocess.resample import (
     median_diameter_px,
     resize_image,
     resize_labels,
+    resize_volume,
     size_scale,
 )
 
-__all__ = ["median_diameter_px", "resize_image", "resize_labels", "size_scale"]
+__all__ = [
+    "IntensityStats",
+    "median_diameter_px",
+    "resize_image",
+    "resize_labels",
+    "resize_volume",
+    "size_scale",
+    "volume_stats",
+]

@@ -1,13 +1,15 @@
 """Particle-size normalisation (Gotkowski et al., paper 002 §3.2.1).
 
 A network trained on particles of a typical size in pixels segments best at that size, so images
-are resized until their particles match it, predicted, and the labels brought back.
+(and volumes) are resized until their particles match it, predicted, and the labels brought
+back.
 """
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+from skimage import transform
 
 # cv2's INTER_AREA handles at most 4 channels at a time.
 _CV2_CHANNELS = 4
@@ -39,17 +41,34 @@ def resize_image(image: np.ndarray, scale: float) -> np.ndarray:
     return np.concatenate([g.reshape(*g.shape[:2], -1) for g in groups], axis=2)
 
 
-def resize_labels(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Nearest-neighbour resize of a label image to ``shape``, dtype and ids kept exactly.
-
-    Indexing with pixel-centre index maps rather than cv2, which cannot resize uint32 ids.
+def resize_labels(labels: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Nearest-neighbour resize of a label image or volume to ``shape``, dtype and ids kept
+    exactly. Indexing with pixel-centre index maps rather than cv2, which cannot resize uint32
+    ids (nor volumes).
     """
-    height, width = shape
-    if height < 1 or width < 1:
-        raise ValueError(f"shape must be positive, got {shape}")
-    rows = _nearest(labels.shape[0], height)
-    cols = _nearest(labels.shape[1], width)
-    return labels[rows[:, None], cols[None, :]]
+    if len(shape) != labels.ndim or min(shape) < 1:
+        raise ValueError(f"shape must be {labels.ndim} positive sizes, got {shape}")
+    return labels[np.ix_(*(_nearest(n, t) for n, t in zip(labels.shape, shape, strict=True)))]
+
+
+def resize_volume(volume: np.ndarray, scale: float) -> np.ndarray:
+    """``volume`` (z, y, x) scaled by ``scale`` along every axis to ``round(n·scale)`` voxels,
+    dtype kept: trilinear, with a Gaussian low-pass first when shrinking so fine texture does
+    not alias (as area averaging does for images). ``scale == 1`` returns ``volume`` itself."""
+    if not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be positive and finite, got {scale}")
+    if scale == 1:
+        return volume
+    if volume.ndim != 3:
+        raise ValueError(f"expected a (z, y, x) volume, got shape {volume.shape}")
+    shape = tuple(max(1, round(n * scale)) for n in volume.shape)
+    resized = transform.resize(
+        volume.astype(np.float32), shape, order=1, preserve_range=True, anti_aliasing=scale < 1
+    )
+    if np.issubdtype(volume.dtype, np.integer):
+        limits = np.iinfo(volume.dtype)
+        resized = np.clip(np.rint(resized), limits.min, limits.max)
+    return resized.astype(volume.dtype)
 
 
 def _nearest(source: int, target: int) -> np.ndarray:
@@ -77,6 +96,8 @@ def median_diameter_px(labels: np.ndarray) -> float:
     else:
         counts = np.bincount(ids.astype(np.intp, copy=False))[1:]
         areas = counts[counts > 0]
+    if labels.ndim == 3:
+        return float(np.median(np.cbrt(6 * areas / np.pi)))
     return float(np.median(np.sqrt(4 * areas / np.pi)))
 
 
