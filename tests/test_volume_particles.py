@@ -1,7 +1,9 @@
 """Per-particle properties of label volumes against shapes whose answers are known."""
 
 import numpy as np
+import pandas as pd
 import pytest
+import zarr
 
 from orescope.measure.volume_particles import measure_volume_particles
 
@@ -63,3 +65,13 @@ def test_an_empty_volume_gives_an_empty_table_and_an_image_is_refused():
     assert table.empty and "esd_mm" in table.columns
     with pytest.raises(ValueError, match="3 axes"):
         measure_volume_particles(np.zeros((4, 4), np.uint32))
+
+
+def test_a_volume_in_zarr_is_measured_block_by_block_to_the_same_table():
+    labels = _box_and_ball()
+    stored = zarr.zeros(labels.shape, chunks=(7, 9, 11), dtype="u4")
+    stored[:] = labels
+    intensity = np.where(labels > 0, 100.0, 5.0)
+    in_memory = measure_volume_particles(labels, (0.5, 0.1, 0.1), intensity)
+    from_disk = measure_volume_particles(stored, (0.5, 0.1, 0.1), intensity, chunk=10)
+    pd.testing.assert_frame_equal(in_memory, from_disk)
