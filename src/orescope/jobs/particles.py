@@ -14,14 +14,10 @@ from orescope.infer.device import pick_device
 from orescope.infer.particles import segment_with_model
 from orescope.instances import otsu_instances, threshwater_instances
 from orescope.measure import (
-    PERCENTILES,
     SIZE_MEASURES,
     Fit,
-    default_sieves,
-    fit_all,
     measure_particles,
-    sieve_table,
-    size_distribution,
+    psd_tables,
     spheroid_volume,
 )
 from orescope.zoo import LoadedModel, load_model
@@ -184,27 +180,12 @@ def psd_summary(
 
     Mass is spheroid volume (ellipse axes, third axis = minor) times a uniform density.
     """
-    unit = config.unit
     sizes, volumes = psd_sizes(particles, config)
     summary: dict = {
         "particles": len(particles),
         "particles_in_psd": len(sizes),
         "size_measure": config.size_measure,
-        "unit": unit,
+        "unit": config.unit,
     }
-    sieves = np.asarray(config.sieves) if config.sieves else default_sieves(sizes)
-    tables = []
-    for basis, weights in (("count", None), ("mass", volumes)):
-        distribution = size_distribution(sizes, weights)
-        for name, value in distribution.percentiles(PERCENTILES).items():
-            summary[f"{basis}_{name}_{unit}"] = value
-        table = sieve_table(sizes, weights, sieves)
-        table.insert(0, "basis", basis)
-        tables.append(table.rename(columns={"sieve": f"sieve_{unit}"}))
-    if fits is None:
-        fits = fit_all(size_distribution(sizes, volumes))
-    for model, fit in fits.items():
-        for key, value in (fit.params if fit else {}).items():
-            summary[f"{model}_{key}"] = value
-        summary[f"{model}_r2"] = fit.r2 if fit else float("nan")
-    return summary, pd.concat(tables, ignore_index=True)
+    dx, table = psd_tables(sizes, volumes, config.unit, config.sieves, fits)
+    return summary | dx, table

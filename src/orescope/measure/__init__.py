@@ -9,6 +9,7 @@ from orescope.measure.psd import (
     sieve_table,
     size_distribution,
 )
+from orescope.measure.summary import psd_tables
 from orescope.measure.volume_particles import VOLUME_SIZE_MEASURES, measure_volume_particles
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "fit_distribution",
     "measure_particles",
     "measure_volume_particles",
+    "psd_tables",
     "sieve_table",
     "size_distribution",
     "spheroid_volume",
