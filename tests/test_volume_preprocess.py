@@ -48,7 +48,7 @@ def test_volume_statistics_are_robust_and_seeded():
     values = rng.normal(1000, 50, (32, 32, 32)).astype(np.float32)
     values[0, 0, :8] = 60000  # a few metal-bright outliers
     volume = da.from_array(values, chunks=8)
-    whole = volume_stats(volume, sample_voxels=10**9)
+    whole = volume_stats(volume, count=10**9)
     low, high = np.percentile(values.astype(np.float64), (0.5, 99.5))
     assert (whole.low, whole.high) == pytest.approx((low, high))
     assert whole.mean == pytest.approx(1000, abs=2) and whole.std == pytest.approx(50, rel=0.05)

@@ -12,16 +12,17 @@ from orescope.cli.errors import one_line_errors
 from orescope.errors import InputError
 
 
-def parse_spacing(text: str | None) -> tuple[float, ...] | None:
+def parse_spacing(text: str | None) -> float | tuple[float, ...] | None:
     """``0.02`` (cubic voxels) or ``0.04,0.02,0.02`` (z, y, x) in mm; None when not given."""
     if text is None:
         return None
     try:
-        return tuple(float(value) for value in text.split(","))
+        values = tuple(float(value) for value in text.split(","))
     except ValueError:
         raise InputError(
             None, f"--spacing {text!r}: give mm, e.g. 0.02 or 0.04,0.02,0.02"
         ) from None
+    return values[0] if len(values) == 1 else values
 
 
 @one_line_errors

@@ -197,6 +197,74 @@ def minerals(
     )
 
 
+@app.command("volume")
+@one_line_errors
+def volume(
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(help="Volumes: TIFF stacks, folders of slices, zarr or OME-Zarr."),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    spacing: Annotated[
+        str | None,
+        typer.Option(help="Voxel size in mm: one value, or z,y,x. Default: the file's own."),
+    ] = None,
+    method: Annotated[str, typer.Option(help="threshwater (the model is coming).")] = (
+        "threshwater"
+    ),
+    size_measure: Annotated[
+        str, typer.Option(help="PSD size: esd, axis_major, axis_middle or axis_minor.")
+    ] = "esd",
+    include_border: Annotated[
+        bool, typer.Option(help="Count particles cut by the volume's edge in the PSD.")
+    ] = False,
+    sieves: Annotated[
+        str | None, typer.Option(help="Sieve openings in mm, comma-separated.")
+    ] = None,
+    chunk: Annotated[int, typer.Option(help="Voxels a side of each chunk.")] = 128,
+    halo: Annotated[int, typer.Option(help="Voxels of context around each chunk.")] = 16,
+    min_volume_px: Annotated[
+        int, typer.Option("--min-volume-px", help="Smallest particle kept, in voxels.")
+    ] = 27,
+    polarity: Annotated[str, typer.Option(help="Particles 'bright' or 'dark' vs resin.")] = (
+        "bright"
+    ),
+    workers: Annotated[int, typer.Option(min=1, help="Chunks segmented at once.")] = 1,
+) -> None:
+    """Label every particle of micro-CT volumes, chunk by chunk in bounded memory; measure them
+    in mm and report the PSD.
+
+    Writes per volume DIR/<stem>/labels.zarr (uint32, 0 = background), particles.csv and
+    slices.png; and DIR/psd.csv, DIR/summary.csv, DIR/report.html, DIR/config.yaml (and
+    DIR/failures.csv if any failed).
+    """
+    from orescope.cli.convert import parse_spacing
+    from orescope.jobs.volume_run import VolumeJobConfig, run_volumes
+
+    config = VolumeJobConfig.model_validate(
+        {
+            "method": method,
+            "spacing_mm": parse_spacing(spacing),
+            "size_measure": size_measure,
+            "include_border": include_border,
+            "sieves": _numbers(sieves, "--sieves") if sieves else None,
+            "chunk": chunk,
+            "halo": halo,
+            "min_volume_px": min_volume_px,
+            "polarity": polarity,
+            "workers": workers,
+        }
+    )
+    outcome = run_volumes(list(inputs), out, config)
+    for file, reason in outcome.failures:
+        console.print(f"[yellow]skipped[/yellow] {file}: {reason}", highlight=False)
+    console.print(
+        f"{len(outcome.processed)} volume(s) processed, {len(outcome.failures)} skipped; "
+        f"report: {out / 'report.html'}",
+        highlight=False,
+    )
+
+
 def _numbers(text: str, option: str) -> list[float]:
     """Comma-separated numbers of an option, or a one-line error naming it."""
     try:

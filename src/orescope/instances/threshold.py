@@ -31,7 +31,7 @@ def foreground_mask(
     particles; holes inside particles are filled. A ``volume`` (z, y, x) has one intensity a
     voxel and its noise opening is a ball.
     """
-    gray = _intensity(image) if volume else to_gray_float(image)
+    gray = volume_intensity(image) if volume else to_gray_float(image)
     if smoothing_px > 0:
         gray = gaussian(gray, sigma=smoothing_px, preserve_range=True)
     if threshold is None:
@@ -44,7 +44,7 @@ def foreground_mask(
     return remove_small(ndimage.label(mask)[0], min_area_px) > 0, float(threshold)
 
 
-def _intensity(volume: np.ndarray) -> np.ndarray:
+def volume_intensity(volume: np.ndarray) -> np.ndarray:
     """A volume's voxels as float32, integers scaled to [0, 1] by their type's range as an
     image's grey levels are (so a given threshold means the same), floats as they are."""
     if np.issubdtype(volume.dtype, np.integer):

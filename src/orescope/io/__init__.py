@@ -19,7 +19,7 @@ from orescope.io.images import (
     write_image,
 )
 from orescope.io.labels import read_labels, read_mask, write_labels
-from orescope.io.volumes import Volume, read_volume, write_ome_zarr
+from orescope.io.volumes import Volume, find_volumes, read_volume, write_ome_zarr
 
 __all__ = [
     "ClassRegistry",
@@ -28,6 +28,7 @@ __all__ = [
     "Volume",
     "SectionSample",
     "find_images",
+    "find_volumes",
     "output_names",
     "load_conveyor",
     "load_gravel",

@@ -87,6 +87,35 @@ def read_volume(path: str | Path, spacing_mm: float | Sequence[float] | None = N
     return Volume(data, _spacing(path, found if spacing_mm is None else spacing_mm), path)
 
 
+def find_volumes(inputs: Sequence[str | Path]) -> list[Path]:
+    """The volumes named by ``inputs``: files and zarr folders as they are; a folder of TIFF
+    stacks or zarr folders, each of them (sorted); any other folder, one volume of slices.
+    A name that does not exist is kept, so that reading it says why."""
+    found: list[Path] = []
+    for item in map(Path, inputs):
+        if not item.is_dir() or _is_zarr(item):
+            found.append(item)
+            continue
+        members = sorted(
+            p
+            for p in item.iterdir()
+            if (p.is_dir() and _is_zarr(p)) or p.suffix.lower() in (".tif", ".tiff")
+        )
+        stacks = [p for p in members if p.is_dir() or _pages(p) > 1]
+        found.extend(stacks if stacks else [item])
+    return found
+
+
+def _pages(path: Path) -> int:
+    """How many pages (slices) the first series of a TIFF has; 0 if it is no readable TIFF."""
+    try:
+        with tifffile.TiffFile(path) as tiff:
+            shape = tiff.series[0].shape
+    except (tifffile.TiffFileError, OSError, IndexError):
+        return 0
+    return int(shape[0]) if len(shape) >= 3 else 1
+
+
 def write_ome_zarr(volume: Volume, out: str | Path, levels: int = 3) -> Path:
     """Write ``volume`` as an OME-Zarr image with a pyramid of up to ``levels`` halvings,
     in 64³ chunks, its spacing in mm in the metadata. Written next to ``out`` and renamed

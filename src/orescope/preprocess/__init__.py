@@ -1,7 +1,7 @@
 """Image and volume preparation before a model sees them: particle-size and intensity
 normalisation."""
 
-from orescope.preprocess.intensity import IntensityStats, volume_stats
+from orescope.preprocess.intensity import IntensityStats, sample_voxels, volume_stats
 from orescope.preprocess.resample import (
     median_diameter_px,
     resize_image,
@@ -16,6 +16,7 @@ __all__ = [
     "resize_image",
     "resize_labels",
     "resize_volume",
+    "sample_voxels",
     "size_scale",
     "volume_stats",
 ]

@@ -31,12 +31,26 @@ class IntensityStats:
         return (clipped - np.float32(self.mean)) / np.float32(self.std)
 
 
-def volume_stats(
-    volume: da.Array, sample_voxels: int = SAMPLE_VOXELS, seed: int = 0
-) -> IntensityStats:
-    """Robust intensity statistics of a volume from whole chunks drawn at random (seeded)
-    until ``sample_voxels`` are in hand: clipped to the 0.5th and 99.5th percentiles, then
-    their mean and standard deviation (at least 1e-6, so a flat volume divides safely).
+def sample_voxels(volume: da.Array, count: int = SAMPLE_VOXELS, seed: int = 0) -> np.ndarray:
+    """The voxels of whole chunks drawn at random (seeded) until ``count`` are in hand (all of
+    a smaller volume), as one flat array: statistics of a scan without reading it whole."""
+    rng = np.random.default_rng(seed)
+    blocks = list(np.ndindex(*volume.numblocks))
+    sample: list[np.ndarray] = []
+    taken = 0
+    for index in rng.permutation(len(blocks)):
+        values = np.asarray(volume.blocks[blocks[index]]).ravel()
+        sample.append(values)
+        taken += values.size
+        if taken >= count:
+            break
+    return np.concatenate(sample)
+
+
+def volume_stats(volume: da.Array, count: int = SAMPLE_VOXELS, seed: int = 0) -> IntensityStats:
+    """Robust intensity statistics of a volume from ``count`` voxels of
+    :func:`sample_voxels`: clipped to the 0.5th and 99.5th percentiles, then their mean and
+    standard deviation (at least 1e-6, so a flat volume divides safely).
 
     Examples
     --------
@@ -47,18 +61,7 @@ def volume_stats(
     >>> float(stats.normalise(np.array([499.5]))[0])
     0.0
     """
-    rng = np.random.default_rng(seed)
-    blocks = list(np.ndindex(*volume.numblocks))
-    order = rng.permutation(len(blocks))
-    sample: list[np.ndarray] = []
-    taken = 0
-    for index in order:
-        values = np.asarray(volume.blocks[blocks[index]]).ravel()
-        sample.append(values)
-        taken += values.size
-        if taken >= sample_voxels:
-            break
-    voxels = np.concatenate(sample).astype(np.float64)
+    voxels = sample_voxels(volume, count, seed).astype(np.float64)
     low, high = np.percentile(voxels, PERCENTILES)
     clipped = np.clip(voxels, low, high)
     return IntensityStats(

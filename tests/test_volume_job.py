@@ -1,0 +1,89 @@
+"""predict volume end to end on synthetic scans: the contract files, bounded by chunks, and
+one-line errors."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+import zarr
+from typer.testing import CliRunner
+
+from orescope.cli.main import app
+from orescope.errors import InputError
+from orescope.io import find_volumes
+from orescope.jobs.volume_run import VolumeJobConfig, run_volumes
+from orescope.metrics import instance_metrics
+from orescope.synth import VolumeConfig, synthesize_volume, write_volumes
+
+SCANS = VolumeConfig(shape=(48, 48, 48), x50_mm=0.1, touching=0.2, seed=11)
+
+
+@pytest.fixture(scope="module")
+def scans(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("scans")
+    write_volumes(folder, SCANS, count=2)
+    return folder
+
+
+def test_the_run_writes_labels_tables_and_a_report_for_every_volume(scans, tmp_path):
+    config = VolumeJobConfig(chunk=24, halo=8, workers=2)
+    outcome = run_volumes([scans / "images"], tmp_path, config, progress=False)
+    assert len(outcome.processed) == 2 and not outcome.failures
+    truth = synthesize_volume(SCANS).labels
+    labels = zarr.open_array(str(tmp_path / "volume_000" / "labels.zarr"), mode="r")
+    assert labels.shape == truth.shape and labels.dtype == np.uint32
+    particles = pd.read_csv(tmp_path / "volume_000" / "particles.csv")
+    assert len(particles) == int(labels[:].max()) and "esd_mm" in particles
+    assert instance_metrics(truth, labels[:])["ap50"] > 0.3  # ThreshWater's, not a model's
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert summary["volume"].tolist() == ["volume_000", "volume_001", "all"]
+    assert summary["particles"].iloc[-1] == summary["particles"].iloc[:2].sum()
+    report = (tmp_path / "report.html").read_text()
+    assert report.count("data:image/jpeg") == 2 and report.count("data:image/png") == 1
+    assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_labels_do_not_depend_on_the_number_of_workers(scans, tmp_path):
+    runs = []
+    for workers in (1, 3):
+        out = tmp_path / str(workers)
+        config = VolumeJobConfig(chunk=16, halo=6, workers=workers)
+        run_volumes([scans / "images" / "volume_001.tif"], out, config, progress=False)
+        runs.append(zarr.open_array(str(out / "volume_001" / "labels.zarr"), mode="r")[:])
+    assert np.array_equal(*runs)
+
+
+def test_folders_hold_stacks_or_slices(scans, tmp_path):
+    stacks = find_volumes([scans / "images"])
+    assert [p.name for p in stacks] == ["volume_000.tif", "volume_001.tif"]
+    for index, plane in enumerate(np.zeros((3, 8, 8), np.uint16)):
+        tifffile.imwrite(tmp_path / f"z{index}.tif", plane)
+    assert find_volumes([tmp_path]) == [tmp_path]
+
+
+def test_a_volume_without_spacing_is_skipped_and_a_run_of_none_stops(scans, tmp_path):
+    tifffile.imwrite(tmp_path / "bare.tif", np.zeros((20, 20, 20), np.uint16))
+    outcome = run_volumes(
+        [tmp_path / "bare.tif", scans / "images" / "volume_000.tif"],
+        tmp_path / "out",
+        VolumeJobConfig(chunk=24),
+        progress=False,
+    )
+    assert outcome.failures == [
+        (str(tmp_path / "bare.tif"), "the voxel spacing is unknown: give it (--spacing MM)")
+    ]
+    assert (tmp_path / "out" / "failures.csv").is_file()
+    with pytest.raises(InputError, match="no volume could be processed"):
+        run_volumes([tmp_path / "bare.tif"], tmp_path / "none", VolumeJobConfig(), progress=False)
+
+
+def test_predict_volume_from_the_command_line(scans, tmp_path):
+    arguments = ["predict", "volume", str(scans / "images" / "volume_000.tif"), "--out"]
+    done = CliRunner().invoke(
+        app, [*arguments, str(tmp_path), "--chunk", "24", "--spacing", "0.02"]
+    )
+    assert done.exit_code == 0, done.output
+    assert "1 volume(s) processed" in done.output
+    assert pd.read_csv(tmp_path / "volume_000" / "particles.csv")["volume_mm3"].min() > 0
+    refused = CliRunner().invoke(app, [*arguments, str(tmp_path / "x"), "--spacing", "-1"])
+    assert refused.exit_code == 2 and "voxel spacing" in refused.output
