@@ -98,3 +98,16 @@ VOLUMES = {
     "nuclei3d_image": (31, 61, 57),
     "nuclei3d_labels": (31, 61, 57),
 }
+
+
+def test_predict_volume_runs_on_the_shared_nuclei_volume(shared_data, tmp_path):
+    import zarr
+
+    from orescope.jobs.volume_run import VolumeJobConfig, run_volumes
+
+    volume = shared_data / "volumes" / "nuclei3d_image.tif"
+    config = VolumeJobConfig(spacing_mm=1.0, chunk=32, halo=8, min_volume_px=8)
+    outcome = run_volumes([volume], tmp_path, config, progress=False)
+    assert outcome.processed == [str(volume)]
+    labels = zarr.open_array(str(tmp_path / "nuclei3d_image" / "labels.zarr"), mode="r")
+    assert labels.shape == VOLUMES["nuclei3d_image"] and labels[:].max() > 0
