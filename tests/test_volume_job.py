@@ -87,3 +87,19 @@ def test_predict_volume_from_the_command_line(scans, tmp_path):
     assert pd.read_csv(tmp_path / "volume_000" / "particles.csv")["volume_mm3"].min() > 0
     refused = CliRunner().invoke(app, [*arguments, str(tmp_path / "x"), "--spacing", "-1"])
     assert refused.exit_code == 2 and "voxel spacing" in refused.output
+
+
+def test_a_dask_cluster_gives_the_labels_of_a_local_run(scans, tmp_path):
+    from distributed import LocalCluster
+
+    volume = scans / "images" / "volume_000.tif"
+    local = VolumeJobConfig(chunk=24, halo=8)
+    run_volumes([volume], tmp_path / "local", local, progress=False)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster:
+        remote = local.model_copy(update={"scheduler": cluster.scheduler_address})
+        run_volumes([volume], tmp_path / "cluster", remote, progress=False)
+    labels = [
+        zarr.open_array(str(tmp_path / run / "volume_000" / "labels.zarr"), mode="r")[:]
+        for run in ("local", "cluster")
+    ]
+    assert labels[0].max() > 0 and np.array_equal(*labels)

@@ -230,6 +230,10 @@ def volume(
         "bright"
     ),
     workers: Annotated[int, typer.Option(min=1, help="Chunks segmented at once.")] = 1,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler address (tcp://HOST:PORT): run the chunks there."),
+    ] = None,
 ) -> None:
     """Label every particle of micro-CT volumes, chunk by chunk in bounded memory; measure them
     in mm and report the PSD.
@@ -253,6 +257,7 @@ def volume(
             "min_volume_px": min_volume_px,
             "polarity": polarity,
             "workers": workers,
+            "scheduler": scheduler,
         }
     )
     outcome = run_volumes(list(inputs), out, config)

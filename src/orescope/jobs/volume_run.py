@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -64,6 +65,11 @@ class VolumeJobConfig(BaseModel, extra="forbid"):
     min_volume_px: int = Field(27, ge=1, description="smallest particle kept, in voxels")
     polarity: Polarity = "bright"
     workers: int = Field(1, ge=1, le=256, description="chunks segmented at once (threads)")
+    scheduler: str | None = Field(
+        None,
+        description="a Dask scheduler's address (tcp://HOST:PORT): the chunks run on its "
+        "workers, which must see the input and output folders",
+    )
 
 
 @dataclass(frozen=True)
@@ -127,9 +133,12 @@ def _process(path: Path, folder: Path, config: VolumeJobConfig, progress: bool) 
     labels = zarr.open_array(
         str(partial_store), mode="w", shape=volume.data.shape, chunks=chunks, dtype="u4"
     )
-    with ThreadPoolExecutor(config.workers) as pool:
-        mapper = partial(_tracked, pool.map, progress, path.name)
-        segment_in_chunks(volume.data, segment, labels, config.chunk, config.halo, map=mapper)
+    source: Any = volume.data
+    if config.scheduler:  # an open TIFF cannot travel to another process: its path can
+        source = _VolumeFile(str(path), config.spacing_mm, tuple(volume.data.shape))
+    with _executor(config.workers, config.scheduler) as executor:
+        mapper = partial(_tracked, executor, progress, path.name)
+        segment_in_chunks(source, segment, labels, config.chunk, config.halo, map=mapper)
     shutil.rmtree(final, ignore_errors=True)
     os.replace(partial_store, final)
     labels = zarr.open_array(str(final), mode="r")
@@ -152,6 +161,41 @@ def _tracked(
     """The chunks' results in order, with a progress bar over the chunks."""
     results = mapper(task, cores)
     return list(track(results, total=len(cores), description=name, disable=not progress))
+
+
+@contextmanager
+def _executor(workers: int, scheduler: str | None) -> Iterator[Callable[..., Iterable[Any]]]:
+    """The ``map`` that runs the chunks: a Dask cluster's workers (results in order, as they
+    come), ``workers`` threads, or this thread."""
+    if scheduler:
+        from distributed import Client
+
+        with Client(scheduler) as client:
+            yield lambda task, items: (f.result() for f in client.map(task, items, pure=False))
+    elif workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            yield pool.map
+    else:
+        yield map
+
+
+@dataclass(frozen=True)
+class _VolumeFile:
+    """A volume named by its path and opened where it is sliced, once a process: what a task
+    sent to a cluster's worker carries."""
+
+    path: str
+    spacing_mm: float | tuple[float, float, float] | None
+    shape: tuple[int, ...]
+
+    def __getitem__(self, index: tuple[slice, ...]) -> np.ndarray:
+        # read here, in this worker: not handed back to the cluster as a task of its own
+        return _opened(self.path, self.spacing_mm)[index].compute(scheduler="synchronous")
+
+
+@lru_cache(maxsize=4)
+def _opened(path: str, spacing_mm: float | tuple[float, float, float] | None) -> da.Array:
+    return read_volume(path, spacing_mm).data
 
 
 def _threshold(volume: da.Array, polarity: Polarity) -> float:
