@@ -13,6 +13,13 @@ from orescope.errors import InputError
 
 app = typer.Typer(help="Find objects in images and measure them.", no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)
+Sieves = Annotated[
+    str | None,
+    typer.Option(help="Sieve openings, comma-separated, in mm (px for an image without scale)."),
+]
+IncludeBorder = Annotated[
+    bool, typer.Option(help="Count particles cut by the image's or volume's edge in the PSD.")
+]
 Scales = Annotated[
     str,
     typer.Option(
@@ -44,12 +51,8 @@ def particles(
     size_measure: Annotated[
         str, typer.Option(help="PSD size: ellipse_minor, ecd, feret_min, feret_max, ...")
     ] = "ellipse_minor",
-    include_border: Annotated[
-        bool, typer.Option(help="Count particles cut by the image border in the PSD.")
-    ] = False,
-    sieves: Annotated[
-        str | None, typer.Option(help="Sieve openings, comma-separated, in mm (px without scale).")
-    ] = None,
+    include_border: IncludeBorder = False,
+    sieves: Sieves = None,
     min_area_px: Annotated[int, typer.Option(help="Smallest particle kept, in pixels.")] = 16,
     workers: Annotated[
         int | None,
@@ -215,12 +218,8 @@ def volume(
     size_measure: Annotated[
         str, typer.Option(help="PSD size: esd, axis_major, axis_middle or axis_minor.")
     ] = "esd",
-    include_border: Annotated[
-        bool, typer.Option(help="Count particles cut by the volume's edge in the PSD.")
-    ] = False,
-    sieves: Annotated[
-        str | None, typer.Option(help="Sieve openings in mm, comma-separated.")
-    ] = None,
+    include_border: IncludeBorder = False,
+    sieves: Sieves = None,
     chunk: Annotated[int, typer.Option(help="Voxels a side of each chunk.")] = 128,
     halo: Annotated[int, typer.Option(help="Voxels of context around each chunk.")] = 16,
     min_volume_px: Annotated[
