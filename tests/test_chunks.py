@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import zarr
 
-from orescope.infer.chunks import core_slices, segment_in_chunks
+from orescope.infer.chunks import segment_in_chunks
 from orescope.instances import connected_components, threshwater_instances
+from orescope.io.volumes import volume_blocks
 from orescope.metrics import instance_metrics
 from orescope.synth import VolumeConfig, synthesize_volume
 
@@ -28,9 +29,9 @@ def _stitched(volume: np.ndarray, segment, chunk: int, halo: int, mapper=map) ->
 
 def test_the_cores_tile_the_volume_once():
     cover = np.zeros((23, 17, 9), int)
-    for core in core_slices(cover.shape, 8):
+    for core in volume_blocks(cover.shape, 8):
         cover[core] += 1
-    assert (cover == 1).all() and len(core_slices(cover.shape, 8)) == 3 * 3 * 2
+    assert (cover == 1).all() and len(volume_blocks(cover.shape, 8)) == 3 * 3 * 2
 
 
 @pytest.mark.parametrize("chunk", [12, 16, 40])

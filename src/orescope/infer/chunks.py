@@ -13,7 +13,6 @@ the whole volume's size exists at any point.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
@@ -22,18 +21,11 @@ import numpy as np
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
+from orescope.io.volumes import volume_blocks
+
 Segmenter = Callable[[np.ndarray], np.ndarray]
 Mapper = Callable[..., Iterable[Any]]
 MIN_CONTACT = 0.5  # share of the smaller cross-section that makes two pieces one particle
-
-
-def core_slices(shape: tuple[int, ...], chunk: int) -> list[tuple[slice, ...]]:
-    """The cores of a volume in C order: ``chunk`` voxels a side, smaller at the far ends."""
-    starts = [range(0, size, chunk) for size in shape]
-    return [
-        tuple(slice(s, min(s + chunk, size)) for s, size in zip(corner, shape, strict=True))
-        for corner in itertools.product(*starts)
-    ]
 
 
 def segment_in_chunks(
@@ -60,7 +52,7 @@ def segment_in_chunks(
     >>> sorted(np.unique(out[:]).tolist())
     [0, 1]
     """
-    cores = core_slices(tuple(volume.shape), chunk)
+    cores = volume_blocks(tuple(volume.shape), chunk)
     task = partial(_segment_core, volume, segment, out, halo)
     counts = np.fromiter(map(task, cores), dtype=np.int64, count=len(cores))
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])

@@ -8,6 +8,7 @@ are read. OME-Zarr and ImageJ TIFFs carry their spacing; otherwise it is given.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import shutil
@@ -85,6 +86,16 @@ def read_volume(path: str | Path, spacing_mm: float | Sequence[float] | None = N
         raise InputError(path, "not a volume: give a TIFF stack, a folder of slices or a zarr")
     _check_array(path, data.shape, data.dtype)
     return Volume(data, _spacing(path, found if spacing_mm is None else spacing_mm), path)
+
+
+def volume_blocks(shape: tuple[int, ...], chunk: int) -> list[tuple[slice, ...]]:
+    """The blocks of ``chunk`` voxels a side that tile a volume once, in C order (smaller at
+    the far ends): the unit every chunked pass over a volume works in."""
+    starts = [range(0, size, chunk) for size in shape]
+    return [
+        tuple(slice(s, min(s + chunk, size)) for s, size in zip(corner, shape, strict=True))
+        for corner in itertools.product(*starts)
+    ]
 
 
 def find_volumes(inputs: Sequence[str | Path]) -> list[Path]:

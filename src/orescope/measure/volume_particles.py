@@ -7,13 +7,14 @@ that of the largest particle, never a coordinate array of the whole volume; a vo
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import ndimage
 from skimage.measure import marching_cubes, mesh_surface_area
+
+from orescope.io.volumes import volume_blocks
 
 # the size measures a volume's PSD can be built on (each a ``<name>_<unit>`` column)
 VOLUME_SIZE_MEASURES = ("esd", "axis_major", "axis_middle", "axis_minor")
@@ -73,11 +74,8 @@ def particle_boxes(labels: Any, chunk: int = 128) -> dict[int, tuple[slice, ...]
         }
     low: dict[int, np.ndarray] = {}
     high: dict[int, np.ndarray] = {}
-    starts = [range(0, size, chunk) for size in labels.shape]
-    for corner in itertools.product(*starts):
-        block = tuple(
-            slice(c, min(c + chunk, size)) for c, size in zip(corner, labels.shape, strict=True)
-        )
+    for block in volume_blocks(tuple(labels.shape), chunk):
+        corner = np.array([s.start for s in block])
         for index, box in enumerate(ndimage.find_objects(np.asarray(labels[block])), start=1):
             if box is None:
                 continue
