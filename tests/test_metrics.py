@@ -1,9 +1,18 @@
 import numpy as np
 import pytest
+import zarr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orescope.metrics import auc, drop_unlabelled, instance_metrics, pixel_metrics, psnr, ssim
+from orescope.metrics import (
+    auc,
+    drop_unlabelled,
+    instance_metrics,
+    overlap,
+    pixel_metrics,
+    psnr,
+    ssim,
+)
 
 
 def _hand_case():
@@ -195,3 +204,19 @@ def test_a_volume_of_twenty_thousand_particles_is_scored_from_its_pairs():
     assert scores["ap50"] == pytest.approx(9842 / 19683) and scores["ap75"] == pytest.approx(
         1 / (19683 + 9842 - 1)
     )
+
+
+def test_volumes_on_disk_are_scored_block_by_block_to_the_same_metrics():
+    truth = np.zeros((20, 30, 40), np.uint32)
+    truth[2:10, 3:20, 5:35], truth[12:19, 3:29, 5:39] = 5, 9
+    pred = np.zeros_like(truth)
+    pred[2:11, 3:20, 5:20], pred[2:11, 3:20, 20:35], pred[12:19, 0:29, 5:39] = 1, 2, 3
+    stored = [zarr.zeros(truth.shape, chunks=(7, 11, 13), dtype="u4") for _ in range(2)]
+    stored[0][:], stored[1][:] = truth, pred
+    in_memory = instance_metrics(truth, pred)
+    assert instance_metrics(*stored) == in_memory  # blocks of 128: all in one
+    blocked = overlap(stored[0], stored[1], chunk=6)
+    whole = overlap(truth, pred)
+    for name in ("truth_areas", "pred_areas", "rows", "cols", "intersection"):
+        assert np.array_equal(getattr(blocked, name), getattr(whole, name)), name
+    assert in_memory["n_splitters"] == 1 and in_memory["n_truth"] == 2

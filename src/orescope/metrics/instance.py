@@ -12,11 +12,14 @@ Sparse references (only some particles outlined) are scored after :func:`drop_un
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
+
+from orescope.io.volumes import volume_blocks
 
 F1_MATCH_THRESHOLD = 0.1  # paper 002: a match needs an F1 (Dice) overlap of at least 0.1
 COVER_FRACTION = 0.5  # a particle is "part of" another when more than half of it lies inside
@@ -47,9 +50,11 @@ class Overlap:
         return 2 * self.intersection / np.maximum(total, 1)
 
 
-def overlap(truth: np.ndarray, pred: np.ndarray) -> Overlap:
+def overlap(truth: Any, pred: Any, chunk: int = 128) -> Overlap:
     """Sizes of all instances and intersections of the pairs that overlap; label ids need not
-    be consecutive, and images and volumes alike.
+    be consecutive, and images and volumes alike. Arrays in memory are counted at once; any
+    others (zarr, dask) block by block, ``chunk`` voxels a side, so that a volume larger than
+    memory is scored all the same.
 
     Computed once and shared by every instance metric of this module, so scoring an image
     counts its pixels once.
@@ -68,28 +73,48 @@ def overlap(truth: np.ndarray, pred: np.ndarray) -> Overlap:
     >>> merger_ratio(table), average_precision(table, iou_threshold=0.5)
     ((0.5, 1), 0.5)
     """
-    if truth.shape != pred.shape:
+    if tuple(truth.shape) != tuple(pred.shape):
         raise ValueError(f"truth {truth.shape} and prediction {pred.shape} differ in shape")
-    truth_ids, truth_areas = _instances(truth)
-    pred_ids, pred_areas = _instances(pred)
-    both = (truth > 0) & (pred > 0)
-    rows = np.searchsorted(truth_ids, truth[both]).astype(np.int64)
-    cols = np.searchsorted(pred_ids, pred[both]).astype(np.int64)
-    keys, counts = np.unique(rows * max(pred_ids.size, 1) + cols, return_counts=True)
+    whole = isinstance(truth, np.ndarray) and isinstance(pred, np.ndarray)
+    blocks = [(...,)] if whole else volume_blocks(tuple(truth.shape), chunk)
+    truth_parts, pred_parts, pair_parts = [], [], []
+    for block in blocks:
+        t, p = _ids(truth[block]), _ids(pred[block])
+        truth_parts.append(np.unique(t, return_counts=True))
+        pred_parts.append(np.unique(p, return_counts=True))
+        both = (t > 0) & (p > 0)
+        pair_parts.append(np.unique((t[both] << np.uint64(32)) | p[both], return_counts=True))
+    truth_ids, truth_areas = _summed(truth_parts, drop_zero=True)
+    pred_ids, pred_areas = _summed(pred_parts, drop_zero=True)
+    keys, counts = _summed(pair_parts)
     return Overlap(
         truth_areas=truth_areas,
         pred_areas=pred_areas,
-        rows=keys // max(pred_ids.size, 1),
-        cols=keys % max(pred_ids.size, 1),
-        intersection=counts.astype(np.float64),
+        rows=np.searchsorted(truth_ids, keys >> np.uint64(32)).astype(np.int64),
+        cols=np.searchsorted(pred_ids, keys & np.uint64(2**32 - 1)).astype(np.int64),
+        intersection=counts,
     )
 
 
-def _instances(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The instance ids of a label image (0 is background) and their pixel counts."""
-    ids, counts = np.unique(labels, return_counts=True)
-    inside = ids != 0
-    return ids[inside], counts[inside].astype(np.float64)
+def _ids(labels: Any) -> np.ndarray:
+    """A block's label ids, flat, as uint64 (so that a pair packs into one number)."""
+    ids = np.asarray(labels).ravel()
+    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= 2**32):
+        raise ValueError("label ids must lie in 0 .. 2^32 - 1")
+    return ids.astype(np.uint64)
+
+
+def _summed(
+    parts: list[tuple[np.ndarray, np.ndarray]], drop_zero: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Blocks' (values, counts) merged: each value once, sorted, with its counts added."""
+    values = np.concatenate([v for v, _ in parts])
+    counts = np.concatenate([c for _, c in parts])
+    unique, where = np.unique(values, return_inverse=True)
+    totals = np.bincount(where.ravel(), weights=counts, minlength=unique.size)
+    if drop_zero and unique.size and unique[0] == 0:
+        unique, totals = unique[1:], totals[1:]
+    return unique, totals.astype(np.float64)
 
 
 def _matched_pairs(
