@@ -1,6 +1,8 @@
 """predict volume end to end on synthetic scans: the contract files, bounded by chunks, and
 one-line errors."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +13,7 @@ from typer.testing import CliRunner
 from orescope.cli.main import app
 from orescope.errors import InputError
 from orescope.io import find_volumes
+from orescope.jobs.particle_evaluation import compare_volumes
 from orescope.jobs.volume_run import VolumeJobConfig, run_volumes
 from orescope.metrics import instance_metrics
 from orescope.synth import VolumeConfig, synthesize_volume, write_volumes
@@ -103,3 +106,29 @@ def test_a_dask_cluster_gives_the_labels_of_a_local_run(scans, tmp_path):
         for run in ("local", "cluster")
     ]
     assert labels[0].max() > 0 and np.array_equal(*labels)
+
+
+def test_evaluate_volume_scores_predictions_against_reference_stacks(scans, tmp_path):
+    out = tmp_path / "run"
+    run_volumes([scans / "images"], out, VolumeJobConfig(chunk=24, halo=8), progress=False)
+    result = CliRunner().invoke(
+        app, ["evaluate", "volume", "--pred", str(out), "--truth", str(scans / "labels")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "mean over 2 volume(s)" in result.output
+    scores = json.loads((out / "metrics.json").read_text())
+    truth = synthesize_volume(SCANS).labels
+    found = zarr.open_array(str(out / "volume_000" / "labels.zarr"), mode="r")[:]
+    expected = instance_metrics(truth, found)
+    for name in ("ap50", "f1_match", "f1_instance", "merger_ratio", "splitter_ratio"):
+        assert scores["volumes"]["volume_000"][name] == pytest.approx(expected[name]), name
+    assert 0 < scores["mean"]["voxel_f1"] <= 1 and not scores["failures"]
+
+
+def test_a_volume_scored_against_itself_is_perfect(tmp_path):
+    labels = synthesize_volume(SCANS).labels
+    stored = zarr.zeros(labels.shape, chunks=(20, 20, 20), dtype="u4")
+    stored[:] = labels
+    scores = compare_volumes(stored, np.where(labels > 0, labels + 100, 0), chunk=20)
+    assert scores["ap90"] == scores["f1_match"] == scores["voxel_f1"] == 1.0
+    assert scores["merger_ratio"] == scores["splitter_ratio"] == scores["p50_relative_error"] == 0

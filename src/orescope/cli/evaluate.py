@@ -34,3 +34,27 @@ def particles(
             len(result["images"]), **mean
         )
     )
+
+
+@app.command("volume")
+@one_line_errors
+def volume(
+    pred: Annotated[Path, typer.Option("--pred", help="Output folder of 'predict volume'.")],
+    truth: Annotated[
+        Path, typer.Option("--truth", help="Folder of reference label volumes (TIFF or zarr).")
+    ],
+    out: Annotated[Path | None, typer.Option("--out", help="Where metrics.json goes.")] = None,
+) -> None:
+    """Paper 002's F1, F1_match, F1_instance, merger and splitter ratios, AP@0.5, voxel
+    metrics and the P50 error, per volume and their mean (volumes read block by block)."""
+    from orescope.jobs.particle_evaluation import evaluate_volumes
+
+    result = evaluate_volumes(pred, truth, out or pred)
+    for stem, reason in result["failures"].items():
+        console.print(f"[yellow]skipped[/yellow] {stem}: {reason}", highlight=False)
+    mean = result["mean"]
+    console.print(
+        "mean over {} volume(s): F1 {voxel_f1:.3f}  F1_match {f1_match:.3f}  "
+        "F1_instance {f1_instance:.3f}  merger {merger_ratio:.3f}  splitter "
+        "{splitter_ratio:.3f}  AP50 {ap50:.3f}".format(len(result["volumes"]), **mean)
+    )
