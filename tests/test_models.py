@@ -19,6 +19,7 @@ from orescope.models import (
     save_weights,
 )
 from orescope.models.ra_unetpp import ASPP, PositionAttention, pooled_grid
+from orescope.models.registry import VOLUME_MODELS, channels_last_format
 
 SMALL = (8, 16, 32, 64, 128)
 
@@ -52,11 +53,15 @@ def test_names_and_divisor() -> None:
         "upernet",
         "deeplabv3plus",
         "ra_unetpp",
+        "unet3d",
     )
-    assert SIZE_DIVISOR == 32
+    assert SIZE_DIVISOR == 32 and VOLUME_MODELS == ("unet3d",)
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+IMAGE_MODELS = tuple(name for name in MODEL_NAMES if name not in VOLUME_MODELS)
+
+
+@pytest.mark.parametrize("name", IMAGE_MODELS)
 @pytest.mark.parametrize("in_channels", [1, 3, 4])
 @pytest.mark.parametrize("classes", [1, 3])
 def test_every_model_returns_logits_of_input_size(
@@ -309,3 +314,33 @@ def test_half_precision_weights_load_back_into_a_float32_model(tmp_path):
     assert copy[0].weight.dtype == torch.float32
     assert torch.allclose(copy[0].weight, model[0].weight, atol=1e-3)
     assert copy[1].num_batches_tracked.dtype == torch.int64
+
+
+def test_the_3d_unet_maps_volumes_of_any_size_to_logits_of_their_size() -> None:
+    model = build_model("unet3d", in_channels=1, classes=3, features=(4, 4, 8, 8, 16, 4)).eval()
+    with torch.no_grad():
+        out = model(torch.randn(1, 1, 20, 36, 28))
+    assert out.shape == (1, 3, 20, 36, 28) and torch.isfinite(out).all()
+    assert channels_last_format(model) == torch.channels_last_3d
+    assert channels_last_format(build_model("unet", **_small("unet"))) == torch.channels_last
+    with pytest.raises(ValueError, match="unet3d has its own encoder"):
+        build_model("unet3d", encoder_weights="imagenet")
+
+
+def test_a_3d_model_saves_and_loads_with_its_card(tmp_path: Path) -> None:
+    from orescope.models.spec import ArchitectureSpec
+    from orescope.zoo import LoadedModel, ModelCard, load_model
+
+    card = ModelCard(
+        name="ct",
+        architecture=ArchitectureSpec(name="unet3d", options={"features": [4, 4, 8, 8, 16, 4]}),
+        in_channels=1,
+        class_names=["background", "core", "border"],
+    )
+    model = LoadedModel.untrained(card)
+    loaded = load_model(model.save(tmp_path / "ct"))
+    volume = torch.randn(1, 1, 32, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(loaded.network(volume), model.network.eval()(volume), atol=1e-5)
+    weights = [w for w in loaded.network.parameters() if w.ndim == 5]
+    assert weights and all(w.is_contiguous(memory_format=torch.channels_last_3d) for w in weights)

@@ -11,11 +11,19 @@ from typing import Any
 
 import segmentation_models_pytorch as smp
 import timm
+import torch
 from torch import nn
 
 from orescope.models.ra_unetpp import RAUNetPlusPlus
 
-__all__ = ["MODEL_NAMES", "SIZE_DIVISOR", "build_model"]
+__all__ = [
+    "ENCODERLESS",
+    "MODEL_NAMES",
+    "SIZE_DIVISOR",
+    "VOLUME_MODELS",
+    "build_model",
+    "channels_last_format",
+]
 
 SIZE_DIVISOR = 32
 """Input height and width must be multiples of this (five stride-2 stages in smp encoders)."""
@@ -87,6 +95,34 @@ def _build_ra_unetpp(
     return RAUNetPlusPlus(in_channels=in_channels, classes=classes, **kwargs)
 
 
+def _build_unet3d(
+    *,
+    in_channels: int,
+    classes: int,
+    encoder: str,
+    encoder_weights: str | None,
+    features: tuple[int, ...] | list[int] = (16, 16, 32, 64, 128, 16),
+    **kwargs: Any,
+) -> nn.Module:
+    """MONAI's BasicUNet for volumes (B x C x D x H x W, any size): the plain 3D U-Net of
+    nnU-Net's family that paper 002 trains, from a library that keeps it, rather than code of
+    our own. Smaller ``features`` than MONAI's default (32 ... 256) so it trains on a CPU."""
+    from monai.networks.nets import BasicUNet
+
+    if encoder_weights is not None:
+        raise ValueError(
+            f"unet3d has its own encoder and no pretrained weights; got encoder_weights="
+            f"{encoder_weights!r}, use None"
+        )
+    return BasicUNet(
+        spatial_dims=3,
+        in_channels=in_channels,
+        out_channels=classes,
+        features=tuple(features),
+        **kwargs,
+    )
+
+
 _BUILDERS: dict[str, Builder] = {
     "unet": partial(_build_smp, smp.Unet),
     "unetplusplus": partial(_build_smp, smp.UnetPlusPlus),
@@ -96,7 +132,10 @@ _BUILDERS: dict[str, Builder] = {
     "upernet": partial(_build_smp, smp.UPerNet),
     "deeplabv3plus": partial(_build_smp, smp.DeepLabV3Plus),
     "ra_unetpp": _build_ra_unetpp,
+    "unet3d": _build_unet3d,
 }
+ENCODERLESS = ("ra_unetpp", "unet3d")  # architectures with an encoder of their own
+VOLUME_MODELS = ("unet3d",)  # B x C x D x H x W in and out; the rest take images
 
 MODEL_NAMES: tuple[str, ...] = tuple(_BUILDERS)
 
@@ -116,9 +155,10 @@ def build_model(
     The smp architectures take any smp encoder (`resnet18`, `efficientnet-b0`, ...) or a timm one
     as `tu-<timm name>` (e.g. `tu-mobilenetv3_small_100`). `encoder_weights=None` (the default)
     initialises at random and needs no network; `encoder_weights="imagenet"` downloads pretrained
-    encoder weights, an option for users with a network connection. `ra_unetpp` ignores `encoder`
-    and takes no `encoder_weights`. Other keyword arguments go to the architecture (e.g.
-    `decoder_channels` for smp models, `widths` for ra_unetpp).
+    encoder weights, an option for users with a network connection. `ra_unetpp` and `unet3d`
+    (volumes: B x C x D x H x W of any size) ignore `encoder` and take no `encoder_weights`.
+    Other keyword arguments go to the architecture (e.g. `decoder_channels` for smp models,
+    `widths` for ra_unetpp, `features` for unet3d).
 
     Raises ValueError, with one line naming the problem and the valid choices, for an unknown
     name or encoder, unknown weights, or a channel count below 1.
@@ -136,3 +176,10 @@ def build_model(
         encoder_weights=encoder_weights,
         **kwargs,
     )
+
+
+def channels_last_format(network: nn.Module) -> torch.memory_format:
+    """The channels-last layout that PyTorch's CPU convolutions run fastest in: of images
+    (4D weights) or, for a network of volumes (5D weights), of volumes."""
+    volumetric = any(weight.ndim == 5 for weight in network.parameters())
+    return torch.channels_last_3d if volumetric else torch.channels_last

@@ -19,9 +19,9 @@ class ArchitectureSpec(BaseModel, extra="forbid"):
     options: dict[str, Any] = Field(default_factory=dict, description="further model arguments")
 
     def build(self, in_channels: int, classes: int) -> torch.nn.Module:
-        from orescope.models.registry import build_model
+        from orescope.models.registry import ENCODERLESS, build_model
 
         extra: dict[str, Any] = dict(self.options)
-        if self.name != "ra_unetpp":
+        if self.name not in ENCODERLESS:
             extra |= {"encoder": self.encoder, "encoder_weights": self.encoder_weights}
         return build_model(self.name, in_channels=in_channels, classes=classes, **extra)

@@ -21,6 +21,7 @@ from orescope.infer.sliding_window import predict_classes
 from orescope.infer.tiling import tiles_per_batch
 from orescope.metrics.instance import instance_metrics
 from orescope.metrics.pixel import confusion_matrix, confusion_metrics, pixel_metrics
+from orescope.models.registry import channels_last_format
 from orescope.models.weights import load_weights
 from orescope.train.card import class_table, inherit_from, model_card, reference_colours
 from orescope.train.checkpoint import load_checkpoint, save_checkpoint
@@ -182,7 +183,9 @@ def train(
     trained = LoadedModel.untrained(card, device)
     if config.init and not resume:
         trained.load_weights_of(config.init)
-    layout = torch.channels_last if config.channels_last else torch.contiguous_format
+    layout = (
+        channels_last_format(trained.network) if config.channels_last else torch.contiguous_format
+    )
     model = trained.network.to(memory_format=layout)
     optimizer = make_optimizer(model, config.optimizer)
     state: dict = {"epoch": 0, "best": -math.inf, "kept": None, "history": []}

@@ -99,13 +99,14 @@ def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> 
     """Build the card's architecture and load its safetensors weights (never a pickle), ready
     for inference. Weights are stored channels-last: PyTorch's CPU convolutions run the zoo
     models 1.1–1.4× faster so (bench/model_layout.py), with the same outputs to float rounding."""
+    from orescope.models.registry import channels_last_format
     from orescope.models.weights import load_weights
 
     folder = resolve_model_dir(name_or_path)
     card = read_card(folder / CARD_FILE)
     network = card.architecture.build(card.in_channels, card.classes)
     load_weights(network, folder / WEIGHTS_FILE)
-    network = network.to(memory_format=torch.channels_last).to(device).eval()
+    network = network.to(memory_format=channels_last_format(network)).to(device).eval()
     return LoadedModel(network, card, folder)
 
 
