@@ -1,0 +1,73 @@
+"""Time and peak memory of ``predict volume`` (ThreshWater, chunks of 128 voxels) on synthetic
+volumes of 256³ and 512³ voxels: memory should stay flat as the volume grows eightfold
+(results in bench/results/volume_throughput.json).
+
+    python bench/volume_throughput.py [--sides 256,512] [--workers 2]
+
+Each volume is generated and written to zarr in one process, and predicted by the command line
+in another, which reports its own peak resident memory (the generation's is not counted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MAKE = """
+import sys, zarr
+from orescope.synth import VolumeConfig, synthesize_volume
+side = int(sys.argv[2])
+scan = synthesize_volume(VolumeConfig(shape=(side,) * 3, x50_mm=0.15, seed=1))
+stored = zarr.open_array(sys.argv[1], mode="w", shape=scan.image.shape, chunks=(128,) * 3,
+                         dtype="u2")
+stored[:] = scan.image
+"""
+PREDICT = """
+import resource, sys
+from orescope.cli.main import app
+try:
+    app(sys.argv[1:])
+except SystemExit as done:
+    assert not done.code, done.code
+print("peak_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sides", default="256,512")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench/results/volume_throughput.json")
+    args = parser.parse_args()
+    results: dict = {"method": "threshwater", "chunk": 128, "halo": 16, "workers": args.workers}
+    with tempfile.TemporaryDirectory() as scratch:
+        for side in map(int, args.sides.split(",")):
+            volume = Path(scratch) / f"volume_{side}.zarr"
+            subprocess.run([sys.executable, "-c", MAKE, str(volume), str(side)], check=True)
+            started = time.perf_counter()
+            command = [sys.executable, "-c", PREDICT, "predict", "volume", str(volume)]
+            options = ["--out", str(Path(scratch) / f"out_{side}"), "--spacing", "0.01"]
+            options += ["--workers", str(args.workers)]
+            shown = subprocess.run(
+                [*command, *options], check=True, capture_output=True, text=True
+            ).stdout
+            seconds = time.perf_counter() - started
+            peak_kb = int(shown.split("peak_kb")[-1].split()[0])
+            results[f"{side}^3"] = {
+                "voxels": side**3,
+                "seconds": seconds,
+                "seconds_per_megavoxel": seconds / (side**3 / 1e6),
+                "peak_gb": peak_kb / 1e6,
+            }
+            print(side, results[f"{side}^3"])
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
