@@ -25,9 +25,7 @@ def particles(
     from orescope.jobs.particle_evaluation import evaluate_particles
 
     result = evaluate_particles(pred, truth, out or pred)
-    for stem, reason in result["failures"].items():
-        console.print(f"[yellow]skipped[/yellow] {stem}: {reason}", highlight=False)
-    mean = result["mean"]
+    mean = _skipped_then_mean(result)
     console.print(
         "mean over {} image(s): AP50 {ap50:.3f}  F1_match {f1_match:.3f}  "
         "merger {merger_ratio:.3f}  splitter {splitter_ratio:.3f}  eta {eta:.3f}".format(
@@ -50,11 +48,16 @@ def volume(
     from orescope.jobs.particle_evaluation import evaluate_volumes
 
     result = evaluate_volumes(pred, truth, out or pred)
-    for stem, reason in result["failures"].items():
-        console.print(f"[yellow]skipped[/yellow] {stem}: {reason}", highlight=False)
-    mean = result["mean"]
+    mean = _skipped_then_mean(result)
     console.print(
         "mean over {} volume(s): F1 {voxel_f1:.3f}  F1_match {f1_match:.3f}  "
         "F1_instance {f1_instance:.3f}  merger {merger_ratio:.3f}  splitter "
         "{splitter_ratio:.3f}  AP50 {ap50:.3f}".format(len(result["volumes"]), **mean)
     )
+
+
+def _skipped_then_mean(result: dict) -> dict:
+    """Print the predictions that could not be scored; return the mean scores."""
+    for stem, reason in result["failures"].items():
+        console.print(f"[yellow]skipped[/yellow] {stem}: {reason}", highlight=False)
+    return result["mean"]

@@ -33,7 +33,7 @@ from orescope.instances.threshold import Polarity, volume_intensity
 from orescope.instances.threshwater import threshwater_instances
 from orescope.io import find_volumes, output_names, read_volume, write_image
 from orescope.jobs.particle_run import RunOutcome
-from orescope.measure import fit_all, measure_volume_particles, psd_tables, size_distribution
+from orescope.measure import Fit, fit_all, measure_volume_particles, psd_tables, size_distribution
 from orescope.preprocess.intensity import sample_voxels
 from orescope.report.html import Thumbnail, write_report
 from orescope.report.overlay import instance_overlay
@@ -205,17 +205,25 @@ def _threshold(volume: da.Array, polarity: Polarity) -> float:
     return float(threshold_otsu(values)) if values.min() < values.max() else 0.5
 
 
-def _psd(particles: pd.DataFrame, config: VolumeJobConfig) -> tuple[dict, pd.DataFrame]:
-    """Dx by count and by volume (uniform density: mass), fits and sieve table in mm."""
+def _psd_sizes(particles: pd.DataFrame, config: VolumeJobConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Sizes and volumes (mm, mm³) of the particles that enter the PSD."""
     kept = particles if config.include_border else particles[~particles["touches_border"]]
-    sizes = kept[f"{config.size_measure}_mm"].to_numpy()
+    return kept[f"{config.size_measure}_mm"].to_numpy(), kept["volume_mm3"].to_numpy()
+
+
+def _psd(
+    particles: pd.DataFrame, config: VolumeJobConfig, fits: dict[str, Fit | None] | None = None
+) -> tuple[dict, pd.DataFrame]:
+    """Dx by count and by volume (uniform density: mass), fits (``fits`` when already
+    computed) and sieve table in mm."""
+    sizes, masses = _psd_sizes(particles, config)
     summary = {
         "particles": len(particles),
         "particles_in_psd": len(sizes),
         "size_measure": config.size_measure,
         "unit": "mm",
     }
-    dx, table = psd_tables(sizes, kept["volume_mm3"].to_numpy(), "mm", config.sieves)
+    dx, table = psd_tables(sizes, masses, "mm", config.sieves, fits)
     return summary | dx, table
 
 
@@ -247,11 +255,10 @@ def _write_run_tables(
     out: Path, config: VolumeJobConfig, finished: list[_Finished], outcome: RunOutcome
 ) -> None:
     everything = pd.concat([f.particles for f in finished], ignore_index=True)
-    kept = everything if config.include_border else everything[~everything["touches_border"]]
-    sizes, masses = kept[f"{config.size_measure}_mm"].to_numpy(), kept["volume_mm3"].to_numpy()
+    sizes, masses = _psd_sizes(everything, config)
     curves = {"by count": size_distribution(sizes), "by volume": size_distribution(sizes, masses)}
-    fits = fit_all(curves["by volume"])
-    total, sieves = _psd(everything, config)
+    fits = fit_all(curves["by volume"])  # once, for the summary and the plot
+    total, sieves = _psd(everything, config, fits)
     rows = pd.DataFrame([*(f.summary for f in finished), {"volume": "all", **total}])
     rows.to_csv(out / "summary.csv", index=False)
     sieves.insert(0, "volume", "all")
