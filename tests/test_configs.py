@@ -39,7 +39,7 @@ def test_config_validates_and_writes_into_runs(path: Path):
     config = read_train_config(path)
     assert Path(config.out).is_relative_to(ROOT / "runs")
     for source in config.train + config.val:
-        if source.kind != "synth":
+        if source.kind not in ("synth", "synth_volume"):
             assert Path(source.path or "").parent == ROOT.parent / "shared" / "data"
 
 
@@ -57,7 +57,7 @@ def test_particle_configs_never_train_on_held_out_images(path: Path):
 def test_config_names_only_images_that_exist(path: Path, shared_data: Path):
     config = read_train_config(path)
     for source in config.train + config.val:
-        if source.kind == "synth":
+        if source.kind in ("synth", "synth_volume"):
             continue
         named = set(source.exclude) | set(source.stems or [])
         missing = named - set(STEMS[source.kind](source.path))

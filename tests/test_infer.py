@@ -466,3 +466,62 @@ def test_a_stream_holds_only_the_bands_later_blocks_need():
         most = max(most, sum(band.shape[1] for band in stream.held))
         assert stream.first <= round((top + 10) * 1.25)  # what the next block needs is kept
     assert most <= 2 * 24  # two bands of the 24-row tile step, never the 750 scaled rows
+
+
+def naive_blend_volume(volume: np.ndarray, model: torch.nn.Module, tile: int, step: int):
+    """Full-volume Gaussian blending of cubic tiles, for a volume at least one tile a side."""
+    weights = gaussian_weights(tile, ndim=3)
+    total = np.zeros(volume.shape, np.float32)
+    blended = np.zeros((2, *volume.shape), np.float32)
+    for z in tile_starts(volume.shape[0], tile, step):
+        for y in tile_starts(volume.shape[1], tile, step):
+            for x in tile_starts(volume.shape[2], tile, step):
+                box = np.s_[z : z + tile, y : y + tile, x : x + tile]
+                crop = torch.from_numpy(volume[box].astype(np.float32))[None, None]
+                blended[(slice(None), *box)] += torch.softmax(model(crop), 1)[0].numpy() * weights
+                total[box] += weights
+    return blended / total
+
+
+def test_volumes_are_blended_from_cubic_tiles_exactly_as_in_full():
+    volume = np.random.default_rng(3).integers(0, 255, (80, 70, 100)).astype(np.uint8)
+    model = TileMeanModel()
+    tile, overlap = 32, 0.25
+    predicted = predict_probabilities(
+        volume,
+        model,
+        normalise=lambda crop: crop.astype(np.float32).transpose(3, 0, 1, 2),
+        tile=tile,
+        overlap=overlap,
+        batch_size=3,
+        spatial_dims=3,
+    )
+    expected = naive_blend_volume(volume, model, tile, round(tile * (1 - overlap)))
+    assert predicted.shape == (2, 80, 70, 100)
+    np.testing.assert_allclose(predicted, expected, atol=1e-6)
+
+
+def test_volumes_thinner_than_a_tile_and_mirrored_copies_keep_a_pointwise_model_exact():
+    volume = np.random.default_rng(4).integers(0, 255, (20, 45, 33, 3)).astype(np.uint8)
+    model = channel_argmax_model()
+    conv3d = torch.nn.Conv3d(3, 4, kernel_size=1)
+    conv3d.weight.data = model.weight.data[..., None]
+    conv3d.bias = model.bias
+    classes = predict_classes(
+        volume,
+        conv3d,
+        normalise=lambda crop: crop.astype(np.float32).transpose(3, 0, 1, 2),
+        tile=32,
+        tta=True,
+        spatial_dims=3,
+    )
+    expected = np.concatenate([volume, np.full((*volume.shape[:3], 1), 127.5)], axis=3)
+    assert classes.shape == (20, 45, 33)
+    np.testing.assert_array_equal(classes, expected.argmax(axis=3))
+
+
+def test_a_volume_of_the_wrong_dimensionality_is_refused():
+    with pytest.raises(ValueError, match="D×H×W"):
+        predict_classes(np.zeros((40, 40)), TileMeanModel(), normalise=to_chw, spatial_dims=3)
+    assert gaussian_weights(8, ndim=3).shape == (8, 8, 8)
+    assert tiles_per_batch(64, 3) == 1 and tiles_per_batch(32, 3) == 8

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import tifffile
 import zarr
 from typer.testing import CliRunner
@@ -132,3 +133,77 @@ def test_a_volume_scored_against_itself_is_perfect(tmp_path):
     scores = compare_volumes(stored, np.where(labels > 0, labels + 100, 0), chunk=20)
     assert scores["ap90"] == scores["f1_match"] == scores["voxel_f1"] == 1.0
     assert scores["merger_ratio"] == scores["splitter_ratio"] == scores["p50_relative_error"] == 0
+
+
+def _saved_model(folder, architecture: dict, in_channels: int):
+    from orescope.instances.border_core import CLASS_NAMES
+    from orescope.models.spec import ArchitectureSpec
+    from orescope.zoo import LoadedModel, ModelCard
+
+    card = ModelCard(
+        name="tiny",
+        architecture=ArchitectureSpec(**architecture),
+        in_channels=in_channels,
+        class_names=list(CLASS_NAMES),
+        particle_px=12,
+        tile=32,
+    )
+    torch.manual_seed(0)
+    return LoadedModel.untrained(card).save(folder)
+
+
+@pytest.fixture(scope="module")
+def tiny_volume_model(tmp_path_factory):
+    """An untrained 3D border-core model: the job's plumbing, not its accuracy, is tested."""
+    options = {"features": [4, 4, 4, 8, 8, 4]}
+    return _saved_model(tmp_path_factory.mktemp("model"), {"name": "unet3d", "options": options}, 1)
+
+
+def test_a_volume_model_labels_in_chunks_whatever_the_workers(scans, tmp_path, tiny_volume_model):
+    runs = []
+    for workers in (1, 2):
+        config = VolumeJobConfig(
+            method="model",
+            model=str(tiny_volume_model),
+            particle_size_mm=0.12,
+            chunk=24,
+            halo=8,
+            workers=workers,
+            min_volume_px=1,
+        )
+        out = tmp_path / str(workers)
+        run_volumes([scans / "images" / "volume_000.tif"], out, config, progress=False)
+        labels = zarr.open_array(str(out / "volume_000" / "labels.zarr"), mode="r")[:]
+        assert labels.shape == SCANS.shape and labels.dtype == np.uint32
+        runs.append(labels)
+    assert np.array_equal(*runs)
+    particles = pd.read_csv(tmp_path / "1" / "volume_000" / "particles.csv")
+    assert len(particles) == len(np.unique(runs[0])) - 1
+
+
+def test_the_particle_size_is_measured_when_not_given(scans, tmp_path, tiny_volume_model):
+    config = VolumeJobConfig(method="model", model=str(tiny_volume_model), chunk=48, halo=0)
+    outcome = run_volumes([scans / "images" / "volume_001.tif"], tmp_path, config, progress=False)
+    assert outcome.processed and (tmp_path / "volume_001" / "labels.zarr").is_dir()
+
+
+def test_a_model_of_images_is_refused_for_volumes(scans, tmp_path):
+    options = {"encoder_depth": 3, "decoder_channels": [16, 8, 4]}
+    folder = _saved_model(tmp_path / "model", {"name": "unet", "options": options}, 3)
+    result = CliRunner().invoke(
+        app,
+        [
+            "predict",
+            "volume",
+            str(scans / "images" / "volume_000.tif"),
+            "--out",
+            str(tmp_path / "out"),
+            "--method",
+            "model",
+            "--model",
+            str(folder),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "is a model of images, not of volumes" in result.output
+    assert not (tmp_path / "out" / "volume_000" / "labels.zarr").exists()

@@ -212,9 +212,20 @@ def volume(
         str | None,
         typer.Option(help="Voxel size in mm: one value, or z,y,x. Default: the file's own."),
     ] = None,
-    method: Annotated[str, typer.Option(help="threshwater (the model is coming).")] = (
-        "threshwater"
-    ),
+    method: Annotated[
+        str, typer.Option(help="model (a 3D border-core model) or threshwater (the baseline).")
+    ] = "threshwater",
+    model: Annotated[
+        str, typer.Option(help="Zoo name or model folder (method model).")
+    ] = "ct-particles",
+    particle_size: Annotated[
+        float | None,
+        typer.Option(
+            "--particle-size",
+            help="Typical particle ESD in mm (method model). Default: measured by the model.",
+        ),
+    ] = None,
+    tta: Annotated[bool, typer.Option(help="Average the model over 8 mirrored copies.")] = False,
     size_measure: Annotated[
         str, typer.Option(help="PSD size: esd, axis_major, axis_middle or axis_minor.")
     ] = "esd",
@@ -247,6 +258,9 @@ def volume(
     config = VolumeJobConfig.model_validate(
         {
             "method": method,
+            "model": model,
+            "particle_size_mm": particle_size,
+            "tta": tta,
             "spacing_mm": parse_spacing(spacing),
             "size_measure": size_measure,
             "include_border": include_border,

@@ -43,12 +43,14 @@ def predict_classes_multiscale(
     device: str | torch.device = "cpu",
     progress: bool = False,
     reduce: Reduce | None = None,
+    spatial_dims: int = 2,
 ) -> np.ndarray:
     """Class map (uint8 H×W) of ``image``: per pixel the class of highest probability averaged
     over the model's predictions of the image resampled by each of ``scales`` (bilinear back to
     the image's grid), or what ``reduce`` makes of each band of averaged probabilities, as in
     :func:`~orescope.infer.sliding_window.predict_classes`. ``normalise`` is the image's own
-    tile normaliser, used at every scale. Scales (1,) are the plain sliding window."""
+    tile normaliser, used at every scale. Scales (1,) are the plain sliding window, the only
+    one for volumes (``spatial_dims=3``)."""
     bands = multiscale_bands(
         image,
         model,
@@ -59,8 +61,9 @@ def predict_classes_multiscale(
         tta=tta,
         device=device,
         progress=progress,
+        spatial_dims=spatial_dims,
     )
-    return classes_from_bands(image.shape[:2], bands, reduce)
+    return classes_from_bands(image.shape[:spatial_dims], bands, reduce)
 
 
 def predict_probabilities_multiscale(
@@ -100,14 +103,17 @@ def multiscale_bands(
     tta: bool = False,
     device: str | torch.device = "cpu",
     progress: bool = False,
+    spatial_dims: int = 2,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """(first row, K×h×W probabilities averaged over ``scales``) per band of image rows, top
-    to bottom; scales (1,) are the sliding window's own bands. Each band is valid until the
-    next."""
+    to bottom; scales (1,) are the sliding window's own bands (of an image or, with
+    ``spatial_dims=3``, a volume). Each band is valid until the next."""
     if tuple(scales) == (1.0,):
         return probability_bands(
-            image, model, normalise, tile, 0.25, batch_size, tta, device, progress
+            image, model, normalise, tile, 0.25, batch_size, tta, device, progress, spatial_dims
         )
+    if spatial_dims != 2:
+        raise ValueError(f"volumes are predicted at one scale, not {list(scales)}")
     return _bands(image, model, normalise, scales, tile, batch_size, tta, device, progress)
 
 

@@ -1,5 +1,6 @@
 """Particle instances from a trained model: normalise, resample to the trained particle size,
-predict tile by tile, decode the instances and bring them back to the image's own grid."""
+predict tile by tile, decode the instances and bring them back to the image's own grid. A chunk
+of a CT volume goes the same way, with the volume's statistics and particle size."""
 
 from __future__ import annotations
 
@@ -12,10 +13,19 @@ import torch
 
 from orescope.errors import InputError
 from orescope.infer.multiscale import predict_classes_multiscale
+from orescope.infer.tiling import tiles_per_batch
 from orescope.instances.border_core import core_map, decode_core_map
 from orescope.instances.components import connected_components, remove_small
 from orescope.instances.threshwater import split_touching
-from orescope.preprocess.resample import median_diameter_px, resize_image, resize_labels, size_scale
+from orescope.models.registry import VOLUME_MODELS
+from orescope.preprocess.intensity import IntensityStats
+from orescope.preprocess.resample import (
+    median_diameter_px,
+    resize_image,
+    resize_labels,
+    resize_volume,
+    size_scale,
+)
 from orescope.zoo import LoadedModel
 from orescope.zoo.card import Target
 
@@ -52,27 +62,31 @@ def zscore_normaliser(
     image: np.ndarray,
     in_channels: int,
     stats: tuple[np.ndarray, np.ndarray] | None = None,
+    spatial_dims: int = 2,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """Tile normaliser with the whole image's statistics, so tiles agree with each other, or
     with fixed ``stats`` (mean, std per model channel: a card's ``fixed_stats``).
     A gray image feeds a colour model by repeating its one channel; an alpha channel is
-    ignored. A model that needs channels the image does not have is refused."""
-    channels = image.shape[2] if image.ndim == 3 else 1
+    ignored. A model that needs channels the image does not have is refused. A volume
+    (``spatial_dims=3``: D×H×W or D×H×W×C) gets d×h×w×C crops to C×d×h×w."""
+    channels = image.shape[spatial_dims] if image.ndim == spatial_dims + 1 else 1
     used = in_channels if channels == in_channels + 1 == 4 else channels
     if used != in_channels and not (channels == 1 and in_channels == 3):
         raise InputError(
             None, f"the model expects {in_channels} channels, the image has {channels}"
         )
     if stats is None:
-        mean, std = channel_stats(image)
+        flat = image if spatial_dims == 2 else image.reshape(image.shape[0], -1, channels)
+        mean, std = channel_stats(flat)
     else:
         mean, std = (np.asarray(values, np.float32)[:in_channels] for values in stats)
         if used != in_channels:  # a gray image: its one channel against the channels' average
             mean, std = mean.mean(keepdims=True), std.mean(keepdims=True)
-    mean, std = mean[:used, None, None], std[:used, None, None]
+    per_channel = (slice(0, used), *(None,) * spatial_dims)
+    mean, std = mean[per_channel], std[per_channel]
 
     def normalise(crop: np.ndarray) -> np.ndarray:
-        planes = crop.reshape(*crop.shape[:2], channels)[..., :used].transpose(2, 0, 1)
+        planes = np.moveaxis(crop.reshape(*crop.shape[:spatial_dims], channels)[..., :used], -1, 0)
         # written straight into a C×h×w buffer: ten times faster than normalising h×w×C
         # and transposing after
         values = np.empty(planes.shape, np.float32)
@@ -86,11 +100,15 @@ def zscore_normaliser(
 ForegroundSplit = Literal["watershed", "components"]
 
 
-def min_core_px(particle_px: float | None) -> int:
+def min_core_px(particle_px: float | None, spatial_dims: int = 2) -> int:
     """Smallest seed a border-core decoding trusts: 1/48 of the squared trained particle
     diameter (12 px at 24 px), measured best on held-out scenes (bench/border_core_decoding.py);
-    smaller seeds are mostly texture that would split a particle."""
-    return max(4, round((particle_px or 0) ** 2 / 48))
+    smaller seeds are mostly texture that would split a particle. In a volume: the ball whose
+    diameter is that seed disk's (a sixth of the particle's), 9 voxels at 16."""
+    if spatial_dims == 2:
+        return max(4, round((particle_px or 0) ** 2 / 48))
+    diameter = (particle_px or 0) * np.sqrt(4 / (48 * np.pi))
+    return max(4, round(np.pi / 6 * diameter**3))
 
 
 def decode_particles(
@@ -101,16 +119,16 @@ def decode_particles(
     min_area_px: int = 4,
     every_seed: bool = False,
 ) -> np.ndarray:
-    """Instances from a model's per-pixel map (:func:`predict_particle_map`): border-core maps
-    by their seeds, foreground masks by watershed or connected components. ``every_seed``
+    """Instances from a model's per-pixel (per-voxel) map (:func:`predict_particle_map`):
+    border-core maps by their seeds, foreground masks by watershed or connected components.
+    ``every_seed``
     takes each core the argmax would (the size probe: small particles have small cores, and
     dropping them would bias the median size up)."""
     if target == "border_core" and every_seed:
         return decode_core_map(particle_map, 0.5, min_core_px=4, min_area_px=min_area_px)
     if target == "border_core":
-        return decode_core_map(
-            particle_map, min_core_px=min_core_px(particle_px), min_area_px=min_area_px
-        )
+        smallest = min_core_px(particle_px, particle_map.ndim)
+        return decode_core_map(particle_map, min_core_px=smallest, min_area_px=min_area_px)
     if split == "components":
         return connected_components(particle_map > 0, min_area_px=min_area_px)
     return split_touching(particle_map > 0, min_area_px=min_area_px)
@@ -127,15 +145,18 @@ def predict_particle_map(
     progress: bool = False,
     stats: tuple[np.ndarray, np.ndarray] | None = None,
     scales: Sequence[float] = (1.0,),
+    spatial_dims: int = 2,
 ) -> np.ndarray:
-    """uint8 map of ``image`` at its own scale: a border-core model's :func:`core_map`, or a
-    foreground model's mask; ``stats`` as in :func:`zscore_normaliser`; ``scales`` other than
-    (1,) average the model over those multiples of the image's scale."""
+    """uint8 map of ``image`` (or a volume, ``spatial_dims=3``) at its own scale: a
+    border-core model's :func:`core_map`, or a foreground model's mask; ``stats`` as in
+    :func:`zscore_normaliser`; ``scales`` other than (1,) average the model over those
+    multiples of the image's scale."""
     return predict_classes_multiscale(
         image,
         network,
         scales=scales,
-        normalise=zscore_normaliser(image, in_channels, stats),
+        spatial_dims=spatial_dims,
+        normalise=zscore_normaliser(image, in_channels, stats, spatial_dims),
         tile=tile,
         batch_size=batch_size,
         tta=tta,
@@ -251,3 +272,95 @@ def segment_with_model(
     if scale != 1.0:
         labels = resize_labels(labels, image.shape[:2])
     return remove_small(labels, min_area_px, in_place=True)
+
+
+def is_volume_model(loaded: LoadedModel) -> bool:
+    """Whether the model takes volumes (B×C×D×H×W) rather than images."""
+    return loaded.card.architecture.name in VOLUME_MODELS
+
+
+def volume_particle_map(
+    chunk: np.ndarray,
+    loaded: LoadedModel,
+    stats: IntensityStats,
+    tta: bool = False,
+    tile: int | None = None,
+) -> np.ndarray:
+    """uint8 particle map (as :func:`predict_particle_map`) of a D×H×W chunk of a volume,
+    z-scored with the whole volume's ``stats`` so that every chunk is normalised alike."""
+    card = loaded.card
+    tile = tile or card.tile
+
+    def normalise(crop: np.ndarray) -> np.ndarray:
+        return np.moveaxis(stats.normalise(crop), -1, 0)
+
+    return predict_classes_multiscale(
+        chunk,
+        loaded.network,
+        normalise=normalise,
+        scales=(1.0,),
+        tile=tile,
+        batch_size=tiles_per_batch(tile, 3),
+        tta=tta,
+        device=next(loaded.network.parameters()).device,
+        reduce=core_map if card.target == "border_core" else None,
+        spatial_dims=3,
+    )
+
+
+def segment_volume_chunk(
+    chunk: np.ndarray,
+    loaded: LoadedModel,
+    stats: IntensityStats,
+    scale: float = 1.0,
+    tta: bool = False,
+    min_volume_px: int = 27,
+) -> np.ndarray:
+    """uint32 instance labels of a D×H×W chunk of a volume (same shape): resampled by
+    ``scale`` (the trained particle ESD over the volume's), predicted and decoded at the
+    trained size, resampled back; particles under ``min_volume_px`` voxels dropped."""
+    resized = resize_volume(chunk, scale)
+    particle_map = volume_particle_map(resized, loaded, stats, tta)
+    del resized
+    labels = decode_particles(particle_map, loaded.card.target, loaded.card.particle_px)
+    del particle_map
+    if labels.shape != chunk.shape:
+        labels = resize_labels(labels, chunk.shape)
+    return remove_small(labels, min_volume_px, in_place=True)
+
+
+def estimate_volume_particle_px(
+    chunk: np.ndarray, loaded: LoadedModel, stats: IntensityStats
+) -> float:
+    """Median particle ESD (voxels) in a chunk of a volume, measured by the model itself as
+    :func:`estimate_particle_px` does on images: at the volume's scale and, when that is far
+    from the trained size, once more at the corrected scale. Particles cut by the chunk's
+    faces are left out (their ESD is too small), and so are specks under a quarter of the
+    trained size."""
+    target = loaded.card.particle_px
+    assert target is not None
+    scale, typical = 1.0, target
+    speck_px = int(np.pi / 6 * (target / 4) ** 3)
+    for _ in range(2):
+        particle_map = volume_particle_map(resize_volume(chunk, scale), loaded, stats)
+        labels = decode_particles(particle_map, loaded.card.target, target, every_seed=True)
+        measured = median_diameter_px(remove_small(_inside(labels), speck_px))
+        if not np.isfinite(measured):
+            return typical
+        typical = measured / scale
+        new_scale = size_scale(typical, target)
+        if abs(np.log(new_scale / scale)) < np.log(1.25):
+            break
+        scale = new_scale
+    return typical
+
+
+def _inside(labels: np.ndarray) -> np.ndarray:
+    """``labels`` without the particles that touch any face of the array."""
+    faces = np.concatenate(
+        [np.take(labels, [0, -1], axis=axis).ravel() for axis in range(labels.ndim)]
+    )
+    cut = np.zeros(int(labels.max()) + 1, bool)
+    cut[faces] = True
+    cut[0] = True
+    return np.where(cut[labels], 0, labels).astype(labels.dtype)

@@ -1,15 +1,17 @@
-"""Sliding-window inference with Gaussian blending in bounded memory.
+"""Sliding-window inference with Gaussian blending in bounded memory, for images and volumes.
 
 Panoramas of ore on a belt reach 12000×8000 pixels; their full K×H×W probability map would not
 fit next to the model. Tiles are therefore predicted row by row, top to bottom, and blended in a
 band one tile high: once a tile row is done, every pixel above the next row's start has received
-all its contributions, so it is reduced to a class and the band moves down.
+all its contributions, so it is reduced to a class and the band moves down. A volume (chunk) is
+the same with cubic tiles and bands one tile deep along its first axis.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from itertools import chain, islice
+from itertools import chain, islice, product
+from types import EllipsisType
 
 import numpy as np
 import torch
@@ -19,9 +21,6 @@ from orescope.infer.tiling import gaussian_weights, tile_starts
 
 Normalise = Callable[[np.ndarray], np.ndarray]
 Reduce = Callable[[np.ndarray], np.ndarray]
-
-# Mirror variants for test-time augmentation, as torch dimensions of a B×C×h×w batch.
-_FLIPS: tuple[tuple[int, ...], ...] = ((), (3,), (2,), (2, 3))
 
 
 def predict_classes(
@@ -36,6 +35,7 @@ def predict_classes(
     device: str | torch.device = "cpu",
     progress: bool = False,
     reduce: Reduce | None = None,
+    spatial_dims: int = 2,
 ) -> np.ndarray:
     """Class map (uint8 H×W) of ``image``: argmax over K classes, or probability ≥ 0.5 if K = 1;
     or any other uint8 map that ``reduce`` makes of each K×h×w band of final probabilities
@@ -48,11 +48,13 @@ def predict_classes(
     images narrower or lower than a tile are padded (reflected, or edge-repeated where a single
     reflection is too short) and cropped back. ``tta`` averages the four mirror variants. The
     model is moved to ``device`` and evaluated in eval mode; its training flag is restored.
+    With ``spatial_dims=3`` the image is a volume (D×H×W or D×H×W×C, crops d×h×w×C to
+    C×d×h×w), tiles are cubes and ``tta`` averages the eight mirror variants.
     """
     bands = probability_bands(
-        image, model, normalise, tile, overlap, batch_size, tta, device, progress
+        image, model, normalise, tile, overlap, batch_size, tta, device, progress, spatial_dims
     )
-    return classes_from_bands(image.shape[:2], bands, reduce)
+    return classes_from_bands(image.shape[:spatial_dims], bands, reduce)
 
 
 def predict_probabilities(
@@ -66,6 +68,7 @@ def predict_probabilities(
     tta: bool = False,
     device: str | torch.device = "cpu",
     progress: bool = False,
+    spatial_dims: int = 2,
 ) -> np.ndarray:
     """Blended probabilities (float32 K×H×W) of ``image``, as :func:`predict_classes` sees them.
 
@@ -73,33 +76,35 @@ def predict_probabilities(
     :func:`predict_classes` for panoramas.
     """
     bands = probability_bands(
-        image, model, normalise, tile, overlap, batch_size, tta, device, progress
+        image, model, normalise, tile, overlap, batch_size, tta, device, progress, spatial_dims
     )
-    return probabilities_from_bands(image.shape[:2], bands)
+    return probabilities_from_bands(image.shape[:spatial_dims], bands)
 
 
 def classes_from_bands(
-    shape: tuple[int, int],
+    shape: tuple[int, ...],
     bands: Iterator[tuple[int, np.ndarray]],
     reduce: Reduce | None = None,
 ) -> np.ndarray:
-    """uint8 H×W map of (first row, K×h×W probability) bands, each band reduced to classes by
-    ``reduce`` (default :func:`class_index`) as it arrives, so no full probability map is held.
-    A ``reduce`` that makes several maps of each band (…×h×W) gets them all, as …×H×W."""
+    """uint8 H×W (or D×H×W) map of (first row, K×h×W probability) bands, each band reduced to
+    classes by ``reduce`` (default :func:`class_index`) as it arrives, so no full probability
+    map is held. A ``reduce`` that makes several maps of each band (…×h×W) gets them all, as
+    …×H×W."""
     reduce = reduce or class_index
     classes: np.ndarray | None = None
     for top, probabilities in bands:
         reduced = reduce(probabilities)
         if classes is None:
-            classes = np.empty((*reduced.shape[:-2], *shape), dtype=np.uint8)
-        classes[..., top : top + probabilities.shape[1], :] = reduced
+            classes = np.empty((*reduced.shape[: reduced.ndim - len(shape)], *shape), np.uint8)
+        rows: tuple[EllipsisType | slice, ...] = (..., slice(top, top + probabilities.shape[1]))
+        classes[rows + _whole(len(shape) - 1)] = reduced
     if classes is None:
         raise ValueError("no probability bands to reduce")
     return classes
 
 
 def probabilities_from_bands(
-    shape: tuple[int, int], bands: Iterator[tuple[int, np.ndarray]]
+    shape: tuple[int, ...], bands: Iterator[tuple[int, np.ndarray]]
 ) -> np.ndarray:
     """float32 K×H×W map of (first row, K×h×W probability) bands, each written in place as it
     arrives: a list of the bands and their concatenation would hold the map twice."""
@@ -111,6 +116,11 @@ def probabilities_from_bands(
     if probabilities is None:
         raise ValueError("no probability bands to stack")
     return probabilities
+
+
+def _whole(axes: int) -> tuple[slice, ...]:
+    """``:`` for each of ``axes`` trailing axes."""
+    return (slice(None),) * axes
 
 
 def class_index(probabilities: np.ndarray) -> np.ndarray:
@@ -145,32 +155,34 @@ def probability_bands(
     tta: bool,
     device: str | torch.device,
     progress: bool,
+    spatial_dims: int = 2,
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """Final blended probabilities as (first row, K×h×W band), top to bottom, covering H rows;
-    the arguments are :func:`predict_classes`'.
+    """Final blended probabilities as (first row, K×h×W band), top to bottom, covering H rows
+    (of a volume: K×d×H×W bands covering D slices); the arguments are :func:`predict_classes`'.
 
     Tile starts on the padded grid are such that a tile row starting at ``top`` overlaps only
     rows ``[top, top + tile)``, so the accumulators are exactly one tile high. Each band is a
     view of them, valid until the next band is asked for: a consumer keeps what it needs.
     """
-    if image.ndim not in (2, 3) or 0 in image.shape:
-        raise ValueError(f"expected a non-empty H×W or H×W×C image, got shape {image.shape}")
+    if spatial_dims not in (2, 3):
+        raise ValueError(f"spatial_dims must be 2 (images) or 3 (volumes), got {spatial_dims}")
+    if image.ndim not in (spatial_dims, spatial_dims + 1) or 0 in image.shape:
+        kind = "H×W or H×W×C image" if spatial_dims == 2 else "D×H×W or D×H×W×C volume"
+        raise ValueError(f"expected a non-empty {kind}, got shape {image.shape}")
     if tile < 32 or tile % 32:
         raise ValueError(f"tile must be a positive multiple of 32, got {tile}")
     if not 0 <= overlap < 0.9:
         raise ValueError(f"overlap must be in [0, 0.9), got {overlap}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    pixels = image if image.ndim == 3 else image[..., None]
-    height, width = image.shape[:2]
+    pixels = image if image.ndim == spatial_dims + 1 else image[..., None]
+    height, *across = image.shape[:spatial_dims]
     step = round(tile * (1 - overlap))
-    padded_width = max(width, tile)
-    origins = [
-        (y, x)
-        for y in tile_starts(max(height, tile), tile, step)
-        for x in tile_starts(padded_width, tile, step)
-    ]
-    weights = gaussian_weights(tile)
+    padded = [max(size, tile) for size in across]
+    origins = list(
+        product(*(tile_starts(max(size, tile), tile, step) for size in (height, *padded)))
+    )
+    weights = gaussian_weights(tile, ndim=spatial_dims)
     was_training = model.training
     model.to(device).eval()
     try:
@@ -178,66 +190,73 @@ def probability_bands(
             pixels, model, normalise, origins, tile, batch_size, tta, device, progress
         )
         first = next(tiles)
-        band = np.zeros((len(first[1]), tile, padded_width), dtype=np.float32)
-        total = np.zeros((tile, padded_width), dtype=np.float32)
+        band = np.zeros((len(first[1]), tile, *padded), dtype=np.float32)
+        total = np.zeros((tile, *padded), dtype=np.float32)
         top = 0
-        for (y, x), probabilities in chain([first], tiles):
+        for (y, *corner), probabilities in chain([first], tiles):
             if y != top:
-                yield top, _finished(band, total, y - top, width)
-                _shift_up(band, y - top)
-                _shift_up(total, y - top)
+                yield top, _finished(band, total, y - top, across)
+                _shift_up(band, y - top, axis=1)
+                _shift_up(total, y - top, axis=0)
                 top = y
-            band[:, :, x : x + tile] += probabilities * weights
-            total[:, x : x + tile] += weights
-        yield top, _finished(band, total, height - top, width)
+            window = tuple(slice(start, start + tile) for start in corner)
+            band[(slice(None), slice(None), *window)] += probabilities * weights
+            total[(slice(None), *window)] += weights
+        yield top, _finished(band, total, height - top, across)
     finally:
         model.train(was_training)
 
 
-def _finished(band: np.ndarray, total: np.ndarray, rows: int, width: int) -> np.ndarray:
+def _finished(band: np.ndarray, total: np.ndarray, rows: int, across: Sequence[int]) -> np.ndarray:
     """The first ``rows`` rows of the accumulated ``band``, divided by their weights in place:
-    they take no more contributions, and a copy would be a second band at the image's width."""
-    done = band[:, :rows, :width]
-    done /= total[:rows, :width]
+    they take no more contributions, and a copy would be a second band at the image's width.
+    ``across`` are the image's sides after the first (the band is padded to a tile)."""
+    inside = tuple(slice(0, size) for size in across)
+    done = band[(slice(None), slice(0, rows), *inside)]
+    done /= total[(slice(0, rows), *inside)]
     return done
 
 
-def _shift_up(buffer: np.ndarray, rows: int) -> None:
-    """Drop the first ``rows`` rows (axis −2) of ``buffer`` in place and zero the freed ones."""
-    keep = buffer.shape[-2] - rows
-    buffer[..., :keep, :] = buffer[..., rows:, :]
-    buffer[..., keep:, :] = 0
+def _shift_up(buffer: np.ndarray, rows: int, axis: int) -> None:
+    """Drop the first ``rows`` rows (along ``axis``) of ``buffer`` in place and zero the freed
+    ones."""
+    keep = buffer.shape[axis] - rows
+    moved = (slice(None),) * axis
+    buffer[(*moved, slice(0, keep))] = buffer[(*moved, slice(rows, None))]
+    buffer[(*moved, slice(keep, None))] = 0
 
 
 def _tile_probabilities(
     pixels: np.ndarray,
     model: torch.nn.Module,
     normalise: Normalise,
-    origins: list[tuple[int, int]],
+    origins: list[tuple[int, ...]],
     tile: int,
     batch_size: int,
     tta: bool,
     device: str | torch.device,
     progress: bool,
-) -> Iterator[tuple[tuple[int, int], np.ndarray]]:
-    """(origin, K×tile×tile probabilities) per tile, in the order of ``origins``.
+) -> Iterator[tuple[tuple[int, ...], np.ndarray]]:
+    """(origin, K×tile×tile probabilities) per tile (K×tile³ in a volume), in the order of
+    ``origins``.
 
     Batches run across tile rows, so narrow images still fill ``batch_size``.
     """
     pending = iter(track(origins, description="tiles", disable=not progress))
     while chunk := list(islice(pending, batch_size)):
-        inputs = np.stack([_model_input(normalise, _crop(pixels, y, x, tile)) for y, x in chunk])
+        inputs = np.stack([_model_input(normalise, _crop(pixels, start, tile)) for start in chunk])
         probabilities = _probabilities(model, torch.from_numpy(inputs).to(device), tta)
         yield from zip(chunk, probabilities, strict=True)
 
 
-def _crop(pixels: np.ndarray, y: int, x: int, tile: int) -> np.ndarray:
-    """The tile×tile×C crop at (y, x); sides of the image shorter than a tile are padded.
+def _crop(pixels: np.ndarray, start: tuple[int, ...], tile: int) -> np.ndarray:
+    """The tile×tile×C crop (tile³×C in a volume) at ``start``; sides of the image shorter
+    than a tile are padded.
 
     Such a crop spans the whole short side, so padding the crop equals padding the image.
     """
-    crop = pixels[y : y + tile, x : x + tile]
-    for axis in (0, 1):
+    crop = pixels[tuple(slice(first, first + tile) for first in start)]
+    for axis in range(len(start)):
         size = crop.shape[axis]
         if size < tile:
             widths = [(0, 0)] * crop.ndim
@@ -247,13 +266,24 @@ def _crop(pixels: np.ndarray, y: int, x: int, tile: int) -> np.ndarray:
 
 
 def _model_input(normalise: Normalise, crop: np.ndarray) -> np.ndarray:
-    """``normalise(crop)`` as float32 C×h×w, checked so that a wrong layout fails clearly."""
+    """``normalise(crop)`` as float32 C×h×w (C×d×h×w), checked so that a wrong layout fails
+    clearly."""
     tensor = np.asarray(normalise(crop), dtype=np.float32)
-    if tensor.ndim != 3 or tensor.shape[1:] != crop.shape[:2]:
+    if tensor.ndim != crop.ndim or tensor.shape[1:] != crop.shape[:-1]:
         raise ValueError(
             f"normalise must map an h×w×C crop to C×h×w; got {crop.shape} -> {tensor.shape}"
         )
     return tensor
+
+
+def _flips(spatial_dims: int) -> list[tuple[int, ...]]:
+    """Mirror variants for test-time augmentation, as the torch dimensions of a batch to flip:
+    none, each spatial axis and each combination (4 for images, 8 for volumes)."""
+    axes = range(2, 2 + spatial_dims)
+    return [
+        tuple(axis for axis, flipped in zip(axes, bits, strict=True) if flipped)
+        for bits in product((False, True), repeat=spatial_dims)
+    ]
 
 
 def _probabilities(model: torch.nn.Module, inputs: torch.Tensor, tta: bool) -> np.ndarray:
@@ -262,15 +292,17 @@ def _probabilities(model: torch.nn.Module, inputs: torch.Tensor, tta: bool) -> n
         if not tta:  # no flips, no running sum: each is a copy of the batch
             return _activate(model(inputs), inputs).cpu().numpy()
         total = torch.zeros(())
-        for dims in _FLIPS:
+        variants = _flips(inputs.ndim - 2)
+        for dims in variants:
             total = total + torch.flip(_activate(model(torch.flip(inputs, dims)), inputs), dims)
-    return (total / len(_FLIPS)).cpu().numpy()
+    return (total / len(variants)).cpu().numpy()
 
 
 def _activate(logits: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
-    """Sigmoid of K = 1 logits, softmax over K otherwise; checks the model kept B, h and w."""
-    batch, _, height, width = inputs.shape
-    if logits.ndim != 4 or (len(logits), *logits.shape[2:]) != (batch, height, width):
+    """Sigmoid of K = 1 logits, softmax over K otherwise; checks the model kept B and the
+    spatial sides."""
+    batch, _, *sides = inputs.shape
+    if logits.ndim != inputs.ndim or (len(logits), *logits.shape[2:]) != (batch, *sides):
         raise ValueError(
             f"model must map B×C×h×w to B×K×h×w; got {tuple(inputs.shape)} -> {tuple(logits.shape)}"
         )

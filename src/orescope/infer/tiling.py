@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import reduce
+
 import numpy as np
 
 # Floor of the importance map: tile corners still count a little, so every covered pixel has a
@@ -26,15 +28,17 @@ def tile_starts(length: int, tile: int, step: int) -> list[int]:
     return [*range(0, length - tile, step), length - tile]
 
 
-def tiles_per_batch(tile: int) -> int:
-    """Tiles per forward pass by default: as many as hold :data:`BATCH_PIXELS`, at least one."""
+def tiles_per_batch(tile: int, ndim: int = 2) -> int:
+    """Tiles (squares, or cubes for ``ndim=3``) per forward pass by default: as many as hold
+    :data:`BATCH_PIXELS`, at least one."""
     if tile < 1:
         raise ValueError(f"tile must be positive, got {tile}")
-    return max(1, BATCH_PIXELS // tile**2)
+    return max(1, BATCH_PIXELS // tile**ndim)
 
 
-def gaussian_weights(tile: int, sigma_fraction: float = 0.125) -> np.ndarray:
-    """Importance map (float32 ``tile``×``tile``, max 1) that trusts tile centres over edges.
+def gaussian_weights(tile: int, sigma_fraction: float = 0.125, ndim: int = 2) -> np.ndarray:
+    """Importance map (float32 ``tile``×``tile``, or a cube of ``ndim`` sides, max 1) that
+    trusts tile centres over edges.
 
     As in nnU-Net: a Gaussian with sigma ``sigma_fraction·tile`` centred on the tile, so that
     blended overlapping tiles hide the border artefacts of convolutional models. Centred at
@@ -44,5 +48,5 @@ def gaussian_weights(tile: int, sigma_fraction: float = 0.125) -> np.ndarray:
         raise ValueError(f"tile and sigma_fraction must be positive: {tile}, {sigma_fraction}")
     offsets = np.arange(tile, dtype=np.float64) - (tile - 1) / 2
     profile = np.exp(-0.5 * (offsets / (sigma_fraction * tile)) ** 2)
-    weights = np.outer(profile, profile)
+    weights = reduce(np.multiply.outer, [profile] * ndim)
     return np.maximum(weights / weights.max(), MIN_WEIGHT).astype(np.float32)

@@ -29,12 +29,19 @@ from skimage.filters import threshold_otsu
 
 from orescope.errors import InputError
 from orescope.infer.chunks import segment_in_chunks
+from orescope.infer.particles import (
+    estimate_volume_particle_px,
+    is_volume_model,
+    segment_volume_chunk,
+)
 from orescope.instances.threshold import Polarity, volume_intensity
 from orescope.instances.threshwater import threshwater_instances
 from orescope.io import find_volumes, output_names, read_volume, write_image
 from orescope.jobs.particle_run import RunOutcome
+from orescope.jobs.particles import shared_model
 from orescope.measure import Fit, fit_all, measure_volume_particles, psd_tables, size_distribution
-from orescope.preprocess.intensity import sample_voxels
+from orescope.preprocess.intensity import IntensityStats, sample_voxels, volume_stats
+from orescope.preprocess.resample import size_scale
 from orescope.report.html import Thumbnail, write_report
 from orescope.report.overlay import instance_overlay
 from orescope.report.plots import plot_psd
@@ -51,9 +58,18 @@ class VolumeJobConfig(BaseModel, extra="forbid"):
     16
     """
 
-    method: Literal["threshwater"] = Field(
-        "threshwater", description="ThreshWater 3D (paper 002's baseline); the model is coming"
+    method: Literal["model", "threshwater"] = Field(
+        "threshwater",
+        description="a 3D border-core model, or ThreshWater 3D (paper 002's baseline)",
     )
+    model: str = Field("ct-particles", description="zoo name or folder with card.yaml")
+    particle_size_mm: float | None = Field(
+        None,
+        gt=0,
+        description="typical (median) particle ESD in mm, which the volume is resampled by to "
+        "the model's trained size; default: measured by the model on the central chunk",
+    )
+    tta: bool = Field(False, description="average the model over the 8 mirrored copies")
     spacing_mm: float | tuple[float, float, float] | None = Field(
         None, description="voxel size in mm (one value or z, y, x); default: the file's own"
     )
@@ -118,14 +134,7 @@ def _process(path: Path, folder: Path, config: VolumeJobConfig, progress: bool) 
     volume = read_volume(path, config.spacing_mm)
     if volume.spacing_mm is None:
         raise InputError(path, "the voxel spacing is unknown: give it (--spacing MM)")
-    threshold = _threshold(volume.data, config.polarity)
-    segment = partial(
-        threshwater_instances,
-        threshold=threshold,
-        polarity=config.polarity,
-        min_area_px=config.min_volume_px,
-        volume=True,
-    )
+    segment = _segmenter(volume.data, volume.spacing_mm, config)
     folder.mkdir(parents=True, exist_ok=True)
     final, partial_store = folder / "labels.zarr", folder / "labels.zarr.partial"
     shutil.rmtree(partial_store, ignore_errors=True)
@@ -153,6 +162,61 @@ def _process(path: Path, folder: Path, config: VolumeJobConfig, progress: bool) 
         {"volume": folder.name, **summary},
         Thumbnail(folder.name, picture, caption),
     )
+
+
+def _segmenter(
+    volume: da.Array, spacing_mm: tuple[float, float, float], config: VolumeJobConfig
+) -> Callable[[np.ndarray], np.ndarray]:
+    """The function each chunk is segmented with, fixed for the whole volume: one threshold,
+    or one normalisation and resampling scale for the model."""
+    if config.method == "threshwater":
+        return partial(
+            threshwater_instances,
+            threshold=_threshold(volume, config.polarity),
+            polarity=config.polarity,
+            min_area_px=config.min_volume_px,
+            volume=True,
+        )
+    loaded = shared_model(config.model)  # here, before any worker: one clear error
+    if not is_volume_model(loaded):
+        raise InputError(config.model, "is a model of images, not of volumes (--model)")
+    stats = volume_stats(volume)
+    trained = loaded.card.particle_px
+    scale = 1.0
+    if trained is not None:
+        if config.particle_size_mm is not None:
+            typical = config.particle_size_mm / float(np.mean(spacing_mm))
+        else:
+            typical = estimate_volume_particle_px(_central(volume, config.chunk), loaded, stats)
+        scale = size_scale(typical, trained)
+    return _ModelChunks(config.model, stats, scale, config.tta, config.min_volume_px)
+
+
+@dataclass(frozen=True)
+class _ModelChunks:
+    """Segments chunks with a model named by its zoo name or folder, loaded once a process:
+    what a task sent to a cluster's worker carries (the network stays on the worker)."""
+
+    model: str
+    stats: IntensityStats
+    scale: float
+    tta: bool
+    min_volume_px: int
+
+    def __call__(self, chunk: np.ndarray) -> np.ndarray:
+        loaded = shared_model(self.model)
+        return segment_volume_chunk(
+            chunk, loaded, self.stats, self.scale, self.tta, self.min_volume_px
+        )
+
+
+def _central(volume: da.Array, side: int) -> np.ndarray:
+    """The cube of ``side`` voxels (less where the volume is thinner) at the volume's centre."""
+    box = tuple(
+        slice(max(0, (size - side) // 2), max(0, (size - side) // 2) + side)
+        for size in volume.shape
+    )
+    return np.asarray(volume[box])
 
 
 def _tracked(

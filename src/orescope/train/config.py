@@ -9,11 +9,13 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from orescope.errors import InputError
+from orescope.models.registry import VOLUME_MODELS
 from orescope.models.spec import ArchitectureSpec
 from orescope.train.augment import AugmentConfig
 from orescope.zoo.card import Normalisation, Target
 
 SECTION_KINDS = ("lumenstone", "thinsections")
+VOLUME_KINDS = ("synth_volume", "volumes")
 
 
 class DataSource(BaseModel, extra="forbid"):
@@ -21,17 +23,24 @@ class DataSource(BaseModel, extra="forbid"):
     labels/, resolutions.csv), synthetic scenes generated from ``scene`` with seeds
     ``seed, seed+1, ...``, conveyor crops with sparse polygons (``conveyor``: only the outlined
     rocks are trained on, the rest of each crop is ignored), or a section dataset with class
-    masks (``lumenstone``, ``thinsections``: the layouts of ../shared/data)."""
+    masks (``lumenstone``, ``thinsections``: the layouts of ../shared/data); or CT volumes:
+    synthetic ones generated from ``volume`` (``synth_volume``), or a folder of TIFF stacks
+    with instance labels (``volumes``: images/ and labels/ of the same names, as
+    ``orescope synth volume`` writes them)."""
 
-    kind: Literal["gravel", "synth", "conveyor", "lumenstone", "thinsections"]
+    kind: Literal[
+        "gravel", "synth", "conveyor", "lumenstone", "thinsections", "synth_volume", "volumes"
+    ]
     path: str | None = Field(None, description="dataset root for the folder kinds")
     stems: list[str] | None = Field(None, description="only these images (a fixed split)")
     exclude: list[str] = Field(default_factory=list, description="all images but these")
-    count: int = Field(16, ge=1, description="number of synthetic scenes")
+    count: int = Field(16, ge=1, description="number of synthetic scenes or volumes")
     seed: int = 0
     scene: dict[str, Any] = Field(default_factory=dict, description="SceneConfig fields")
+    volume: dict[str, Any] = Field(default_factory=dict, description="VolumeConfig fields")
     vary: dict[str, tuple[float, float]] = Field(
-        default_factory=dict, description="SceneConfig fields drawn uniformly per scene"
+        default_factory=dict,
+        description="SceneConfig (VolumeConfig) fields drawn uniformly per scene (volume)",
     )
     weight: float = Field(1.0, gt=0, description="share of training patches from this source")
     scale: float = Field(
@@ -40,7 +49,7 @@ class DataSource(BaseModel, extra="forbid"):
 
     @model_validator(mode="after")
     def _path_for_folders(self) -> DataSource:
-        if self.kind != "synth" and not self.path:
+        if self.kind not in ("synth", "synth_volume") and not self.path:
             raise ValueError(f"a '{self.kind}' data source needs a path")
         return self
 
@@ -149,10 +158,26 @@ class TrainConfig(BaseModel, extra="forbid"):
             raise ValueError("'conveyor' labels are sparse: they train but cannot validate")
         if self.xpl and any(s.kind != "thinsections" for s in self.train + self.val):
             raise ValueError("xpl needs 'thinsections' data sources, which have XPL images")
+        volumes = {s.kind in VOLUME_KINDS for s in self.train + self.val}
+        if len(volumes) > 1:
+            raise ValueError("volume and image data sources cannot train one model")
+        if volumes != {self.architecture.name in VOLUME_MODELS}:
+            raise ValueError(
+                f"volume data sources go with a volume architecture ({', '.join(VOLUME_MODELS)})"
+                ", and only with one"
+            )
         return self
 
     @property
+    def spatial_dims(self) -> int:
+        """3 for a model of volumes, 2 for one of images."""
+        return 3 if self.architecture.name in VOLUME_MODELS else 2
+
+    @property
     def in_channels(self) -> int:
+        """One grey channel for CT volumes, RGB (PPL + XPL) for images."""
+        if self.spatial_dims == 3:
+            return 1
         return 6 if self.xpl else 3
 
 

@@ -1,5 +1,6 @@
 """Training images in memory (particle images at the trained particle size, sections at their
-configured scale) and the patches drawn from them: at random, or class-balanced."""
+configured scale, CT volumes at the trained particle size) and the patches drawn from them: at
+random, or class-balanced. Volumes go the images' way: a grey channel, patches of cubes."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import dask.array as da
 import numpy as np
+import tifffile
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
@@ -23,11 +26,18 @@ from orescope.io.datasets import (
     load_thinsections,
 )
 from orescope.preprocess.align import align_to
-from orescope.preprocess.resample import median_diameter_px, resize_image, resize_labels
+from orescope.preprocess.intensity import volume_stats
+from orescope.preprocess.resample import (
+    median_diameter_px,
+    resize_image,
+    resize_labels,
+    resize_volume,
+)
 from orescope.synth.particles import SceneConfig, synthesize_scene
+from orescope.synth.volumes import VolumeConfig, synthesize_volume
 from orescope.train.augment import AugmentConfig, augment_pair
 from orescope.train.balanced import ClassBalancedSampler, Window
-from orescope.train.config import DataSource
+from orescope.train.config import VOLUME_KINDS, DataSource
 from orescope.train.touching import Donor, collect_donors
 
 UNLABELLED = -1  # label of pixels a sparse annotation leaves open: neither particle nor background
@@ -35,9 +45,9 @@ UNLABELLED = -1  # label of pixels a sparse annotation leaves open: neither part
 
 @dataclass(frozen=True)
 class LabelledImage:
-    """A uint8 image (RGB, or PPL + XPL), its int32 instance labels (``UNLABELLED`` where a
-    sparse annotation says nothing) or class mask, and the statistics its tiles are normalised
-    with (the whole image's, as at inference)."""
+    """A uint8 image (RGB, or PPL + XPL; a volume D×H×W×1), its int32 instance labels
+    (``UNLABELLED`` where a sparse annotation says nothing) or class mask, and the statistics
+    its tiles are normalised with (the whole image's, as at inference)."""
 
     name: str
     image: np.ndarray
@@ -58,10 +68,69 @@ def _synth_scenes(source: DataSource) -> list[tuple[str, np.ndarray, np.ndarray]
     return scenes
 
 
-def _selected(samples: list, source: DataSource) -> list:
+def _synth_volumes(source: DataSource) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(source.seed)
+    volumes = []
+    for index in range(source.count):
+        drawn = {key: float(rng.uniform(*bounds)) for key, bounds in source.vary.items()}
+        fields = {**source.volume, **drawn, "seed": source.seed + index}
+        scan = synthesize_volume(VolumeConfig.model_validate(fields))
+        volumes.append((f"synth_volume_{source.seed + index}", scan.image, scan.labels))
+    return volumes
+
+
+def _folder_volumes(source: DataSource) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    assert source.path is not None
+    root = Path(source.path)
+    stems = sorted(path.stem for path in (root / "images").glob("*.tif"))
+    if not stems:
+        raise InputError(root / "images", "holds no .tif volumes")
+    volumes = []
+    for stem in _selected_stems(stems, source):
+        image, labels = root / "images" / f"{stem}.tif", root / "labels" / f"{stem}.tif"
+        if not labels.exists():
+            raise InputError(labels, f"the labels of {image.name} are missing")
+        pair = tifffile.imread(image), tifffile.imread(labels)
+        if pair[0].ndim != 3 or pair[0].shape != pair[1].shape:
+            raise InputError(labels, f"{pair[1].shape} is not the volume's shape {pair[0].shape}")
+        volumes.append((stem, *pair))
+    return volumes
+
+
+def _selected_stems(stems: list[str], source: DataSource) -> list[str]:
     if source.stems is not None:
-        samples = [s for s in samples if s.stem in source.stems]
-    return [s for s in samples if s.stem not in source.exclude]
+        stems = [s for s in stems if s in source.stems]
+    return [s for s in stems if s not in source.exclude]
+
+
+def _volume_item(name: str, volume: np.ndarray, labels: np.ndarray) -> LabelledImage:
+    """A volume as training holds it: its robust grey window (``predict volume``'s clipping)
+    mapped onto 0-255, so that z-scoring the bytes with the statistics carried along is the
+    inference normalisation of the volume itself, at a quarter of float32's memory."""
+    stats = volume_stats(da.from_array(volume, chunks=64))
+    width = max(stats.high - stats.low, 1e-6)
+    window = (np.clip(volume.astype(np.float32), stats.low, stats.high) - stats.low) / width
+    image = np.rint(window * 255).astype(np.uint8)[..., None]
+    mean = np.array([(stats.mean - stats.low) / width * 255], np.float32)
+    std = np.array([stats.std / width * 255], np.float32)
+    return LabelledImage(name, image, labels.astype(np.int32), mean, std)
+
+
+def load_volumes(source: DataSource, particle_px: float | None) -> list[LabelledImage]:
+    """The source's volumes, resampled so their median particle ESD is ``particle_px``."""
+    raw = _synth_volumes(source) if source.kind == "synth_volume" else _folder_volumes(source)
+    items = []
+    for name, volume, labels in raw:
+        if particle_px is not None:
+            volume = resize_volume(volume, particle_px / median_diameter_px(labels))
+            labels = resize_labels(labels, volume.shape)
+        items.append(_volume_item(name, volume, labels))
+    return items
+
+
+def _selected(samples: list, source: DataSource) -> list:
+    kept = set(_selected_stems([s.stem for s in samples], source))
+    return [s for s in samples if s.stem in kept]
 
 
 def _folder_images(source: DataSource) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -112,7 +181,9 @@ def load_source(
     source: DataSource, particle_px: float | None, xpl: bool = False
 ) -> list[LabelledImage]:
     """The source's images: particle images resampled so their median particle ECD is
-    ``particle_px``, sections resampled by the source's ``scale``."""
+    ``particle_px``, sections resampled by the source's ``scale``; or its volumes."""
+    if source.kind in VOLUME_KINDS:
+        return load_volumes(source, particle_px)
     if source.kind in ("lumenstone", "thinsections"):
         raw = _section_images(source, xpl)
         particle_px = None
@@ -194,17 +265,16 @@ class PatchDataset(Dataset):
         return self.length
 
     def pair(
-        self, item: LabelledImage, top: int, left: int, rng: np.random.Generator
+        self, item: LabelledImage, start: tuple[int, ...], rng: np.random.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The augmented, normalised patch at (top, left) and its training target; an image
-        smaller than the patch is mirrored out to it."""
-        height, width = item.labels.shape
-        pad_y, pad_x = max(0, self.patch - height), max(0, self.patch - width)
+        """The augmented, normalised patch at ``start`` (its first pixel or voxel) and its
+        training target; an image smaller than the patch is mirrored out to it."""
+        pads = [(0, max(0, self.patch - size)) for size in item.labels.shape]
         image, labels = item.image, item.labels
-        if pad_y or pad_x:
-            image = np.pad(image, ((0, pad_y), (0, pad_x), (0, 0)), mode="reflect")
-            labels = np.pad(labels, ((0, pad_y), (0, pad_x)), mode="reflect")
-        window = np.s_[top : top + self.patch, left : left + self.patch]
+        if any(after for _, after in pads):
+            image = np.pad(image, [*pads, (0, 0)], mode="reflect")
+            labels = np.pad(labels, pads, mode="reflect")
+        window = tuple(slice(first, first + self.patch) for first in start)
         scale = (item.std / 255).astype(np.float32)
         image, labels = augment_pair(
             image[window].astype(np.float32) / 255,
@@ -221,15 +291,16 @@ class PatchDataset(Dataset):
         else:
             target = labels.astype(np.int64)
         target[labels < 0] = UNLABELLED  # a labelled particle's rim by open ground stays border
-        return torch.from_numpy(values.transpose(2, 0, 1).copy()), torch.from_numpy(target)
+        return torch.from_numpy(np.moveaxis(values, -1, 0).copy()), torch.from_numpy(target)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.epoch, index])
         source = self.sources[int(rng.choice(len(self.sources), p=self.weights))]
         item = source[int(rng.integers(len(source)))]
-        top = int(rng.integers(0, max(0, item.labels.shape[0] - self.patch) + 1))
-        left = int(rng.integers(0, max(0, item.labels.shape[1] - self.patch) + 1))
-        return self.pair(item, top, left, rng)
+        start = tuple(
+            int(rng.integers(0, max(0, size - self.patch) + 1)) for size in item.labels.shape
+        )
+        return self.pair(item, start, rng)
 
 
 class BalancedPatches(IterableDataset):
@@ -267,4 +338,5 @@ class BalancedPatches(IterableDataset):
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
         rng = np.random.default_rng([self.patches.seed, self.patches.epoch, worker, 8])
         for window in self.windows(worker, workers):
-            yield self.patches.pair(self.items[window.image], window.top, window.left, rng)
+            start = (window.top, window.left)
+            yield self.patches.pair(self.items[window.image], start, rng)

@@ -79,16 +79,17 @@ def weight_average(model: torch.nn.Module, decay: float | None) -> AveragedModel
 def predict_instances(
     model: torch.nn.Module, item: LabelledImage, config: TrainConfig
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Particle map and instances of a whole image at the trained scale, normalised and
-    decoded as ``predict particles`` does."""
+    """Particle map and instances of a whole image (volume) at the trained scale, normalised
+    and decoded as ``predict particles`` (``predict volume``) does."""
     particle_map = predict_particle_map(
         item.image,
         model,
         config.target,
         config.inference_tile,
         config.in_channels,
-        tiles_per_batch(config.inference_tile),
+        tiles_per_batch(config.inference_tile, config.spatial_dims),
         stats=(item.mean, item.std),
+        spatial_dims=config.spatial_dims,
     )
     return particle_map, decode_particles(particle_map, config.target, config.particle_px)
 
