@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 import tifffile
+import torch
 import zarr
 from typer.testing import CliRunner
 

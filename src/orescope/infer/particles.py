@@ -318,9 +318,14 @@ def segment_volume_chunk(
 ) -> np.ndarray:
     """uint32 instance labels of a D×H×W chunk of a volume (same shape): resampled by
     ``scale`` (the trained particle ESD over the volume's), predicted and decoded at the
-    trained size, resampled back; particles under ``min_volume_px`` voxels dropped."""
+    trained size, resampled back; particles under ``min_volume_px`` voxels dropped.
+
+    The chunk is predicted in one pass, as one tile (its sides rounded up to a multiple of
+    32): its halo already gives the context at its faces, so overlapping tiles inside it
+    would only predict voxels twice (2.4 times the work at a quarter's overlap)."""
     resized = resize_volume(chunk, scale)
-    particle_map = volume_particle_map(resized, loaded, stats, tta)
+    whole = 32 * int(np.ceil(max(resized.shape) / 32))
+    particle_map = volume_particle_map(resized, loaded, stats, tta, tile=whole)
     del resized
     labels = decode_particles(particle_map, loaded.card.target, loaded.card.particle_px)
     del particle_map

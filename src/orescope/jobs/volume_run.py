@@ -134,7 +134,7 @@ def _process(path: Path, folder: Path, config: VolumeJobConfig, progress: bool) 
     volume = read_volume(path, config.spacing_mm)
     if volume.spacing_mm is None:
         raise InputError(path, "the voxel spacing is unknown: give it (--spacing MM)")
-    segment = _segmenter(volume.data, volume.spacing_mm, config)
+    segment, scale = _segmenter(volume.data, volume.spacing_mm, config)
     folder.mkdir(parents=True, exist_ok=True)
     final, partial_store = folder / "labels.zarr", folder / "labels.zarr.partial"
     shutil.rmtree(partial_store, ignore_errors=True)
@@ -159,24 +159,25 @@ def _process(path: Path, folder: Path, config: VolumeJobConfig, progress: bool) 
     caption = f"{summary['particles']} particles, P50 {summary['mass_P50_mm']:.3g} mm (volume)"
     return _Finished(
         particles.assign(volume=folder.name),
-        {"volume": folder.name, **summary},
+        {"volume": folder.name, **summary, "resampled_by": scale},
         Thumbnail(folder.name, picture, caption),
     )
 
 
 def _segmenter(
     volume: da.Array, spacing_mm: tuple[float, float, float], config: VolumeJobConfig
-) -> Callable[[np.ndarray], np.ndarray]:
-    """The function each chunk is segmented with, fixed for the whole volume: one threshold,
-    or one normalisation and resampling scale for the model."""
+) -> tuple[Callable[[np.ndarray], np.ndarray], float]:
+    """The function each chunk is segmented with, fixed for the whole volume (one threshold,
+    or one normalisation and resampling scale for the model), and that scale."""
     if config.method == "threshwater":
-        return partial(
+        segment = partial(
             threshwater_instances,
             threshold=_threshold(volume, config.polarity),
             polarity=config.polarity,
             min_area_px=config.min_volume_px,
             volume=True,
         )
+        return segment, 1.0
     loaded = shared_model(config.model)  # here, before any worker: one clear error
     if not is_volume_model(loaded):
         raise InputError(config.model, "is a model of images, not of volumes (--model)")
@@ -189,7 +190,7 @@ def _segmenter(
         else:
             typical = estimate_volume_particle_px(_central(volume, config.chunk), loaded, stats)
         scale = size_scale(typical, trained)
-    return _ModelChunks(config.model, stats, scale, config.tta, config.min_volume_px)
+    return _ModelChunks(config.model, stats, scale, config.tta, config.min_volume_px), scale
 
 
 @dataclass(frozen=True)

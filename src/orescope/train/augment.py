@@ -1,8 +1,9 @@
-"""Training-time augmentation of an image patch together with its instance labels.
+"""Training-time augmentation of an image patch or volume together with its instance labels.
 
 It runs on instance labels, before they become training targets, so every geometric op moves
 image and labels identically and labels are only ever resampled nearest-neighbour: ids stay
-exact, no blend of two ids appears along a boundary.
+exact, no blend of two ids appears along a boundary. The same code serves 2D patches (H×W) and
+micro-CT volumes (D×H×W); 2D uses OpenCV, 3D the equivalent scipy.ndimage operations.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 from pydantic import BaseModel, Field, model_validator
+from scipy import ndimage
 
 from orescope.preprocess.colour import GAMMA
 from orescope.train.touching import Donor, paste_touching
@@ -49,11 +51,40 @@ class AugmentConfig(BaseModel, extra="forbid"):
         return self
 
 
-def _remap(array: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, nearest: bool) -> np.ndarray:
-    """Samples ``array`` at (map_y, map_x), mirrored at the edges; keeps a trailing channel."""
-    interpolation = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
-    out = cv2.remap(array, map_x, map_y, interpolation, borderMode=cv2.BORDER_REFLECT_101)
-    return out.reshape(array.shape)
+def _smooth(array: np.ndarray, sigma: float, spatial: int) -> np.ndarray:
+    """Gaussian blur over the first ``spatial`` axes with mirrored edges, never across channels.
+
+    cv2 in 2D, so 2D results stay those of earlier versions; scipy in 3D, which cv2 cannot do.
+    """
+    if spatial == 2:
+        blurred = cv2.GaussianBlur(array, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
+        return blurred.reshape(array.shape)
+    sigmas = [sigma] * spatial + [0.0] * (array.ndim - spatial)
+    return ndimage.gaussian_filter(array, sigmas, mode="mirror")
+
+
+def _resample(array: np.ndarray, coords: np.ndarray, nearest: bool) -> np.ndarray:
+    """Samples ``array`` at ``coords`` (one float32 map per spatial axis), mirrored at the edges.
+
+    Keeps a trailing channel axis when ``array`` has one more axis than there are maps. Mirrored
+    edges are cv2's BORDER_REFLECT_101, scipy's mode "mirror".
+    """
+    if len(coords) == 2:
+        interpolation = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
+        if array.dtype == np.uint32:  # cv2 has no uint32; nearest copies int32 bits as well
+            return _resample(array.view(np.int32), coords, nearest).view(np.uint32)
+        out = cv2.remap(
+            array, coords[1], coords[0], interpolation, borderMode=cv2.BORDER_REFLECT_101
+        )
+        return out.reshape(array.shape)
+    order = 0 if nearest else 1
+    if array.ndim == len(coords):
+        return ndimage.map_coordinates(array, coords, order=order, mode="mirror")
+    channels = [
+        ndimage.map_coordinates(array[..., channel], coords, order=order, mode="mirror")
+        for channel in range(array.shape[-1])
+    ]
+    return np.stack(channels, axis=-1)
 
 
 def _warp(
@@ -68,32 +99,22 @@ def _warp(
     scale = rng.random() < config.scale_p
     if not (elastic or scale):
         return image, labels
-    height, width = labels.shape
-    map_y, map_x = np.indices((height, width), dtype=np.float32)
+    spatial = labels.ndim
+    coords = np.indices(labels.shape, dtype=np.float32)
     if scale:
         low, high = config.scale_range
         factor = np.exp(rng.uniform(np.log(low), np.log(high)))
-        centre_y, centre_x = (height - 1) / 2, (width - 1) / 2
-        map_y = ((map_y - centre_y) / factor + centre_y).astype(np.float32)
-        map_x = ((map_x - centre_x) / factor + centre_x).astype(np.float32)
+        for axis, size in enumerate(labels.shape):
+            centre = (size - 1) / 2
+            coords[axis] = (coords[axis] - centre) / factor + centre
     if elastic:
-        noise = rng.standard_normal((2, height, width), dtype=np.float32)
+        noise = rng.standard_normal((spatial, *labels.shape), dtype=np.float32)
         field = np.stack(
-            [
-                cv2.GaussianBlur(
-                    component, (0, 0), config.elastic_sigma_px, borderType=cv2.BORDER_REFLECT_101
-                )
-                for component in noise
-            ]
+            [_smooth(component, config.elastic_sigma_px, spatial) for component in noise]
         )
         field *= config.elastic_alpha_px / np.abs(field).max()
-        map_y += field[0]
-        map_x += field[1]
-    if labels.dtype == np.uint32:  # cv2 has no uint32; nearest neighbour copies int32 bits as well
-        warped = _remap(labels.view(np.int32), map_x, map_y, nearest=True).view(np.uint32)
-    else:
-        warped = _remap(labels, map_x, map_y, nearest=True)
-    return _remap(image, map_x, map_y, nearest=False), warped
+        coords += field
+    return _resample(image, coords, nearest=False), _resample(labels, coords, nearest=True)
 
 
 def _photometric(image: np.ndarray, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
@@ -101,10 +122,10 @@ def _photometric(image: np.ndarray, rng: np.random.Generator, config: AugmentCon
     particles do not."""
     if config.exposure > 0:
         image = _exposure(image, rng, config.exposure)
-    if config.cross_talk > 0 and image.shape[2] == 3:
+    if config.cross_talk > 0 and image.shape[-1] == 3:
         image = _cross_talk(image, rng, config.cross_talk)
-    if config.colour > 0 and image.shape[2] > 1:
-        gains = rng.uniform(1 - config.colour, 1 + config.colour, image.shape[2])
+    if config.colour > 0 and image.shape[-1] > 1:
+        gains = rng.uniform(1 - config.colour, 1 + config.colour, image.shape[-1])
         image = image * np.asarray(gains, dtype=np.float32)
     if config.contrast > 0:
         mean = image.mean()
@@ -113,8 +134,7 @@ def _photometric(image: np.ndarray, rng: np.random.Generator, config: AugmentCon
         image = image + rng.uniform(-config.brightness, config.brightness)
     if config.blur_sigma_px > 0 and rng.random() < config.blur_p:
         sigma = config.blur_sigma_px * (1 - rng.random())  # in (0, max]: cv2 reads 0 as "auto"
-        blurred = cv2.GaussianBlur(image, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
-        image = blurred.reshape(image.shape)
+        image = _smooth(image, sigma, image.ndim - 1)
     if config.noise_std > 0:
         std = rng.uniform(0, config.noise_std)
         image = image + std * rng.standard_normal(image.shape, dtype=np.float32)
@@ -146,28 +166,34 @@ def augment_pair(
     config: AugmentConfig,
     donors: Sequence[Donor] = (),
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A randomly augmented copy of an H×W×C image in [0, 1] and its H×W instance labels.
+    """A randomly augmented copy of an image in [0, 1] and its instance labels.
 
+    The image is H×W×C over H×W labels, or D×H×W×C over D×H×W labels (a micro-CT volume).
     Touching-particle paste first, so that the pasted pair is turned and deformed like the rest;
     then flips and 90° turns, scale and elastic deformation, then photometric changes, which
-    leave labels alone.
+    leave labels alone. A cubic volume is isotropic, so its three axes are also permuted.
     Same shapes and dtypes out; the same ``rng`` state gives the same result.
     """
-    if image.ndim != 3 or image.shape[:2] != labels.shape:
-        raise ValueError(f"image {image.shape} is not H×W×C over labels {labels.shape}")
+    spatial = labels.ndim
+    if spatial not in (2, 3) or image.ndim != spatial + 1 or image.shape[:-1] != labels.shape:
+        raise ValueError(f"image {image.shape} is not H×W×C or D×H×W×C over labels {labels.shape}")
     out_image, out_labels = image, labels
     if donors and rng.random() < config.touching_p:
         out_image, out_labels = paste_touching(out_image, out_labels, donors, rng)
     if config.flip:
-        if rng.random() < 0.5:
-            out_image, out_labels = out_image[:, ::-1], out_labels[:, ::-1]
-        if rng.random() < 0.5:
-            out_image, out_labels = out_image[::-1], out_labels[::-1]
+        for axis in reversed(range(spatial)):  # last axis first, as 2D always did
+            if rng.random() < 0.5:
+                out_image, out_labels = np.flip(out_image, axis), np.flip(out_labels, axis)
     if config.rot90:
         turns = int(rng.integers(4))
-        if labels.shape[0] != labels.shape[1]:
+        if labels.shape[-2] != labels.shape[-1]:
             turns -= turns % 2  # a quarter turn would change a non-square patch's shape
-        out_image, out_labels = np.rot90(out_image, turns), np.rot90(out_labels, turns)
+        plane = (spatial - 2, spatial - 1)
+        out_image = np.rot90(out_image, turns, axes=plane)
+        out_labels = np.rot90(out_labels, turns, axes=plane)
+        if spatial == 3 and len(set(labels.shape)) == 1:
+            order = tuple(int(axis) for axis in rng.permutation(3))
+            out_image, out_labels = out_image.transpose(*order, 3), out_labels.transpose(order)
     # Copies, never views: the caller's arrays must survive whatever is done with the result.
     out_image = np.array(out_image, dtype=np.float32, order="C")
     out_labels = np.array(out_labels, order="C")

@@ -68,7 +68,9 @@ def _synth_scenes(source: DataSource) -> list[tuple[str, np.ndarray, np.ndarray]
     return scenes
 
 
-def _synth_volumes(source: DataSource) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def synth_volumes(source: DataSource) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, uint16 scan, uint32 labels) of a ``synth_volume`` source, its fields drawn per
+    volume from a stream seeded by the source's seed."""
     rng = np.random.default_rng(source.seed)
     volumes = []
     for index in range(source.count):
@@ -118,7 +120,7 @@ def _volume_item(name: str, volume: np.ndarray, labels: np.ndarray) -> LabelledI
 
 def load_volumes(source: DataSource, particle_px: float | None) -> list[LabelledImage]:
     """The source's volumes, resampled so their median particle ESD is ``particle_px``."""
-    raw = _synth_volumes(source) if source.kind == "synth_volume" else _folder_volumes(source)
+    raw = synth_volumes(source) if source.kind == "synth_volume" else _folder_volumes(source)
     items = []
     for name, volume, labels in raw:
         if particle_px is not None:

@@ -1,4 +1,4 @@
-"""Segmentation losses on logits (B×K×H×W) and integer targets (B×H×W).
+"""Segmentation losses on logits (B×K×H×W, or B×K×D×H×W) and integer targets (B×H×W, B×D×H×W).
 
 One channel (K = 1) means a sigmoid foreground; more mean softmax classes. ``bce_dice`` is
 paper 000's eq. 1, (1 − α)·BCE + α·Dice; with K > 1 its cross-entropy is the softmax one.
@@ -21,7 +21,7 @@ def _probabilities_and_onehot(
         onehot = target.unsqueeze(1).float()
     else:
         probs = logits.softmax(dim=1)
-        onehot = F.one_hot(target, logits.shape[1]).permute(0, 3, 1, 2).float()
+        onehot = torch.movedim(F.one_hot(target, logits.shape[1]), -1, 1).float()
     mask = valid.unsqueeze(1).float()
     return probs * mask, onehot * mask
 
@@ -29,7 +29,7 @@ def _probabilities_and_onehot(
 def dice_loss(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """1 − soft Dice per class over the batch, averaged over classes (eq. 4 of paper 000)."""
     probs, onehot = _probabilities_and_onehot(logits, target, valid)
-    dims = (0, 2, 3)
+    dims = (0, *range(2, logits.ndim))
     intersection = (probs * onehot).sum(dims)
     total = probs.sum(dims) + onehot.sum(dims)
     return 1 - ((2 * intersection + 1) / (total + 1)).mean()

@@ -1,0 +1,90 @@
+"""``ct-particles`` against ThreshWater 3D on synthetic test volumes that no choice was made on
+(seeds 9000-9003 of the training config's generator ranges, 128³ voxels, touching particles and
+CT artefacts), each run through ``predict volume`` in chunks, scored by paper 002's metrics and
+the equivalent-sphere-diameter P50 (results in bench/results/volume_models.json).
+
+    python bench/volume_models.py [--model ct-particles] [--count 4] [--side 128]
+
+The model runs twice: with the volume's true median particle size given (``--particle-size``),
+and with the size it measures itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import tifffile
+import zarr
+
+from orescope.jobs.particle_evaluation import compare_volumes
+from orescope.jobs.volume_run import VolumeJobConfig, run_volumes
+from orescope.preprocess.resample import median_diameter_px
+from orescope.train.config import read_train_config
+from orescope.train.data import synth_volumes
+
+ROOT = Path(__file__).resolve().parents[1]
+SPACING_MM = 0.01
+TEST_SEED = 9000  # the split rule of configs/ct_particles.yaml: test volumes from seed 9000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="ct-particles")
+    parser.add_argument("--count", type=int, default=4)
+    parser.add_argument("--side", type=int, default=128)
+    parser.add_argument("--chunk", type=int, default=96)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench/results/volume_models.json")
+    args = parser.parse_args()
+    config = read_train_config(ROOT / "configs/ct_particles.yaml")
+    spec = config.val[0].model_copy(
+        update={
+            "seed": TEST_SEED,
+            "count": args.count,
+            "volume": {"shape": [args.side] * 3, "spacing_mm": SPACING_MM},
+        }
+    )
+    methods = {
+        "threshwater": {"method": "threshwater"},
+        "model, true size": {"method": "model", "model": args.model},
+        "model, measured size": {"method": "model", "model": args.model},
+    }
+    results: dict = {"test_volumes": spec.model_dump(mode="json"), "methods": {}}
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        truths, sizes = {}, {}
+        for name, image, labels in synth_volumes(spec):
+            tifffile.imwrite(folder / f"{name}.tif", image)
+            truths[name], sizes[name] = labels, median_diameter_px(labels) * SPACING_MM
+        for method, settings in methods.items():
+            per_volume = {}
+            for name, truth in truths.items():
+                size = sizes[name] if method == "model, true size" else None
+                job = VolumeJobConfig(
+                    **settings,
+                    particle_size_mm=size,
+                    spacing_mm=SPACING_MM,
+                    chunk=args.chunk,
+                    halo=16,
+                )
+                out = folder / method.replace(", ", "_").replace(" ", "_")
+                started = time.perf_counter()
+                run_volumes([folder / f"{name}.tif"], out, job, progress=False)
+                seconds = time.perf_counter() - started
+                predicted = zarr.open_array(str(out / name / "labels.zarr"), mode="r")[:]
+                scores = compare_volumes(truth, predicted)
+                per_volume[name] = {**scores, "seconds": seconds}
+                print(method, name, {k: round(float(v), 4) for k, v in scores.items()})
+            keys = next(iter(per_volume.values())).keys()
+            mean = {k: float(np.nanmean([v[k] for v in per_volume.values()])) for k in keys}
+            results["methods"][method] = {"mean": mean, "volumes": per_volume}
+            print(method, "mean", {k: round(v, 4) for k, v in mean.items()})
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
