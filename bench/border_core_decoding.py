@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from orescope.infer.particles import estimate_particle_px, predict_particle_map
+from orescope.infer.settings import InferenceSettings
 from orescope.instances import remove_small
 from orescope.instances.border_core import decode_core_map
 from orescope.io import load_conveyor, load_gravel
@@ -63,8 +64,8 @@ def decoded_scores(
             resize_image(image, size_scale(typical, card.particle_px)),
             loaded.network,
             card.target,
-            card.tile,
             card.in_channels,
+            InferenceSettings.for_model(loaded, batch_size=4),
         )
         for threshold in THRESHOLDS:
             for min_core in MIN_CORES:

@@ -57,9 +57,9 @@ def test_a_run_writes_a_loadable_model_card_history_and_checkpoint(tmp_path):
 def test_validation_and_the_card_use_the_given_tile(tmp_path, monkeypatch):
     seen = []
 
-    def recording(image, model, target, tile, in_channels, batch_size, **kwargs):
-        seen.append((tile, batch_size))
-        return predict_particle_map(image, model, target, tile, in_channels, batch_size, **kwargs)
+    def recording(image, model, target, in_channels, settings, **kwargs):
+        seen.append((settings.tile, settings.batch_size))
+        return predict_particle_map(image, model, target, in_channels, settings, **kwargs)
 
     monkeypatch.setattr(loop, "predict_particle_map", recording)
     out = train_model(_config(tmp_path, tile=96, epochs=1), progress=False)

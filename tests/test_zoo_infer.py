@@ -17,6 +17,7 @@ from orescope.infer.particles import (
     segment_with_model,
     zscore_normaliser,
 )
+from orescope.infer.settings import InferenceSettings
 from orescope.instances.border_core import encode_border_core
 from orescope.models.spec import ArchitectureSpec
 from orescope.models.weights import save_weights
@@ -92,7 +93,8 @@ def test_averaging_over_scales_keeps_the_particles_of_a_perfect_model():
     truth = _scene()
     image = _image(truth)
     oracle = _oracle(image, None)
-    labels = segment_with_model(image, oracle, min_area_px=1, scales=(0.8, 1.0, 1.25))
+    settings = InferenceSettings.for_model(oracle, scales=(0.8, 1.0, 1.25))
+    labels = segment_with_model(image, oracle, min_area_px=1, settings=settings)
     assert labels.max() == truth.max()
     pairs = np.unique(np.stack([labels[truth > 0], truth[truth > 0]]), axis=1)
     assert pairs.shape[1] == truth.max() and np.count_nonzero(pairs[0]) == truth.max()

@@ -99,6 +99,7 @@ def multiscale_bands(
     normalise: Normalise,
     scales: Sequence[float],
     tile: int = 256,
+    overlap: float = 0.25,
     batch_size: int = 4,
     tta: bool = False,
     device: str | torch.device = "cpu",
@@ -110,11 +111,11 @@ def multiscale_bands(
     ``spatial_dims=3``, a volume). Each band is valid until the next."""
     if tuple(scales) == (1.0,):
         return probability_bands(
-            image, model, normalise, tile, 0.25, batch_size, tta, device, progress, spatial_dims
+            image, model, normalise, tile, overlap, batch_size, tta, device, progress, spatial_dims
         )
     if spatial_dims != 2:
         raise ValueError(f"volumes are predicted at one scale, not {list(scales)}")
-    return _bands(image, model, normalise, scales, tile, batch_size, tta, device, progress)
+    return _bands(image, model, normalise, scales, tile, overlap, batch_size, tta, device, progress)
 
 
 def _bands(
@@ -123,6 +124,7 @@ def _bands(
     normalise: Normalise,
     scales: Sequence[float],
     tile: int,
+    overlap: float,
     batch_size: int,
     tta: bool,
     device: str | torch.device,
@@ -135,7 +137,7 @@ def _bands(
 
     def predict(pixels: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         return probability_bands(
-            pixels, model, normalise, tile, 0.25, batch_size, tta, device, False
+            pixels, model, normalise, tile, overlap, batch_size, tta, device, False
         )
 
     streams = [

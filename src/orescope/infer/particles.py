@@ -4,7 +4,8 @@ of a CT volume goes the same way, with the volume's statistics and particle size
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Literal
 
 import cv2
@@ -12,12 +13,10 @@ import numpy as np
 import torch
 
 from orescope.errors import InputError
-from orescope.infer.multiscale import predict_classes_multiscale
-from orescope.infer.tiling import tiles_per_batch
+from orescope.infer.settings import InferenceSettings, predict_map
 from orescope.instances.border_core import core_map, decode_core_map
 from orescope.instances.components import connected_components, remove_small
 from orescope.instances.threshwater import split_touching
-from orescope.models.registry import VOLUME_MODELS
 from orescope.preprocess.intensity import IntensityStats
 from orescope.preprocess.resample import (
     median_diameter_px,
@@ -138,76 +137,27 @@ def predict_particle_map(
     image: np.ndarray,
     network: torch.nn.Module,
     target: Target,
-    tile: int,
     in_channels: int,
-    batch_size: int = 4,
-    tta: bool = False,
-    progress: bool = False,
+    settings: InferenceSettings,
     stats: tuple[np.ndarray, np.ndarray] | None = None,
-    scales: Sequence[float] = (1.0,),
-    spatial_dims: int = 2,
 ) -> np.ndarray:
-    """uint8 map of ``image`` (or a volume, ``spatial_dims=3``) at its own scale: a
-    border-core model's :func:`core_map`, or a foreground model's mask; ``stats`` as in
-    :func:`zscore_normaliser`; ``scales`` other than (1,) average the model over those
-    multiples of the image's scale."""
-    return predict_classes_multiscale(
-        image,
-        network,
-        scales=scales,
-        spatial_dims=spatial_dims,
-        normalise=zscore_normaliser(image, in_channels, stats, spatial_dims),
-        tile=tile,
-        batch_size=batch_size,
-        tta=tta,
-        device=next(network.parameters()).device,
-        progress=progress,
-        reduce=core_map if target == "border_core" else None,
-    )
+    """uint8 map of ``image`` (or a volume) at its own scale: a border-core model's
+    :func:`core_map`, or a foreground model's mask; ``stats`` as in :func:`zscore_normaliser`."""
+    normalise = zscore_normaliser(image, in_channels, stats, settings.spatial_dims)
+    reduce = core_map if target == "border_core" else None
+    return predict_map(image, network, normalise, settings, reduce)
 
 
-def _model_map(
-    image: np.ndarray,
-    loaded: LoadedModel,
-    tta: bool,
-    batch_size: int,
-    progress: bool,
-    tile: int | None = None,
-    scales: Sequence[float] = (1.0,),
-) -> np.ndarray:
+def _model_map(image: np.ndarray, loaded: LoadedModel, settings: InferenceSettings) -> np.ndarray:
     card = loaded.card
     return predict_particle_map(
-        image,
-        loaded.network,
-        card.target,
-        tile or card.tile,
-        card.in_channels,
-        batch_size,
-        tta,
-        progress,
-        card.fixed_stats,
-        scales,
+        image, loaded.network, card.target, card.in_channels, settings, card.fixed_stats
     )
 
 
-def _instances(
-    image: np.ndarray,
-    loaded: LoadedModel,
-    tta: bool,
-    batch_size: int,
-    progress: bool,
-    split: ForegroundSplit,
-    tile: int | None = None,
-    every_seed: bool = False,
-) -> np.ndarray:
-    particle_map = _model_map(image, loaded, tta, batch_size, progress, tile)
-    card = loaded.card
-    return decode_particles(
-        particle_map, card.target, card.particle_px, split, every_seed=every_seed
-    )
-
-
-def estimate_particle_px(image: np.ndarray, loaded: LoadedModel, batch_size: int = 4) -> float:
+def estimate_particle_px(
+    image: np.ndarray, loaded: LoadedModel, settings: InferenceSettings | None = None
+) -> float:
     """Median particle ECD (px) in the image, measured by the model itself on a central crop:
     once at the image's scale and, when that is far from the trained size, once more at the
     corrected scale (a model sees particles best near the size it was trained at). Specks
@@ -215,6 +165,7 @@ def estimate_particle_px(image: np.ndarray, loaded: LoadedModel, batch_size: int
     into many of them, and they would drag the median down."""
     target = loaded.card.particle_px
     assert target is not None
+    settings = settings or InferenceSettings.for_model(loaded)
     scale = 1.0
     typical = target
     speck_px = int(np.pi / 4 * (target / 4) ** 2)
@@ -222,11 +173,11 @@ def estimate_particle_px(image: np.ndarray, loaded: LoadedModel, batch_size: int
         side = int(PROBE_PX / scale)
         top, left = max(0, (image.shape[0] - side) // 2), max(0, (image.shape[1] - side) // 2)
         crop = resize_image(image[top : top + side, left : left + side], scale)
-        # one forward pass over the whole crop: the model is fully convolutional
+        # one plain forward pass over the whole crop: the model is fully convolutional
         whole = min(PROBE_PX, 32 * int(np.ceil(max(crop.shape[:2]) / 32)))
-        labels = _instances(
-            crop, loaded, False, batch_size, False, "watershed", tile=whole, every_seed=True
-        )
+        probe = replace(settings, tile=whole, tta=False, scales=(1.0,), progress=False)
+        particle_map = _model_map(crop, loaded, probe)
+        labels = decode_particles(particle_map, loaded.card.target, target, every_seed=True)
         measured = median_diameter_px(remove_small(labels, speck_px))
         if not np.isfinite(measured):
             return typical
@@ -242,12 +193,9 @@ def segment_with_model(
     image: np.ndarray,
     loaded: LoadedModel,
     particle_px: float | None = None,
-    tta: bool = False,
     min_area_px: int = 16,
-    batch_size: int = 4,
-    progress: bool = False,
     split: ForegroundSplit = "watershed",
-    scales: Sequence[float] = (1.0,),
+    settings: InferenceSettings | None = None,
 ) -> np.ndarray:
     """uint32 instance labels of ``image`` (same height and width).
 
@@ -255,17 +203,17 @@ def segment_with_model(
     estimated when not given. The image is resampled so that this matches the size the model
     was trained at, and the labels are resampled back. ``split`` says how a foreground-only
     model's mask becomes particles: watershed on its distance map, or connected components
-    (paper 000). ``scales`` other than (1,) average the model over those multiples of the
-    resampled image's scale.
+    (paper 000). ``settings`` (default: the card's) say how the model is slid over the
+    image; their ``scales`` other than (1,) average it over those multiples of the resampled
+    image's scale.
     """
+    settings = settings or InferenceSettings.for_model(loaded)
     scale = 1.0
     if loaded.card.particle_px is not None:
-        typical = particle_px or estimate_particle_px(image, loaded, batch_size)
+        typical = particle_px or estimate_particle_px(image, loaded, settings)
         scale = size_scale(typical, loaded.card.particle_px)
     # the resampled image is freed before decoding, which holds the run's peak memory
-    particle_map = _model_map(
-        resize_image(image, scale), loaded, tta, batch_size, progress, scales=scales
-    )
+    particle_map = _model_map(resize_image(image, scale), loaded, settings)
     card = loaded.card
     labels = decode_particles(particle_map, card.target, card.particle_px, split)
     del particle_map
@@ -274,38 +222,17 @@ def segment_with_model(
     return remove_small(labels, min_area_px, in_place=True)
 
 
-def is_volume_model(loaded: LoadedModel) -> bool:
-    """Whether the model takes volumes (B×C×D×H×W) rather than images."""
-    return loaded.card.architecture.name in VOLUME_MODELS
-
-
 def volume_particle_map(
-    chunk: np.ndarray,
-    loaded: LoadedModel,
-    stats: IntensityStats,
-    tta: bool = False,
-    tile: int | None = None,
+    chunk: np.ndarray, loaded: LoadedModel, stats: IntensityStats, settings: InferenceSettings
 ) -> np.ndarray:
     """uint8 particle map (as :func:`predict_particle_map`) of a D×H×W chunk of a volume,
     z-scored with the whole volume's ``stats`` so that every chunk is normalised alike."""
-    card = loaded.card
-    tile = tile or card.tile
 
     def normalise(crop: np.ndarray) -> np.ndarray:
         return np.moveaxis(stats.normalise(crop), -1, 0)
 
-    return predict_classes_multiscale(
-        chunk,
-        loaded.network,
-        normalise=normalise,
-        scales=(1.0,),
-        tile=tile,
-        batch_size=tiles_per_batch(tile, 3),
-        tta=tta,
-        device=next(loaded.network.parameters()).device,
-        reduce=core_map if card.target == "border_core" else None,
-        spatial_dims=3,
-    )
+    reduce = core_map if loaded.card.target == "border_core" else None
+    return predict_map(chunk, loaded.network, normalise, settings, reduce)
 
 
 def segment_volume_chunk(
@@ -313,8 +240,8 @@ def segment_volume_chunk(
     loaded: LoadedModel,
     stats: IntensityStats,
     scale: float = 1.0,
-    tta: bool = False,
     min_volume_px: int = 27,
+    settings: InferenceSettings | None = None,
 ) -> np.ndarray:
     """uint32 instance labels of a D×H×W chunk of a volume (same shape): resampled by
     ``scale`` (the trained particle ESD over the volume's), predicted and decoded at the
@@ -323,9 +250,12 @@ def segment_volume_chunk(
     The chunk is predicted in one pass, as one tile (its sides rounded up to a multiple of
     32): its halo already gives the context at its faces, so overlapping tiles inside it
     would only predict voxels twice (2.4 times the work at a quarter's overlap)."""
+    settings = settings or InferenceSettings.for_model(loaded)
     resized = resize_volume(chunk, scale)
     whole = 32 * int(np.ceil(max(resized.shape) / 32))
-    particle_map = volume_particle_map(resized, loaded, stats, tta, tile=whole)
+    particle_map = volume_particle_map(
+        resized, loaded, stats, replace(settings, tile=whole, batch_size=1)
+    )
     del resized
     labels = decode_particles(particle_map, loaded.card.target, loaded.card.particle_px)
     del particle_map
@@ -347,7 +277,10 @@ def estimate_volume_particle_px(
     scale, typical = 1.0, target
     speck_px = int(np.pi / 6 * (target / 4) ** 3)
     for _ in range(2):
-        particle_map = volume_particle_map(resize_volume(chunk, scale), loaded, stats)
+        resized = resize_volume(chunk, scale)
+        whole = 32 * int(np.ceil(max(resized.shape) / 32))
+        probe = InferenceSettings.for_model(loaded, tile=whole, batch_size=1)
+        particle_map = volume_particle_map(resized, loaded, stats, probe)
         labels = decode_particles(particle_map, loaded.card.target, target, every_seed=True)
         measured = median_diameter_px(remove_small(_inside(labels), speck_px))
         if not np.isfinite(measured):

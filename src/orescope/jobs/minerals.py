@@ -13,11 +13,10 @@ from pydantic import BaseModel, Field, PositiveFloat, model_validator
 from orescope.errors import InputError
 from orescope.infer.device import pick_device
 from orescope.infer.guided import refine_bands
-from orescope.infer.multiscale import multiscale_bands
 from orescope.infer.ore_types import OreTypeVote
 from orescope.infer.particles import stats_sample, zscore_normaliser
+from orescope.infer.settings import InferenceSettings, predict_bands
 from orescope.infer.sliding_window import Reduce, class_index_among, classes_from_bands
-from orescope.infer.tiling import tiles_per_batch
 from orescope.io.images import to_gray_float
 from orescope.measure.minerals import (
     association,
@@ -175,16 +174,11 @@ def segment_section(
     reduce = section_reduce(card, config)
     stacked = model_input(image, xpl, card.in_channels, config.align_xpl)
     pixels = resize_image(stacked, card.input_scale)
-    bands = multiscale_bands(
-        pixels,
-        loaded.network,
-        scales=config.scales,
-        normalise=zscore_normaliser(pixels, card.in_channels, card.fixed_stats),
-        tile=card.tile,
-        batch_size=config.batch_size or tiles_per_batch(card.tile),
-        tta=config.tta,
-        device=next(loaded.network.parameters()).device,
+    settings = InferenceSettings.for_model(
+        loaded, batch_size=config.batch_size, tta=config.tta, scales=config.scales
     )
+    normalise = zscore_normaliser(pixels, card.in_channels, card.fixed_stats)
+    bands = predict_bands(pixels, loaded.network, normalise, settings)
     if config.refine_px:
         bands = refine_bands(bands, brightness_rows(pixels), len(pixels), config.refine_px)
     classes = classes_from_bands(pixels.shape[:2], bands, reduce)

@@ -91,7 +91,10 @@ def run_particles(
     folders = [out / name for name in output_names(paths)]
     on_cpu = True
     if config.method == "model":  # loaded here, before any worker starts: one clear error
-        on_cpu = next(shared_model(config.model).network.parameters()).is_cpu
+        loaded = shared_model(config.model)
+        if loaded.card.architecture.spatial_dims != 2:
+            raise InputError(config.model, "is a model of volumes, not of images (--model)")
+        on_cpu = next(loaded.network.parameters()).is_cpu
     count = worker_count(workers, len(paths), on_cpu)
     jobs = list(zip(paths, folders, strict=True))
     results = map_in_order(partial(_process, config=config), jobs, count, "particles", progress)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, PositiveFloat, field_validator
 
 from orescope.infer.device import pick_device
 from orescope.infer.particles import segment_with_model
+from orescope.infer.settings import InferenceSettings
 from orescope.instances import otsu_instances, threshwater_instances
 from orescope.measure import (
     SIZE_MEASURES,
@@ -98,14 +99,14 @@ def shared_model(name_or_path: str) -> LoadedModel:
 def segment_particles(image: np.ndarray, config: ParticleConfig) -> np.ndarray:
     """Instance labels by the configured method: a trained model or a classical baseline."""
     if config.method == "model":
+        loaded = shared_model(config.model)
         return segment_with_model(
             image,
-            shared_model(config.model),
+            loaded,
             particle_px=config.particle_px,
-            tta=config.tta,
-            scales=config.scales,
             min_area_px=config.min_area_px,
             split=config.foreground_split,
+            settings=InferenceSettings.for_model(loaded, tta=config.tta, scales=config.scales),
         )
     if config.method == "otsu":
         return otsu_instances(image, config.threshold, config.polarity, config.min_area_px)

@@ -31,9 +31,9 @@ from orescope.errors import InputError
 from orescope.infer.chunks import segment_in_chunks
 from orescope.infer.particles import (
     estimate_volume_particle_px,
-    is_volume_model,
     segment_volume_chunk,
 )
+from orescope.infer.settings import InferenceSettings
 from orescope.instances.threshold import Polarity, volume_intensity
 from orescope.instances.threshwater import threshwater_instances
 from orescope.io import find_volumes, output_names, read_volume, write_image
@@ -179,7 +179,7 @@ def _segmenter(
         )
         return segment, 1.0
     loaded = shared_model(config.model)  # here, before any worker: one clear error
-    if not is_volume_model(loaded):
+    if loaded.card.architecture.spatial_dims != 3:
         raise InputError(config.model, "is a model of images, not of volumes (--model)")
     stats = volume_stats(volume)
     trained = loaded.card.particle_px
@@ -206,8 +206,9 @@ class _ModelChunks:
 
     def __call__(self, chunk: np.ndarray) -> np.ndarray:
         loaded = shared_model(self.model)
+        settings = InferenceSettings.for_model(loaded, tta=self.tta)
         return segment_volume_chunk(
-            chunk, loaded, self.stats, self.scale, self.tta, self.min_volume_px
+            chunk, loaded, self.stats, self.scale, self.min_volume_px, settings
         )
 
 

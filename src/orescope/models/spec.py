@@ -18,6 +18,13 @@ class ArchitectureSpec(BaseModel, extra="forbid"):
     )
     options: dict[str, Any] = Field(default_factory=dict, description="further model arguments")
 
+    @property
+    def spatial_dims(self) -> int:
+        """3 for a network of volumes (B×C×D×H×W), 2 for one of images."""
+        from orescope.models.registry import VOLUME_MODELS
+
+        return 3 if self.name in VOLUME_MODELS else 2
+
     def build(self, in_channels: int, classes: int) -> torch.nn.Module:
         from orescope.models.registry import ENCODERLESS, build_model
 

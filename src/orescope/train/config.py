@@ -171,7 +171,7 @@ class TrainConfig(BaseModel, extra="forbid"):
     @property
     def spatial_dims(self) -> int:
         """3 for a model of volumes, 2 for one of images."""
-        return 3 if self.architecture.name in VOLUME_MODELS else 2
+        return self.architecture.spatial_dims
 
     @property
     def in_channels(self) -> int:

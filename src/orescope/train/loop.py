@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 from orescope.errors import InputError
 from orescope.infer.device import pick_device
 from orescope.infer.particles import decode_particles, predict_particle_map, zscore_normaliser
-from orescope.infer.sliding_window import predict_classes
+from orescope.infer.settings import InferenceSettings, predict_map
 from orescope.infer.tiling import tiles_per_batch
 from orescope.metrics.instance import instance_metrics
 from orescope.metrics.pixel import confusion_matrix, confusion_metrics, pixel_metrics
@@ -76,6 +76,17 @@ def weight_average(model: torch.nn.Module, decay: float | None) -> AveragedModel
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
+def validation_settings(config: TrainConfig, model: torch.nn.Module) -> InferenceSettings:
+    """Whole images (volumes) are predicted in the configured tiles, as the card will say."""
+    tile = config.inference_tile
+    return InferenceSettings(
+        tile=tile,
+        batch_size=tiles_per_batch(tile, config.spatial_dims),
+        spatial_dims=config.spatial_dims,
+        device=next(model.parameters()).device,
+    )
+
+
 def predict_instances(
     model: torch.nn.Module, item: LabelledImage, config: TrainConfig
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -85,11 +96,9 @@ def predict_instances(
         item.image,
         model,
         config.target,
-        config.inference_tile,
         config.in_channels,
-        tiles_per_batch(config.inference_tile, config.spatial_dims),
+        validation_settings(config, model),
         stats=(item.mean, item.std),
-        spatial_dims=config.spatial_dims,
     )
     return particle_map, decode_particles(particle_map, config.target, config.particle_px)
 
@@ -115,21 +124,14 @@ def validate_sections(
     model: torch.nn.Module,
     images: list[LabelledImage],
     config: TrainConfig,
-    device: torch.device,
     num_classes: int,
 ) -> dict[str, float]:
     """Mean IoU over the classes present and pixel accuracy, from one confusion matrix over
     all validation images (a rare mineral is not judged on one image alone)."""
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
     for item in images:
-        predicted = predict_classes(
-            item.image,
-            model,
-            normalise=zscore_normaliser(item.image, config.in_channels, (item.mean, item.std)),
-            tile=config.inference_tile,
-            batch_size=tiles_per_batch(config.inference_tile),
-            device=device,
-        )
+        normalise = zscore_normaliser(item.image, config.in_channels, (item.mean, item.std))
+        predicted = predict_map(item.image, model, normalise, validation_settings(config, model))
         judged = item.labels != config.loss.ignore_index
         matrix += confusion_matrix(item.labels[judged], predicted[judged], num_classes)
     scores = confusion_metrics(matrix)
@@ -229,7 +231,7 @@ def train(
                 bar.update(task, advance=1, description=f"epoch {epoch + 1} loss {loss.item():.3f}")
             metrics = {}
             if val_images and config.target == "classes":
-                metrics = validate_sections(judged, val_images, config, device, len(names))
+                metrics = validate_sections(judged, val_images, config, len(names))
             elif val_images:
                 metrics = validate(judged, val_images, config)
             row = {"epoch": epoch + 1, "lr": rate, "train_loss": float(np.mean(losses))}
