@@ -38,7 +38,6 @@ import numpy as np
 from orescope.infer.guided import refine_bands
 from orescope.infer.multiscale import multiscale_bands
 from orescope.infer.ore_types import OreTypeVote
-from orescope.infer.particles import zscore_normaliser
 from orescope.infer.sliding_window import class_index, probabilities_from_bands
 from orescope.infer.tiling import tiles_per_batch
 from orescope.io import load_lumenstone, load_thinsections
@@ -50,6 +49,7 @@ from orescope.jobs.minerals import (
     section_reduce,
 )
 from orescope.metrics.pixel import auc, confusion_matrix, confusion_metrics
+from orescope.preprocess.normalise import zscore_normaliser
 from orescope.preprocess.resample import resize_image, resize_labels
 from orescope.zoo import CARD_FILE, load_model, read_card, write_card
 

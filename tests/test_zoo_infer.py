@@ -11,17 +11,13 @@ import yaml
 from safetensors.torch import load_file
 
 from orescope.errors import InputError
-from orescope.infer.particles import (
-    channel_stats,
-    estimate_particle_px,
-    segment_with_model,
-    zscore_normaliser,
-)
+from orescope.infer.particles import estimate_particle_px, segment_with_model
 from orescope.infer.settings import InferenceSettings
 from orescope.instances.border_core import encode_border_core
 from orescope.models.spec import ArchitectureSpec
 from orescope.models.weights import save_weights
 from orescope.preprocess import median_diameter_px
+from orescope.preprocess.normalise import channel_stats, zscore_normaliser
 from orescope.zoo import (
     LoadedModel,
     ModelCard,

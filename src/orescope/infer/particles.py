@@ -4,20 +4,17 @@ of a CT volume goes the same way, with the volume's statistics and particle size
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
-from typing import Literal
 
-import cv2
 import numpy as np
 import torch
 
-from orescope.errors import InputError
 from orescope.infer.settings import InferenceSettings, predict_map
-from orescope.instances.border_core import core_map, decode_core_map
-from orescope.instances.components import connected_components, remove_small
-from orescope.instances.threshwater import split_touching
+from orescope.instances.border_core import core_map
+from orescope.instances.components import remove_small
+from orescope.instances.decode import ForegroundSplit, decode_particles
 from orescope.preprocess.intensity import IntensityStats
+from orescope.preprocess.normalise import zscore_normaliser
 from orescope.preprocess.resample import (
     median_diameter_px,
     resize_image,
@@ -28,109 +25,7 @@ from orescope.preprocess.resample import (
 from orescope.zoo import LoadedModel
 from orescope.zoo.card import Target
 
-STATS_SAMPLES = 1_000_000  # most pixels sampled for the image statistics: plenty for mean and std
 PROBE_PX = 512  # side of the central crop on which the particle size is estimated
-_OPENCV_STATS_TYPES = tuple(map(np.dtype, (np.uint8, np.uint16, np.int16, np.float32, np.float64)))
-
-
-def stats_sample(image: np.ndarray) -> np.ndarray:
-    """A regular subsample (a view) of at most about ``STATS_SAMPLES`` pixels of ``image``, on
-    which its statistics are computed, so panoramas stay cheap."""
-    step = max(1, int(np.ceil(np.sqrt(image.shape[0] * image.shape[1] / STATS_SAMPLES))))
-    return image[::step, ::step]
-
-
-def channel_stats(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and std (float32) of an image, from a regular subsample so panoramas
-    stay cheap. OpenCV sums in double precision without a float copy of the sample: ten
-    times faster than NumPy's statistics of a float32 copy, and free of their rounding."""
-    channels = image.shape[2] if image.ndim == 3 else 1
-    sample = stats_sample(image).reshape(-1, 1, channels)
-    if sample.dtype not in _OPENCV_STATS_TYPES:
-        sample = sample.astype(np.float64)
-    mean, std = np.empty(channels, np.float32), np.empty(channels, np.float32)
-    for first in range(0, channels, 4):  # OpenCV's statistics take up to 4 channels at once
-        part = np.ascontiguousarray(sample[..., first : first + 4])
-        mean[first : first + 4], std[first : first + 4] = (
-            values.ravel() for values in cv2.meanStdDev(part)
-        )
-    return mean, np.maximum(std, np.float32(1e-6))
-
-
-def zscore_normaliser(
-    image: np.ndarray,
-    in_channels: int,
-    stats: tuple[np.ndarray, np.ndarray] | None = None,
-    spatial_dims: int = 2,
-) -> Callable[[np.ndarray], np.ndarray]:
-    """Tile normaliser with the whole image's statistics, so tiles agree with each other, or
-    with fixed ``stats`` (mean, std per model channel: a card's ``fixed_stats``).
-    A gray image feeds a colour model by repeating its one channel; an alpha channel is
-    ignored. A model that needs channels the image does not have is refused. A volume
-    (``spatial_dims=3``: D×H×W or D×H×W×C) gets d×h×w×C crops to C×d×h×w."""
-    channels = image.shape[spatial_dims] if image.ndim == spatial_dims + 1 else 1
-    used = in_channels if channels == in_channels + 1 == 4 else channels
-    if used != in_channels and not (channels == 1 and in_channels == 3):
-        raise InputError(
-            None, f"the model expects {in_channels} channels, the image has {channels}"
-        )
-    if stats is None:
-        flat = image if spatial_dims == 2 else image.reshape(image.shape[0], -1, channels)
-        mean, std = channel_stats(flat)
-    else:
-        mean, std = (np.asarray(values, np.float32)[:in_channels] for values in stats)
-        if used != in_channels:  # a gray image: its one channel against the channels' average
-            mean, std = mean.mean(keepdims=True), std.mean(keepdims=True)
-    per_channel = (slice(0, used), *(None,) * spatial_dims)
-    mean, std = mean[per_channel], std[per_channel]
-
-    def normalise(crop: np.ndarray) -> np.ndarray:
-        planes = np.moveaxis(crop.reshape(*crop.shape[:spatial_dims], channels)[..., :used], -1, 0)
-        # written straight into a C×h×w buffer: ten times faster than normalising h×w×C
-        # and transposing after
-        values = np.empty(planes.shape, np.float32)
-        np.subtract(planes, mean, out=values, dtype=np.float32)
-        values /= std
-        return values if used == in_channels else np.repeat(values, in_channels, axis=0)
-
-    return normalise
-
-
-ForegroundSplit = Literal["watershed", "components"]
-
-
-def min_core_px(particle_px: float | None, spatial_dims: int = 2) -> int:
-    """Smallest seed a border-core decoding trusts: 1/48 of the squared trained particle
-    diameter (12 px at 24 px), measured best on held-out scenes (bench/border_core_decoding.py);
-    smaller seeds are mostly texture that would split a particle. In a volume: the ball whose
-    diameter is that seed disk's (a sixth of the particle's), 9 voxels at 16."""
-    if spatial_dims == 2:
-        return max(4, round((particle_px or 0) ** 2 / 48))
-    diameter = (particle_px or 0) * np.sqrt(4 / (48 * np.pi))
-    return max(4, round(np.pi / 6 * diameter**3))
-
-
-def decode_particles(
-    particle_map: np.ndarray,
-    target: Target,
-    particle_px: float | None,
-    split: ForegroundSplit = "watershed",
-    min_area_px: int = 4,
-    every_seed: bool = False,
-) -> np.ndarray:
-    """Instances from a model's per-pixel (per-voxel) map (:func:`predict_particle_map`):
-    border-core maps by their seeds, foreground masks by watershed or connected components.
-    ``every_seed``
-    takes each core the argmax would (the size probe: small particles have small cores, and
-    dropping them would bias the median size up)."""
-    if target == "border_core" and every_seed:
-        return decode_core_map(particle_map, 0.5, min_core_px=4, min_area_px=min_area_px)
-    if target == "border_core":
-        smallest = min_core_px(particle_px, particle_map.ndim)
-        return decode_core_map(particle_map, min_core_px=smallest, min_area_px=min_area_px)
-    if split == "components":
-        return connected_components(particle_map > 0, min_area_px=min_area_px)
-    return split_touching(particle_map > 0, min_area_px=min_area_px)
 
 
 def predict_particle_map(

@@ -14,7 +14,6 @@ from orescope.errors import InputError
 from orescope.infer.device import pick_device
 from orescope.infer.guided import refine_bands
 from orescope.infer.ore_types import OreTypeVote
-from orescope.infer.particles import stats_sample, zscore_normaliser
 from orescope.infer.settings import InferenceSettings, predict_bands
 from orescope.infer.sliding_window import Reduce, class_index_among, classes_from_bands
 from orescope.io.images import to_gray_float
@@ -31,6 +30,7 @@ from orescope.preprocess.colour import (
     fit_colour_correction,
     region_colours,
 )
+from orescope.preprocess.normalise import stats_sample, zscore_normaliser
 from orescope.preprocess.resample import resize_image, resize_labels
 from orescope.zoo import LoadedModel, ModelCard, load_model
 

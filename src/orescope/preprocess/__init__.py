@@ -2,6 +2,7 @@
 normalisation."""
 
 from orescope.preprocess.intensity import IntensityStats, sample_voxels, volume_stats
+from orescope.preprocess.normalise import channel_stats, zscore_normaliser
 from orescope.preprocess.resample import (
     median_diameter_px,
     resize_image,
@@ -12,6 +13,7 @@ from orescope.preprocess.resample import (
 
 __all__ = [
     "IntensityStats",
+    "channel_stats",
     "median_diameter_px",
     "resize_image",
     "resize_labels",
@@ -19,4 +21,5 @@ __all__ = [
     "sample_voxels",
     "size_scale",
     "volume_stats",
+    "zscore_normaliser",
 ]

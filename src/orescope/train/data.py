@@ -15,7 +15,6 @@ import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from orescope.errors import InputError
-from orescope.infer.particles import channel_stats
 from orescope.instances.border_core import encode_border_core
 from orescope.io.classes import ClassRegistry
 from orescope.io.datasets import (
@@ -27,6 +26,7 @@ from orescope.io.datasets import (
 )
 from orescope.preprocess.align import align_to
 from orescope.preprocess.intensity import volume_stats
+from orescope.preprocess.normalise import channel_stats
 from orescope.preprocess.resample import (
     median_diameter_px,
     resize_image,

@@ -16,13 +16,15 @@ from torch.utils.data import DataLoader
 
 from orescope.errors import InputError
 from orescope.infer.device import pick_device
-from orescope.infer.particles import decode_particles, predict_particle_map, zscore_normaliser
+from orescope.infer.particles import predict_particle_map
 from orescope.infer.settings import InferenceSettings, predict_map
 from orescope.infer.tiling import tiles_per_batch
+from orescope.instances.decode import decode_particles
 from orescope.metrics.instance import instance_metrics
 from orescope.metrics.pixel import confusion_matrix, confusion_metrics, pixel_metrics
 from orescope.models.registry import channels_last_format
 from orescope.models.weights import load_weights
+from orescope.preprocess.normalise import zscore_normaliser
 from orescope.train.card import class_table, inherit_from, model_card, reference_colours
 from orescope.train.checkpoint import load_checkpoint, save_checkpoint
 from orescope.train.config import OptimizerConfig, TrainConfig
