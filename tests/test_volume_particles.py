@@ -75,3 +75,11 @@ def test_a_volume_in_zarr_is_measured_block_by_block_to_the_same_table():
     in_memory = measure_volume_particles(labels, (0.5, 0.1, 0.1), intensity)
     from_disk = measure_volume_particles(stored, (0.5, 0.1, 0.1), intensity, chunk=10)
     pd.testing.assert_frame_equal(in_memory, from_disk)
+
+
+def test_a_chain_of_voxels_touching_at_corners_is_measured_on_its_bare_mask():
+    labels = np.zeros((12, 12, 12), np.uint32)
+    for step in range(2, 10):
+        labels[step, step, step] = 3  # a diagonal chain: smoothing would melt it below 0.5
+    row = measure_volume_particles(labels).set_index("label").loc[3]
+    assert row["voxels"] == 8 and np.isfinite(row["surface_px2"]) and row["surface_px2"] > 0

@@ -124,8 +124,11 @@ def _measure_one(
     axes = 2 * np.sqrt(5 * np.clip(np.sort(np.linalg.eigvalsh(spread))[::-1], 0, None))
     # smoothed a little first: on the bare voxel staircase the surface of a ball comes out
     # 3-7 % too large, smoothed by half a voxel within 3 % (tests/test_volume_particles.py)
-    smooth = ndimage.gaussian_filter(np.pad(mask, 2).astype(np.float32), SURFACE_SMOOTHING)
-    vertices, faces, _, _ = marching_cubes(smooth, level=0.5, spacing=tuple(spacing))
+    # a particle too thin for that (a chain of voxels touching at edges) keeps its bare mask
+    bare = np.pad(mask, 2).astype(np.float32)
+    smooth = ndimage.gaussian_filter(bare, SURFACE_SMOOTHING)
+    field = smooth if smooth.max() > 0.5 else bare
+    vertices, faces, _, _ = marching_cubes(field, level=0.5, spacing=tuple(spacing))
     surface = float(mesh_surface_area(vertices, faces))
     centroid = coordinates.mean(axis=0)
     row: dict[str, float | int | bool] = {
