@@ -207,3 +207,22 @@ def test_a_model_of_images_is_refused_for_volumes(scans, tmp_path):
     assert result.exit_code == 2
     assert "is a model of images, not of volumes" in result.output
     assert not (tmp_path / "out" / "volume_000" / "labels.zarr").exists()
+
+
+def test_a_model_of_volumes_is_refused_for_images(tmp_path, tiny_volume_model):
+    tifffile.imwrite(tmp_path / "photo.tif", np.zeros((64, 64, 3), np.uint8))
+    image = tmp_path / "photo.tif"
+    result = CliRunner().invoke(
+        app,
+        [
+            "predict",
+            "particles",
+            str(image),
+            "--out",
+            str(tmp_path / "out"),
+            "--model",
+            str(tiny_volume_model),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "is a model of volumes, not of images" in result.output
