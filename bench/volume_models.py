@@ -6,7 +6,8 @@ the equivalent-sphere-diameter P50 (results in bench/results/volume_models.json)
     python bench/volume_models.py [--model ct-particles] [--count 4] [--side 128]
 
 The model runs twice: with the volume's true median particle size given (``--particle-size``),
-and with the size it measures itself.
+and with the size it measures itself. ``--write-card`` records the zoo model's scores on its
+card.
 """
 
 from __future__ import annotations
@@ -26,9 +27,20 @@ from orescope.jobs.volume_run import VolumeJobConfig, run_volumes
 from orescope.preprocess.resample import median_diameter_px
 from orescope.train.config import read_train_config
 from orescope.train.data import synth_volumes
+from orescope.zoo import CARD_FILE, read_card, resolve_model_dir, write_card
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACING_MM = 0.01
+CARD_SCORES = (
+    "f1_match",
+    "f1_instance",
+    "merger_ratio",
+    "splitter_ratio",
+    "ap50",
+    "voxel_f1",
+    "p50_relative_error",
+    "seconds",
+)
 TEST_SEED = 9000  # the split rule of configs/ct_particles.yaml: test volumes from seed 9000
 
 
@@ -39,6 +51,7 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=128)
     parser.add_argument("--chunk", type=int, default=96)
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/volume_models.json")
+    parser.add_argument("--write-card", action="store_true", help="scores onto the model's card")
     args = parser.parse_args()
     config = read_train_config(ROOT / "configs/ct_particles.yaml")
     spec = config.val[0].model_copy(
@@ -84,6 +97,20 @@ def main() -> None:
             results["methods"][method] = {"mean": mean, "volumes": per_volume}
             print(method, "mean", {k: round(v, 4) for k, v in mean.items()})
     args.out.write_text(json.dumps(results, indent=2) + "\n")
+    if args.write_card:
+        record_on_card(args.model, results, args.count, args.side)
+
+
+def record_on_card(model: str, results: dict, count: int, side: int) -> None:
+    """The model's scores on the test volumes, by the size setting, onto its card."""
+    folder = resolve_model_dir(model)
+    card = read_card(folder / CARD_FILE)
+    data = f"held-out synthetic volumes ({count} x {side}³, seeds {TEST_SEED}+)"
+    for method, suffix in (("model, measured size", ""), ("model, true size", ", size given")):
+        mean = results["methods"][method]["mean"]
+        card.metrics[data + suffix] = {k: mean[k] for k in CARD_SCORES}
+    write_card(folder / CARD_FILE, card)
+    print(f"scores written to {folder / CARD_FILE}")
 
 
 if __name__ == "__main__":
