@@ -106,7 +106,10 @@ def record_on_card(model: str, results: dict, count: int, side: int) -> None:
     folder = resolve_model_dir(model)
     card = read_card(folder / CARD_FILE)
     data = f"held-out synthetic volumes ({count} x {side}³, seeds {TEST_SEED}+)"
-    for method, suffix in (("model, measured size", ""), ("model, true size", ", size given")):
+    for method, suffix in (
+        ("model, measured size", ""),
+        ("model, true size", ", with --particle-size the reference's median ESD"),
+    ):
         mean = results["methods"][method]["mean"]
         card.metrics[data + suffix] = {k: mean[k] for k in CARD_SCORES}
     write_card(folder / CARD_FILE, card)
