@@ -66,7 +66,11 @@ def main() -> None:
         "model, true size": {"method": "model", "model": args.model},
         "model, measured size": {"method": "model", "model": args.model},
     }
-    results: dict = {"test_volumes": spec.model_dump(mode="json"), "methods": {}}
+    results: dict = {
+        "test_volumes": spec.model_dump(mode="json"),
+        "settings": {"chunk": args.chunk, "halo": 16, "spacing_mm": SPACING_MM},
+        "methods": {},
+    }
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         truths, sizes = {}, {}
