@@ -5,7 +5,10 @@ volumes of 256³ and 512³ voxels: memory should stay flat as the volume grows e
     python bench/volume_throughput.py [--sides 256,512] [--workers 2]
 
 Each volume is generated and written to zarr in one process, and predicted by the command line
-in another, which reports its own peak resident memory (the generation's is not counted).
+in another, which reports its own peak resident memory (the generation's is not counted). The
+peak of importing the job alone is recorded beside them (``import_peak_gb``: PyTorch and the
+model libraries, loaded whatever the method), and the largest volume's peak over the
+smallest's (``peak_growth``).
 """
 
 from __future__ import annotations
@@ -37,6 +40,11 @@ except SystemExit as done:
     assert not done.code, done.code
 print("peak_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
+IMPORT = """
+import resource
+import orescope.jobs.volume_run
+print("peak_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
 
 
 def main() -> None:
@@ -46,6 +54,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/volume_throughput.json")
     args = parser.parse_args()
     results: dict = {"method": "threshwater", "chunk": 128, "halo": 16, "workers": args.workers}
+    results["import_peak_gb"] = _peak_kb([sys.executable, "-c", IMPORT]) / 1e6
+    peaks: list[int] = []
     with tempfile.TemporaryDirectory() as scratch:
         for side in map(int, args.sides.split(",")):
             volume = Path(scratch) / f"volume_{side}.zarr"
@@ -54,11 +64,9 @@ def main() -> None:
             command = [sys.executable, "-c", PREDICT, "predict", "volume", str(volume)]
             options = ["--out", str(Path(scratch) / f"out_{side}"), "--spacing", "0.01"]
             options += ["--workers", str(args.workers)]
-            shown = subprocess.run(
-                [*command, *options], check=True, capture_output=True, text=True
-            ).stdout
+            peak_kb = _peak_kb([*command, *options])
             seconds = time.perf_counter() - started
-            peak_kb = int(shown.split("peak_kb")[-1].split()[0])
+            peaks.append(peak_kb)
             results[f"{side}^3"] = {
                 "voxels": side**3,
                 "seconds": seconds,
@@ -66,7 +74,14 @@ def main() -> None:
                 "peak_gb": peak_kb / 1e6,
             }
             print(side, results[f"{side}^3"])
+    results["peak_growth"] = peaks[-1] / peaks[0]
     args.out.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def _peak_kb(command: list[str]) -> int:
+    """The peak resident memory (kB) that ``command`` (a Python process) prints last."""
+    shown = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return int(shown.split("peak_kb")[-1].split()[0])
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
-from orescope.io.volumes import volume_blocks
+from orescope.io.volumes import read_block, volume_blocks
 
 Segmenter = Callable[[np.ndarray], np.ndarray]
 Mapper = Callable[..., Iterable[Any]]
@@ -65,9 +65,10 @@ def segment_in_chunks(
     order = np.argsort(first_seen)
     lookup = np.zeros(total + 1, np.uint32)
     lookup[1:] = np.argsort(order)[numbered] + 1
-    for core, offset in zip(cores, offsets, strict=True):
-        local = np.asarray(out[core])
-        out[core] = np.where(local > 0, lookup[local.astype(np.int64) + offset], 0)
+    for core, offset, count in zip(cores, offsets, counts, strict=True):
+        own = np.zeros(count + 1, np.uint32)  # the core's ids 1..count, 0 staying 0
+        own[1:] = lookup[offset + 1 : offset + count + 1]
+        out[core] = own[np.asarray(out[core])]
     return int(first_seen.size)
 
 
@@ -78,16 +79,16 @@ def _segment_core(volume: Any, segment: Segmenter, out: Any, halo: int, core: tu
         slice(max(c.start - halo, 0), min(c.stop + halo, size))
         for c, size in zip(core, volume.shape, strict=True)
     )
-    labels = np.asarray(segment(np.asarray(volume[padded])))
+    labels = np.asarray(segment(read_block(volume, padded)))
     inner = tuple(
         slice(c.start - p.start, c.stop - p.start) for c, p in zip(core, padded, strict=True)
     )
     kept = labels[inner]
-    ids, renumbered = np.unique(kept, return_inverse=True)
-    renumbered = renumbered.reshape(kept.shape).astype(np.uint32)
-    if ids[0] != 0:
-        renumbered += 1  # no background in this core: ids start at 1 all the same
-    out[core] = renumbered
+    ids = np.flatnonzero(np.bincount(kept.ravel()))  # the ids in the core, in their order
+    renumber = np.zeros(ids[-1] + 1, np.uint32)
+    # 1..n, 0 staying 0; a core without background starts at 1 all the same
+    renumber[ids] = np.arange(ids.size) + (ids[0] != 0)
+    out[core] = renumber[kept]
     return int(ids.size - (ids[0] == 0))
 
 

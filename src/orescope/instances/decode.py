@@ -14,6 +14,8 @@ from orescope.instances.threshwater import split_touching
 from orescope.zoo.card import Target
 
 ForegroundSplit = Literal["watershed", "components"]
+# P(core) above which a voxel seeds a particle in a volume (images: decode_core_map's 0.7)
+CORE_THRESHOLD_3D = 0.7
 
 
 def min_core_px(particle_px: float | None, spatial_dims: int = 2) -> int:
@@ -41,8 +43,11 @@ def decode_particles(
     bias the median size up)."""
     if target == "border_core" and every_seed:
         return decode_core_map(particle_map, 0.5, min_core_px=4, min_area_px=min_area_px)
+    if target == "border_core" and particle_map.ndim == 3:
+        smallest = min_core_px(particle_px, 3)
+        return decode_core_map(particle_map, CORE_THRESHOLD_3D, smallest, min_area_px)
     if target == "border_core":
-        smallest = min_core_px(particle_px, particle_map.ndim)
+        smallest = min_core_px(particle_px)
         return decode_core_map(particle_map, min_core_px=smallest, min_area_px=min_area_px)
     if split == "components":
         return connected_components(particle_map > 0, min_area_px=min_area_px)

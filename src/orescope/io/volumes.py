@@ -98,6 +98,17 @@ def volume_blocks(shape: tuple[int, ...], chunk: int) -> list[tuple[slice, ...]]
     ]
 
 
+def read_block(volume: Any, box: tuple[slice, ...]) -> np.ndarray:
+    """``volume[box]`` in memory, from any array that slices lazily (zarr, dask, a memory
+    map). A dask array is read in the calling thread: dask's default, a pool of threads for
+    each thread that asks, costs more than a block that decodes in milliseconds, and
+    multiplies the allocator's per-thread arenas, each keeping memory it has freed."""
+    block = volume[box]
+    if isinstance(block, da.Array):
+        return np.asarray(block.compute(scheduler="synchronous"))
+    return np.asarray(block)
+
+
 def find_volumes(inputs: Sequence[str | Path]) -> list[Path]:
     """The volumes named by ``inputs``: files and zarr folders as they are; a folder of TIFF
     stacks or zarr folders, each of them (sorted); any other folder, one volume of slices.
