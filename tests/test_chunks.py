@@ -59,3 +59,10 @@ def test_touching_particles_across_a_face_stay_apart_and_workers_change_nothing(
     # sees, so outlines differ by a voxel here and there)
     scores = instance_metrics(whole, alone)
     assert scores["ap50"] == 1.0 and scores["n_mergers"] == scores["n_splitters"] == 0
+
+
+def test_a_particle_filling_whole_cores_comes_back_as_one():
+    volume = np.zeros((20, 20, 20), np.uint8)
+    volume[:, :, :15] = 1  # the cores along x = 0..9 hold no background at all
+    found = _stitched(volume, partial(connected_components, min_area_px=1), chunk=10, halo=2)
+    assert np.array_equal(found, volume)

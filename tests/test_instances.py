@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 from skimage.draw import disk
+from skimage.morphology import h_maxima
 
 from orescope.instances import (
     connected_components,
@@ -12,6 +13,7 @@ from orescope.instances import (
     typical_radius_px,
 )
 from orescope.instances.components import label_regions
+from orescope.instances.threshwater import _distance_map, _h_maxima
 from orescope.metrics import instance_metrics
 
 
@@ -89,6 +91,22 @@ def test_typical_radius_of_disks():
     mask[disk((30, 30), 12)] = True
     mask[disk((70, 70), 12)] = True
     assert typical_radius_px(mask) == pytest.approx(12, abs=1)
+
+
+@pytest.mark.parametrize("shape", [(50,), (30, 41), (13, 11, 17)])
+@pytest.mark.parametrize("h", [0.5, 2.3, 7.0])
+def test_h_maxima_and_distance_map_are_scikit_image_s_and_scipy_s_value_for_value(shape, h):
+    rng = np.random.default_rng(len(shape))
+    smooth = ndimage.gaussian_filter(rng.random(shape) * 20, 1.0)
+    plateaus = np.round(rng.random(shape) * 6)  # ties everywhere: the sort's order matters
+    for image in (smooth, plateaus, np.zeros(shape), ndimage.distance_transform_edt(smooth > 9)):
+        np.testing.assert_array_equal(_h_maxima(image, h), h_maxima(image, h), strict=True)
+    mask = rng.random(shape) < 0.7
+    np.testing.assert_array_equal(
+        _distance_map(mask), ndimage.distance_transform_edt(mask), strict=True
+    )
+    with pytest.raises(ValueError, match="positive"):
+        _h_maxima(smooth, 0)
 
 
 def _two_touching_balls(dtype=np.uint16) -> tuple[np.ndarray, np.ndarray]:

@@ -1,5 +1,7 @@
 """Volumes read lazily from every supported layout, with their spacing, and written as OME-Zarr."""
 
+import threading
+
 import dask.array as da
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ from typer.testing import CliRunner
 from orescope.cli.main import app
 from orescope.errors import InputError
 from orescope.io import write_image
-from orescope.io.volumes import read_volume, write_ome_zarr
+from orescope.io.volumes import read_block, read_volume, write_ome_zarr
 
 runner = CliRunner()
 
@@ -111,3 +113,24 @@ def test_convert_writes_ome_zarr_and_refuses_a_volume_without_spacing(tmp_path):
     done = runner.invoke(app, ["convert", str(tmp_path / "v.tif"), str(out), "--spacing", "0.05"])
     assert done.exit_code == 0, done.output
     assert read_volume(out).spacing_mm == pytest.approx((0.05, 0.05, 0.05))
+
+
+def test_a_block_is_read_in_the_calling_thread_from_dask_zarr_or_memory(tmp_path):
+    scan = _scan()
+    readers = set()
+
+    def read(block: np.ndarray) -> np.ndarray:
+        readers.add(threading.get_ident())
+        return block
+
+    lazy = da.from_array(scan, chunks=(2, 10, 10)).map_blocks(read)
+    stored = zarr.create_array(
+        tmp_path / "scan.zarr", shape=scan.shape, chunks=(2, 10, 10), dtype="u2"
+    )
+    stored[:] = scan
+    box = (slice(1, 5), slice(3, 17), slice(8, 29))
+    for volume in (lazy, stored, scan):
+        block = read_block(volume, box)
+        assert isinstance(block, np.ndarray)
+        np.testing.assert_array_equal(block, scan[box])
+    assert readers == {threading.get_ident()}  # not a pool of dask's
