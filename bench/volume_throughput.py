@@ -1,8 +1,9 @@
-"""Time and peak memory of ``predict volume`` (ThreshWater, chunks of 128 voxels) on synthetic
-volumes of 256³ and 512³ voxels: memory should stay flat as the volume grows eightfold
-(results in bench/results/volume_throughput.json).
+"""Time and peak memory of ``predict volume`` (ThreshWater, or ``--method model`` with
+``ct-particles`` and the particle size given) in chunks of 128 voxels on synthetic volumes of
+256³ and 512³ voxels: memory should stay flat as the volume grows eightfold (results in
+bench/results/volume_throughput.json, volume_throughput_model.json for the model).
 
-    python bench/volume_throughput.py [--sides 256,512] [--workers 2]
+    python bench/volume_throughput.py [--sides 256,512] [--workers 2] [--method model]
 
 Each volume is generated and written to zarr in one process, and predicted by the command line
 in another, which reports its own peak resident memory (the generation's is not counted). The
@@ -51,9 +52,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sides", default="256,512")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench/results/volume_throughput.json")
+    parser.add_argument("--method", choices=("threshwater", "model"), default="threshwater")
+    parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    results: dict = {"method": "threshwater", "chunk": 128, "halo": 16, "workers": args.workers}
+    suffix = "" if args.method == "threshwater" else "_model"
+    out_file = args.out or ROOT / f"bench/results/volume_throughput{suffix}.json"
+    results: dict = {"method": args.method, "chunk": 128, "halo": 16, "workers": args.workers}
     results["import_peak_gb"] = _peak_kb([sys.executable, "-c", IMPORT]) / 1e6
     peaks: list[int] = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -63,7 +67,9 @@ def main() -> None:
             started = time.perf_counter()
             command = [sys.executable, "-c", PREDICT, "predict", "volume", str(volume)]
             options = ["--out", str(Path(scratch) / f"out_{side}"), "--spacing", "0.01"]
-            options += ["--workers", str(args.workers)]
+            options += ["--workers", str(args.workers), "--method", args.method]
+            if args.method == "model":  # the synthetic particles' median ESD (x50 0.15 mm)
+                options += ["--particle-size", "0.15"]
             peak_kb = _peak_kb([*command, *options])
             seconds = time.perf_counter() - started
             peaks.append(peak_kb)
@@ -75,7 +81,7 @@ def main() -> None:
             }
             print(side, results[f"{side}^3"])
     results["peak_growth"] = peaks[-1] / peaks[0]
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    out_file.write_text(json.dumps(results, indent=2) + "\n")
 
 
 def _peak_kb(command: list[str]) -> int:
