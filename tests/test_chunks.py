@@ -66,3 +66,13 @@ def test_a_particle_filling_whole_cores_comes_back_as_one():
     volume[:, :, :15] = 1  # the cores along x = 0..9 hold no background at all
     found = _stitched(volume, partial(connected_components, min_area_px=1), chunk=10, halo=2)
     assert np.array_equal(found, volume)
+
+
+def test_every_block_keeps_its_full_size_where_the_volume_allows():
+    from orescope.infer.chunks import _context
+
+    # a thin last core (96..100 of 100) gets context from inside, not a thin block
+    assert _context(slice(96, 100), 100, 32, 8) == slice(52, 100)
+    assert _context(slice(0, 32), 100, 32, 8) == slice(0, 48)
+    assert _context(slice(32, 64), 100, 32, 8) == slice(24, 72)
+    assert _context(slice(0, 20), 20, 32, 8) == slice(0, 20)  # the volume is smaller

@@ -52,6 +52,13 @@ HEADLINES: dict[str, Headline] = {
         "miou",
         "mIoU",
     ),
+    "ct-particles": Headline(
+        "particles of a micro-CT scan in resin → one label per particle in 3D, sized in mm "
+        "(`predict volume --method model`)",
+        "held-out synthetic volumes",
+        "f1_match",
+        "F1_match",
+    ),
 }
 # words that mark a metrics section measured with other than the default settings
 VARIANT_MARKERS = (

@@ -53,7 +53,7 @@ def segment_in_chunks(
     [0, 1]
     """
     cores = volume_blocks(tuple(volume.shape), chunk)
-    task = partial(_segment_core, volume, segment, out, halo)
+    task = partial(_segment_core, volume, segment, out, chunk, halo)
     counts = np.fromiter(map(task, cores), dtype=np.int64, count=len(cores))
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
     total = int(counts.sum())
@@ -72,12 +72,22 @@ def segment_in_chunks(
     return int(first_seen.size)
 
 
-def _segment_core(volume: Any, segment: Segmenter, out: Any, halo: int, core: tuple) -> int:
-    """Segment one core with its halo, write its own labels (1..n, in their order) to
+def _context(core: slice, size: int, chunk: int, halo: int) -> slice:
+    """The block segmented for ``core`` along one axis: the core and ``halo`` voxels on each
+    side, moved inward at the volume's ends so that it keeps its full ``chunk + 2·halo`` (a
+    thin last core gets more context, not a thin block: a model sees every block alike)."""
+    want = min(chunk + 2 * halo, size)
+    first = min(max(core.start - halo, 0), size - want)
+    return slice(first, first + want)
+
+
+def _segment_core(
+    volume: Any, segment: Segmenter, out: Any, chunk: int, halo: int, core: tuple
+) -> int:
+    """Segment one core with its context, write its own labels (1..n, in their order) to
     ``out``; return n."""
     padded = tuple(
-        slice(max(c.start - halo, 0), min(c.stop + halo, size))
-        for c, size in zip(core, volume.shape, strict=True)
+        _context(c, size, chunk, halo) for c, size in zip(core, volume.shape, strict=True)
     )
     labels = np.asarray(segment(read_block(volume, padded)))
     inner = tuple(
