@@ -134,3 +134,16 @@ def test_a_volume_is_not_read_as_an_rgb_image():
     mask, threshold = foreground_mask(volume, volume=True, min_area_px=1)
     assert mask.shape == volume.shape and 0 < threshold < 127 / 255
     assert abs(int(mask.sum()) - int((labels > 0).sum())) < 0.1 * (labels > 0).sum()
+
+
+def test_faint_particles_go_and_dark_ones_stay_with_dark_polarity():
+    from orescope.instances.threshold import keep_contrasting
+
+    labels = np.zeros((4, 6, 6), np.uint32)
+    labels[:, :2], labels[:, 3:5], labels[0, 5, 5] = 1, 2, 3
+    intensity = np.full(labels.shape, 0.5, np.float32)
+    intensity[:, :2], intensity[:, 3:5] = 0.2, 0.7  # particle 1 darker, 2 brighter
+    bright = keep_contrasting(labels.copy(), intensity, 0.6, "bright")
+    assert sorted(np.unique(bright).tolist()) == [0, 2]
+    dark = keep_contrasting(labels.copy(), intensity, 0.4, "dark")
+    assert sorted(np.unique(dark).tolist()) == [0, 1]

@@ -226,6 +226,12 @@ def volume(
         ),
     ] = None,
     tta: Annotated[bool, typer.Option(help="Average the model over 8 mirrored copies.")] = False,
+    contrast_filter: Annotated[
+        bool,
+        typer.Option(
+            help="Model: drop particles no denser than the resin (Otsu threshold of the volume)."
+        ),
+    ] = True,
     size_measure: Annotated[
         str, typer.Option(help="PSD size: esd, axis_major, axis_middle or axis_minor.")
     ] = "esd",
@@ -261,6 +267,7 @@ def volume(
             "model": model,
             "particle_size_mm": particle_size,
             "tta": tta,
+            "contrast_filter": contrast_filter,
             "spacing_mm": parse_spacing(spacing),
             "size_measure": size_measure,
             "include_border": include_border,

@@ -50,3 +50,30 @@ def volume_intensity(volume: np.ndarray) -> np.ndarray:
     if np.issubdtype(volume.dtype, np.integer):
         return volume.astype(np.float32) / np.float32(np.iinfo(volume.dtype).max)
     return volume.astype(np.float32)
+
+
+def keep_contrasting(
+    labels: np.ndarray, intensity: np.ndarray, threshold: float, polarity: Polarity
+) -> np.ndarray:
+    """``labels`` without the particles whose mean ``intensity`` lies on the background's
+    side of ``threshold`` (below it for bright particles, above it for dark ones): what a
+    model takes for a particle in the resin — filler grains, ring and streak artefacts — is
+    fainter than any particle there is. Dropped in place.
+
+    Examples
+    --------
+    >>> labels = np.array([[1, 1, 0, 2, 2]], dtype=np.uint32)
+    >>> intensity = np.array([[0.9, 0.8, 0.1, 0.3, 0.2]], dtype=np.float32)
+    >>> keep_contrasting(labels, intensity, 0.5, "bright").tolist()
+    [[1, 1, 0, 0, 0]]
+    """
+    if not labels.any():
+        return labels
+    count = int(labels.max()) + 1
+    sums = np.bincount(labels.ravel(), weights=intensity.ravel(), minlength=count)
+    sizes = np.bincount(labels.ravel(), minlength=count)
+    means = sums / np.maximum(sizes, 1)
+    faint = means < threshold if polarity == "bright" else means > threshold
+    faint[0] = False
+    labels[faint[labels]] = 0
+    return labels

@@ -34,7 +34,7 @@ from orescope.infer.particles import (
     segment_volume_chunk,
 )
 from orescope.infer.settings import InferenceSettings
-from orescope.instances.threshold import Polarity, volume_intensity
+from orescope.instances.threshold import Polarity, keep_contrasting, volume_intensity
 from orescope.instances.threshwater import threshwater_instances
 from orescope.io import find_volumes, output_names, read_volume, write_image
 from orescope.jobs.particle_run import RunOutcome
@@ -70,6 +70,11 @@ class VolumeJobConfig(BaseModel, extra="forbid"):
         "the model's trained size; default: measured by the model on the central chunk",
     )
     tta: bool = Field(False, description="average the model over the 8 mirrored copies")
+    contrast_filter: bool = Field(
+        True,
+        description="model: drop particles whose mean grey value is on the resin's side of the "
+        "volume's Otsu threshold (filler grains and artefacts the model takes for particles)",
+    )
     spacing_mm: float | tuple[float, float, float] | None = Field(
         None, description="voxel size in mm (one value or z, y, x); default: the file's own"
     )
@@ -190,7 +195,11 @@ def _segmenter(
         else:
             typical = estimate_volume_particle_px(_central(volume, config.chunk), loaded, stats)
         scale = size_scale(typical, trained)
-    return _ModelChunks(config.model, stats, scale, config.tta, config.min_volume_px), scale
+    floor = _threshold(volume, config.polarity) if config.contrast_filter else None
+    chunks = _ModelChunks(
+        config.model, stats, scale, config.tta, config.min_volume_px, floor, config.polarity
+    )
+    return chunks, scale
 
 
 @dataclass(frozen=True)
@@ -203,13 +212,18 @@ class _ModelChunks:
     scale: float
     tta: bool
     min_volume_px: int
+    floor: float | None  # the contrast filter's threshold, or None
+    polarity: Polarity
 
     def __call__(self, chunk: np.ndarray) -> np.ndarray:
         loaded = shared_model(self.model)
         settings = InferenceSettings.for_model(loaded, tta=self.tta)
-        return segment_volume_chunk(
+        labels = segment_volume_chunk(
             chunk, loaded, self.stats, self.scale, self.min_volume_px, settings
         )
+        if self.floor is None:
+            return labels
+        return keep_contrasting(labels, volume_intensity(chunk), self.floor, self.polarity)
 
 
 def _central(volume: da.Array, side: int) -> np.ndarray:
