@@ -106,7 +106,9 @@ def test_predict_volume_runs_on_the_shared_nuclei_volume(shared_data, tmp_path):
     from orescope.jobs.volume_run import VolumeJobConfig, run_volumes
 
     volume = shared_data / "volumes" / "nuclei3d_image.tif"
-    config = VolumeJobConfig(spacing_mm=1.0, chunk=32, halo=8, min_volume_px=8)
+    config = VolumeJobConfig(
+        method="threshwater", spacing_mm=1.0, chunk=32, halo=8, min_volume_px=8
+    )
     outcome = run_volumes([volume], tmp_path, config, progress=False)
     assert outcome.processed == [str(volume)]
     labels = zarr.open_array(str(tmp_path / "nuclei3d_image" / "labels.zarr"), mode="r")

@@ -30,7 +30,7 @@ def scans(tmp_path_factory):
 
 
 def test_the_run_writes_labels_tables_and_a_report_for_every_volume(scans, tmp_path):
-    config = VolumeJobConfig(chunk=24, halo=8, workers=2)
+    config = VolumeJobConfig(method="threshwater", chunk=24, halo=8, workers=2)
     outcome = run_volumes([scans / "images"], tmp_path, config, progress=False)
     assert len(outcome.processed) == 2 and not outcome.failures
     truth = synthesize_volume(SCANS).labels
@@ -51,7 +51,7 @@ def test_labels_do_not_depend_on_the_number_of_workers(scans, tmp_path):
     runs = []
     for workers in (1, 3):
         out = tmp_path / str(workers)
-        config = VolumeJobConfig(chunk=16, halo=6, workers=workers)
+        config = VolumeJobConfig(method="threshwater", chunk=16, halo=6, workers=workers)
         run_volumes([scans / "images" / "volume_001.tif"], out, config, progress=False)
         runs.append(zarr.open_array(str(out / "volume_001" / "labels.zarr"), mode="r")[:])
     assert np.array_equal(*runs)
@@ -70,7 +70,7 @@ def test_a_volume_without_spacing_is_skipped_and_a_run_of_none_stops(scans, tmp_
     outcome = run_volumes(
         [tmp_path / "bare.tif", scans / "images" / "volume_000.tif"],
         tmp_path / "out",
-        VolumeJobConfig(chunk=24),
+        VolumeJobConfig(method="threshwater", chunk=24),
         progress=False,
     )
     assert outcome.failures == [
@@ -78,7 +78,12 @@ def test_a_volume_without_spacing_is_skipped_and_a_run_of_none_stops(scans, tmp_
     ]
     assert (tmp_path / "out" / "failures.csv").is_file()
     with pytest.raises(InputError, match="no volume could be processed"):
-        run_volumes([tmp_path / "bare.tif"], tmp_path / "none", VolumeJobConfig(), progress=False)
+        run_volumes(
+            [tmp_path / "bare.tif"],
+            tmp_path / "none",
+            VolumeJobConfig(method="threshwater"),
+            progress=False,
+        )
 
 
 def test_predict_volume_from_the_command_line(scans, tmp_path):
@@ -97,7 +102,7 @@ def test_a_dask_cluster_gives_the_labels_of_a_local_run(scans, tmp_path):
     from distributed import LocalCluster
 
     volume = scans / "images" / "volume_000.tif"
-    local = VolumeJobConfig(chunk=24, halo=8)
+    local = VolumeJobConfig(method="threshwater", chunk=24, halo=8)
     run_volumes([volume], tmp_path / "local", local, progress=False)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster:
         remote = local.model_copy(update={"scheduler": cluster.scheduler_address})
@@ -111,7 +116,12 @@ def test_a_dask_cluster_gives_the_labels_of_a_local_run(scans, tmp_path):
 
 def test_evaluate_volume_scores_predictions_against_reference_stacks(scans, tmp_path):
     out = tmp_path / "run"
-    run_volumes([scans / "images"], out, VolumeJobConfig(chunk=24, halo=8), progress=False)
+    run_volumes(
+        [scans / "images"],
+        out,
+        VolumeJobConfig(method="threshwater", chunk=24, halo=8),
+        progress=False,
+    )
     result = CliRunner().invoke(
         app, ["evaluate", "volume", "--pred", str(out), "--truth", str(scans / "labels")]
     )

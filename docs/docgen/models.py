@@ -54,7 +54,7 @@ HEADLINES: dict[str, Headline] = {
     ),
     "ct-particles": Headline(
         "particles of a micro-CT scan in resin → one label per particle in 3D, sized in mm "
-        "(`predict volume --method model`)",
+        "(default of `predict volume`)",
         "held-out synthetic volumes",
         "f1_match",
         "F1_match",

@@ -214,7 +214,7 @@ def volume(
     ] = None,
     method: Annotated[
         str, typer.Option(help="model (a 3D border-core model) or threshwater (the baseline).")
-    ] = "threshwater",
+    ] = "model",
     model: Annotated[
         str, typer.Option(help="Zoo name or model folder (method model).")
     ] = "ct-particles",

@@ -59,7 +59,7 @@ class VolumeJobConfig(BaseModel, extra="forbid"):
     """
 
     method: Literal["model", "threshwater"] = Field(
-        "threshwater",
+        "model",
         description="a 3D border-core model, or ThreshWater 3D (paper 002's baseline)",
     )
     model: str = Field("ct-particles", description="zoo name or folder with card.yaml")
