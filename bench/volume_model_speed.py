@@ -7,8 +7,8 @@ workers (results in bench/results/volume_model_speed.json).
 
 Two particle sizes: particles already at the model's trained size (16 voxels: nothing is
 shrunk, the slowest case), and paper 002's average particle of 60 voxels, which the run
-shrinks to the trained size chunk by chunk (chunks and halo of the original grid scaled so they
-hold as many trained-size voxels).
+shrinks to the trained size chunk by chunk (chunks and halo of the original grid scaled as
+``predict volume`` scales them: ``scaled_grid``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from orescope.infer.particles import segment_volume_chunk
 from orescope.infer.settings import InferenceSettings
 from orescope.io.volumes import volume_blocks
 from orescope.jobs.particles import shared_model
-from orescope.jobs.volume_run import VolumeJobConfig, run_volumes
+from orescope.jobs.volume_run import VolumeJobConfig, run_volumes, scaled_grid
 from orescope.preprocess.intensity import volume_stats
 from orescope.preprocess.resample import median_diameter_px, size_scale
 from orescope.synth import VolumeConfig, synthesize_volume
@@ -100,7 +100,7 @@ def main() -> None:
     # paper 002's particles: shrunk to the trained size, so chunk and halo grow alike
     image, typical_px = synthetic(args.paper_side, PAPER_PARTICLE_PX)
     scale = size_scale(typical_px, trained)
-    chunk, halo = round(args.chunk / scale), round(args.halo / scale)
+    chunk, halo = scaled_grid(args.chunk, args.halo, scale)
     seconds = seconds_per_chunk(image, loaded, scale, chunk, halo, args.timed)
     results["paper particle size"] = {
         "median_esd_px": typical_px,

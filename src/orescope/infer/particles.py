@@ -166,13 +166,18 @@ def estimate_volume_particle_px(
     :func:`estimate_particle_px` does on images: at the volume's scale and, when that is far
     from the trained size, once more at the corrected scale. Particles cut by the chunk's
     faces are left out (their ESD is too small), and so are specks under a quarter of the
-    trained size."""
+    trained size. Enlarged, only the chunk's central part is probed, so the model never sees
+    more voxels than the chunk has."""
     target = loaded.card.particle_px
     assert target is not None
     scale, typical = 1.0, target
     speck_px = int(np.pi / 6 * (target / 4) ** 3)
     for _ in range(2):
-        resized = resize_volume(chunk, scale)
+        side = [max(1, min(n, int(n / scale))) for n in chunk.shape]
+        centre = tuple(
+            slice((n - s) // 2, (n - s) // 2 + s) for n, s in zip(chunk.shape, side, strict=True)
+        )
+        resized = resize_volume(chunk[centre], scale)
         whole = 32 * int(np.ceil(max(resized.shape) / 32))
         probe = InferenceSettings.for_model(loaded, tile=whole, batch_size=1)
         particle_map = volume_particle_map(resized, loaded, stats, probe)

@@ -81,8 +81,12 @@ class VolumeJobConfig(BaseModel, extra="forbid"):
     size_measure: VolumeSize = "esd"
     include_border: bool = Field(False, description="count particles cut by the volume's edge")
     sieves: list[float] | None = Field(None, description="sieve openings in mm")
-    chunk: int = Field(128, ge=16, le=1024, description="voxels a side of each task's core")
-    halo: int = Field(16, ge=0, le=256, description="voxels of context around each core")
+    chunk: int = Field(
+        128, ge=16, le=1024, description="voxels a side of each task's core, at the model's scale"
+    )
+    halo: int = Field(
+        16, ge=0, le=256, description="voxels of context around each core, at the model's scale"
+    )
     min_volume_px: int = Field(27, ge=1, description="smallest particle kept, in voxels")
     polarity: Polarity = "bright"
     workers: int = Field(1, ge=1, le=256, description="chunks segmented at once (threads)")
@@ -140,10 +144,11 @@ def _process(path: Path, folder: Path, config: VolumeJobConfig, progress: bool) 
     if volume.spacing_mm is None:
         raise InputError(path, "the voxel spacing is unknown: give it (--spacing MM)")
     segment, scale = _segmenter(volume.data, volume.spacing_mm, config)
+    chunk, halo = scaled_grid(config.chunk, config.halo, scale)
     folder.mkdir(parents=True, exist_ok=True)
     final, partial_store = folder / "labels.zarr", folder / "labels.zarr.partial"
     shutil.rmtree(partial_store, ignore_errors=True)
-    chunks = (config.chunk,) * 3
+    chunks = (chunk,) * 3
     labels = zarr.open_array(
         str(partial_store), mode="w", shape=volume.data.shape, chunks=chunks, dtype="u4"
     )
@@ -152,11 +157,11 @@ def _process(path: Path, folder: Path, config: VolumeJobConfig, progress: bool) 
         source = _VolumeFile(str(path), config.spacing_mm, tuple(volume.data.shape))
     with _executor(config.workers, config.scheduler) as executor:
         mapper = partial(_tracked, executor, progress, path.name)
-        segment_in_chunks(source, segment, labels, config.chunk, config.halo, map=mapper)
+        segment_in_chunks(source, segment, labels, chunk, halo, map=mapper)
     shutil.rmtree(final, ignore_errors=True)
     os.replace(partial_store, final)
     labels = zarr.open_array(str(final), mode="r")
-    particles = measure_volume_particles(labels, volume.spacing_mm, volume.data, config.chunk)
+    particles = measure_volume_particles(labels, volume.spacing_mm, volume.data, chunk)
     particles.to_csv(folder / "particles.csv", index=False)
     summary, _ = _psd(particles, config)
     picture = _slices(volume.data, labels)
@@ -166,6 +171,23 @@ def _process(path: Path, folder: Path, config: VolumeJobConfig, progress: bool) 
         particles.assign(volume=folder.name),
         {"volume": folder.name, **summary, "resampled_by": scale},
         Thumbnail(folder.name, picture, caption),
+    )
+
+
+def scaled_grid(chunk: int, halo: int, scale: float) -> tuple[int, int]:
+    """Chunk and halo on the volume's own grid that hold ``chunk`` and ``halo`` voxels once
+    resampled by ``scale``, so the model sees blocks of one size whatever the particles' size;
+    at most twice the chunk and four times the halo where the volume is shrunk (the memory
+    of reading a block), at least 16 voxels a chunk where it is enlarged.
+
+    Examples
+    --------
+    >>> scaled_grid(128, 16, 1.0), scaled_grid(128, 16, 4.0), scaled_grid(128, 16, 0.25)
+    ((128, 16), (32, 4), (256, 64))
+    """
+    return (
+        int(np.clip(round(chunk / scale), 16, 2 * chunk)),
+        int(np.clip(round(halo / scale), 0, 4 * halo)),
     )
 
 
@@ -348,10 +370,10 @@ def _write_run_tables(
     border = "included" if config.include_border else "left out of the PSD"
     notes = [
         f"Method {config.method} in chunks of {config.chunk} voxels with {config.halo} voxels "
-        f"of context; size measure {measure}; particles cut by the volume's edge {border}; "
-        "mass = particle volume at uniform density; fits on the mass basis. Pictures: the "
-        "middle slice across z, y and x with each particle outlined, and the maximum "
-        "projection along z."
+        f"of context (at the model's scale); size measure {measure}; particles cut by the "
+        f"volume's edge {border}; mass = particle volume at uniform density; fits on the "
+        "mass basis. Pictures: the middle slice across z, y and x with each particle "
+        "outlined, and the maximum projection along z."
     ]
     write_report(
         out / "report.html",
