@@ -118,7 +118,8 @@ def test_predict_keeps_going_past_a_bad_file(scenes, tmp_path):
         (["--method", "magic"], "method"),
         (
             ["--model", "no_such_model"],
-            "no such model; zoo models: lumenstone, lumenstone_zscore, particles, thinsection",
+            "no such model; zoo models: ct-particles, lumenstone, lumenstone_zscore, particles, "
+            "thinsection",
         ),
         (["--particle-px", "-3"], "particle_px"),
     ],
