@@ -26,6 +26,7 @@ from orescope.zoo import LoadedModel
 from orescope.zoo.card import Target
 
 PROBE_PX = 512  # side of the central crop on which the particle size is estimated
+PROBE_GROWTH = 1.5  # most a volume's size probe grows (per side) when it is enlarged
 
 
 def predict_particle_map(
@@ -166,14 +167,14 @@ def estimate_volume_particle_px(
     :func:`estimate_particle_px` does on images: at the volume's scale and, when that is far
     from the trained size, once more at the corrected scale. Particles cut by the chunk's
     faces are left out (their ESD is too small), and so are specks under a quarter of the
-    trained size. Enlarged, only the chunk's central part is probed, so the model never sees
-    more voxels than the chunk has."""
+    trained size. Enlarged more than ``PROBE_GROWTH`` times, only the chunk's central part is
+    probed, so the model never sees a block more than that much larger than the chunk."""
     target = loaded.card.particle_px
     assert target is not None
     scale, typical = 1.0, target
     speck_px = int(np.pi / 6 * (target / 4) ** 3)
     for _ in range(2):
-        side = [max(1, min(n, int(n / scale))) for n in chunk.shape]
+        side = [max(1, min(n, int(PROBE_GROWTH * n / scale))) for n in chunk.shape]
         centre = tuple(
             slice((n - s) // 2, (n - s) // 2 + s) for n, s in zip(chunk.shape, side, strict=True)
         )
