@@ -13,29 +13,13 @@ from typing import Any
 import numpy as np
 import pytest
 from scipy import ndimage
+from test_augment import only  # every op off except those given, as for images
 
 from orescope.train.augment import AugmentConfig, augment_pair
 from orescope.train.touching import Donor, collect_donors, paste_touching
 
 FACES = ndimage.generate_binary_structure(3, 1)
 CUBE = np.ones((3, 3, 3), dtype=bool)
-
-
-def only(**enabled: Any) -> AugmentConfig:
-    """Every op off except those given."""
-    off: dict[str, Any] = {
-        "flip": False,
-        "rot90": False,
-        "elastic_p": 0.0,
-        "scale_p": 0.0,
-        "brightness": 0.0,
-        "contrast": 0.0,
-        "colour": 0.0,
-        "blur_p": 0.0,
-        "noise_std": 0.0,
-        "touching_p": 0.0,
-    }
-    return AugmentConfig(**(off | enabled))
 
 
 def ball(shape: tuple[int, ...], centre: tuple[float, ...], radius: float) -> np.ndarray:

@@ -4,6 +4,7 @@ of a CT volume goes the same way, with the volume's statistics and particle size
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -62,10 +63,9 @@ def estimate_particle_px(
     target = loaded.card.particle_px
     assert target is not None
     settings = settings or InferenceSettings.for_model(loaded)
-    scale = 1.0
-    typical = target
     speck_px = int(np.pi / 4 * (target / 4) ** 2)
-    for _ in range(2):
+
+    def measure(scale: float) -> float:
         side = int(PROBE_PX / scale)
         top, left = max(0, (image.shape[0] - side) // 2), max(0, (image.shape[1] - side) // 2)
         crop = resize_image(image[top : top + side, left : left + side], scale)
@@ -74,15 +74,9 @@ def estimate_particle_px(
         probe = replace(settings, tile=whole, tta=False, scales=(1.0,), progress=False)
         particle_map = _model_map(crop, loaded, probe)
         labels = decode_particles(particle_map, loaded.card.target, target, every_seed=True)
-        measured = median_diameter_px(remove_small(labels, speck_px))
-        if not np.isfinite(measured):
-            return typical
-        typical = measured / scale
-        new_scale = size_scale(typical, target)
-        if abs(np.log(new_scale / scale)) < np.log(1.25):
-            break
-        scale = new_scale
-    return typical
+        return median_diameter_px(remove_small(labels, speck_px))
+
+    return _probed_size(measure, target)
 
 
 def segment_with_model(
@@ -171,9 +165,9 @@ def estimate_volume_particle_px(
     probed, so the model never sees a block more than that much larger than the chunk."""
     target = loaded.card.particle_px
     assert target is not None
-    scale, typical = 1.0, target
     speck_px = int(np.pi / 6 * (target / 4) ** 3)
-    for _ in range(2):
+
+    def measure(scale: float) -> float:
         side = [max(1, min(n, int(PROBE_GROWTH * n / scale))) for n in chunk.shape]
         centre = tuple(
             slice((n - s) // 2, (n - s) // 2 + s) for n, s in zip(chunk.shape, side, strict=True)
@@ -183,7 +177,18 @@ def estimate_volume_particle_px(
         probe = InferenceSettings.for_model(loaded, tile=whole, batch_size=1)
         particle_map = volume_particle_map(resized, loaded, stats, probe)
         labels = decode_particles(particle_map, loaded.card.target, target, every_seed=True)
-        measured = median_diameter_px(remove_small(_inside(labels), speck_px))
+        return median_diameter_px(remove_small(_inside(labels), speck_px))
+
+    return _probed_size(measure, target)
+
+
+def _probed_size(measure: Callable[[float], float], target: float) -> float:
+    """The typical particle size (px) that ``measure`` finds at the image's (volume's) own
+    scale and, when that is far from the model's ``target``, once more at the corrected
+    scale; ``target`` itself when nothing is found."""
+    scale, typical = 1.0, target
+    for _ in range(2):
+        measured = measure(scale)
         if not np.isfinite(measured):
             return typical
         typical = measured / scale
