@@ -142,10 +142,7 @@ def segment_volume_chunk(
     would only predict voxels twice (2.4 times the work at a quarter's overlap)."""
     settings = settings or InferenceSettings.for_model(loaded)
     resized = resize_volume(chunk, scale)
-    whole = 32 * int(np.ceil(max(resized.shape) / 32))
-    particle_map = volume_particle_map(
-        resized, loaded, stats, replace(settings, tile=whole, batch_size=1)
-    )
+    particle_map = volume_particle_map(resized, loaded, stats, _one_pass(settings, resized.shape))
     del resized
     labels = decode_particles(particle_map, loaded.card.target, loaded.card.particle_px)
     del particle_map
@@ -173,13 +170,18 @@ def estimate_volume_particle_px(
             slice((n - s) // 2, (n - s) // 2 + s) for n, s in zip(chunk.shape, side, strict=True)
         )
         resized = resize_volume(chunk[centre], scale)
-        whole = 32 * int(np.ceil(max(resized.shape) / 32))
-        probe = InferenceSettings.for_model(loaded, tile=whole, batch_size=1)
+        probe = _one_pass(InferenceSettings.for_model(loaded), resized.shape)
         particle_map = volume_particle_map(resized, loaded, stats, probe)
         labels = decode_particles(particle_map, loaded.card.target, target, every_seed=True)
         return median_diameter_px(remove_small(_inside(labels), speck_px))
 
     return _probed_size(measure, target)
+
+
+def _one_pass(settings: InferenceSettings, shape: tuple[int, ...]) -> InferenceSettings:
+    """``settings`` with one tile that covers a block of ``shape`` (its longest side rounded
+    up to a multiple of 32): a chunk is predicted in a single forward pass."""
+    return replace(settings, tile=32 * int(np.ceil(max(shape) / 32)), batch_size=1)
 
 
 def _probed_size(measure: Callable[[float], float], target: float) -> float:
