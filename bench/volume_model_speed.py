@@ -1,7 +1,7 @@
 """Speed of ``predict volume --method model`` (``ct-particles``) on 2 CPU cores, extrapolated to
 paper 002's average volume (1000×1250×1250 voxels) from seconds per chunk timed on real chunks
-of large synthetic volumes; an end-to-end run on a 512³ volume; and the throughput of 1 and 2
-workers (results in bench/results/volume_model_speed.json).
+of large synthetic volumes; and an end-to-end run on a 512³ volume (results in
+bench/results/volume_model_speed.json; the workers' throughput: bench/volume_workers.py).
 
     python bench/volume_model_speed.py [--side 512] [--timed 6]
 
@@ -88,8 +88,7 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=512)
     parser.add_argument("--paper-side", type=int, default=448)
     parser.add_argument("--timed", type=int, default=6, help="chunks timed for each estimate")
-    parser.add_argument("--workers-side", type=int, default=256)
-    parser.add_argument("--chunk", type=int, default=128, help="in trained-size voxels")
+    parser.add_argument("--chunk", type=int, default=96, help="in trained-size voxels")
     parser.add_argument("--halo", type=int, default=16, help="in trained-size voxels")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/volume_model_speed.json")
     args = parser.parse_args()
@@ -128,11 +127,6 @@ def main() -> None:
             str(folder / "big.zarr"), mode="w", shape=image.shape, chunks=chunks, dtype="u2"
         )
         big[:] = image
-        side = args.workers_side
-        part = zarr.open_array(
-            str(folder / "part.zarr"), mode="w", shape=(side,) * 3, chunks=chunks, dtype="u2"
-        )
-        part[:] = image[:side, :side, :side]
         del image
         job = VolumeJobConfig(
             method="model",
@@ -151,23 +145,6 @@ def main() -> None:
             "seconds_per_megavoxel": seconds_512 / (args.side**3 / 1e6),
         }
         print("end to end", results["end to end"])
-        timings: dict[int, float] = {}
-        labels: list[np.ndarray] = []
-        for workers in (1, 2, 1, 2):  # twice each, the faster kept: the first run warms up
-            run = job.model_copy(update={"workers": workers})
-            started = time.perf_counter()
-            run_volumes([folder / "part.zarr"], folder / f"w{workers}", run, progress=False)
-            took = time.perf_counter() - started
-            timings[workers] = min(timings.get(workers, took), took)
-            result = zarr.open_array(str(folder / f"w{workers}/part/labels.zarr"), mode="r")
-            labels.append(np.asarray(result[:]))
-        results["workers"] = {
-            "volume": [side] * 3,
-            "seconds": timings,
-            "two_workers_speedup": timings[1] / timings[2],
-            "labels_identical": all(np.array_equal(labels[0], other) for other in labels[1:]),
-        }
-        print("workers", results["workers"])
     args.out.write_text(json.dumps(results, indent=2) + "\n")
 
 

@@ -5,9 +5,11 @@ the equivalent-sphere-diameter P50 (results in bench/results/volume_models.json)
 
     python bench/volume_models.py [--model ct-particles] [--count 4] [--side 128]
 
-The model runs twice: with the volume's true median particle size given (``--particle-size``),
-and with the size it measures itself. ``--write-card`` records the zoo model's scores on its
-card.
+The model runs with the volume's true median particle size given (``--particle-size``), and
+with the size it measures itself; and once more with the true size in chunks of
+``--other-chunk`` voxels, to count the particles that come out voxel for voxel the same
+whatever the chunk size (``chunk_consistency``). ``--write-card`` records the zoo model's scores
+on its card.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=4)
     parser.add_argument("--side", type=int, default=128)
     parser.add_argument("--chunk", type=int, default=96)
+    parser.add_argument("--other-chunk", type=int, default=64)
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/volume_models.json")
     parser.add_argument("--write-card", action="store_true", help="scores onto the model's card")
     args = parser.parse_args()
@@ -65,6 +68,7 @@ def main() -> None:
         "threshwater": {"method": "threshwater"},
         "model, true size": {"method": "model", "model": args.model},
         "model, measured size": {"method": "model", "model": args.model},
+        "model, true size, other chunk": {"method": "model", "model": args.model},
     }
     results: dict = {
         "test_volumes": spec.model_dump(mode="json"),
@@ -80,15 +84,15 @@ def main() -> None:
         for method, settings in methods.items():
             per_volume = {}
             for name, truth in truths.items():
-                size = sizes[name] if method == "model, true size" else None
+                size = sizes[name] if "true size" in method else None
                 job = VolumeJobConfig(
                     **settings,
                     particle_size_mm=size,
                     spacing_mm=SPACING_MM,
-                    chunk=args.chunk,
+                    chunk=args.other_chunk if "other chunk" in method else args.chunk,
                     halo=16,
                 )
-                out = folder / method.replace(", ", "_").replace(" ", "_")
+                out = folder / method.replace(",", "").replace(" ", "_")
                 started = time.perf_counter()
                 run_volumes([folder / f"{name}.tif"], out, job, progress=False)
                 seconds = time.perf_counter() - started
@@ -100,9 +104,30 @@ def main() -> None:
             mean = {k: float(np.nanmean([v[k] for v in per_volume.values()])) for k in keys}
             results["methods"][method] = {"mean": mean, "volumes": per_volume}
             print(method, "mean", {k: round(v, 4) for k, v in mean.items()})
+        results["chunk_consistency"] = {
+            "chunks": [args.chunk, args.other_chunk],
+            "identical_particles": float(
+                np.mean([_identical_particles(folder, name) for name in truths])
+            ),
+        }
+        print(results["chunk_consistency"])
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     if args.write_card:
         record_on_card(args.model, results, args.count, args.side)
+
+
+def _identical_particles(folder: Path, name: str) -> float:
+    """Share of the particles of the true-size run that the other chunk size's run holds voxel
+    for voxel (under whatever id)."""
+    a, b = (
+        zarr.open_array(str(folder / run / name / "labels.zarr"), mode="r")[:].astype(np.int64)
+        for run in ("model_true_size", "model_true_size_other_chunk")
+    )
+    pairs, shared = np.unique(a * (b.max() + 1) + b, return_counts=True)
+    first, second = pairs // (b.max() + 1), pairs % (b.max() + 1)
+    size_a, size_b = np.bincount(a.ravel()), np.bincount(b.ravel())
+    same = (first > 0) & (second > 0) & (shared == size_a[first]) & (shared == size_b[second])
+    return float(same.sum() / max(np.count_nonzero(size_a[1:]), 1))
 
 
 def record_on_card(model: str, results: dict, count: int, side: int) -> None:

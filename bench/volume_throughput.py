@@ -1,9 +1,9 @@
 """Time and peak memory of ``predict volume`` (ThreshWater, or ``--method model`` with
-``ct-particles`` and the particle size given) in chunks of 128 voxels on synthetic volumes of
+``ct-particles`` and the particle size given) in chunks of 96 voxels on synthetic volumes of
 256³ and 512³ voxels: memory should stay flat as the volume grows eightfold (results in
 bench/results/volume_throughput.json, volume_throughput_model.json for the model).
 
-    python bench/volume_throughput.py [--sides 256,512] [--workers 2] [--method model]
+    python bench/volume_throughput.py [--sides 256,512] [--workers 1] [--chunk 96] [--method model]
 
 Each volume is generated and written to zarr in one process, and predicted by the command line
 in another, which reports its own peak resident memory (the generation's is not counted). The
@@ -51,13 +51,15 @@ print("peak_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sides", default="256,512")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--chunk", type=int, default=96)
     parser.add_argument("--method", choices=("threshwater", "model"), default="threshwater")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     suffix = "" if args.method == "threshwater" else "_model"
     out_file = args.out or ROOT / f"bench/results/volume_throughput{suffix}.json"
-    results: dict = {"method": args.method, "chunk": 128, "halo": 16, "workers": args.workers}
+    results: dict = {"method": args.method, "chunk": args.chunk, "halo": 16}
+    results["workers"] = args.workers
     results["import_peak_gb"] = _peak_kb([sys.executable, "-c", IMPORT]) / 1e6
     peaks: list[int] = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -68,6 +70,7 @@ def main() -> None:
             command = [sys.executable, "-c", PREDICT, "predict", "volume", str(volume)]
             options = ["--out", str(Path(scratch) / f"out_{side}"), "--spacing", "0.01"]
             options += ["--workers", str(args.workers), "--method", args.method]
+            options += ["--chunk", str(args.chunk)]
             if args.method == "model":  # the synthetic particles' median ESD (x50 0.15 mm)
                 options += ["--particle-size", "0.15"]
             peak_kb = _peak_kb([*command, *options])

@@ -42,6 +42,7 @@ def test_the_run_writes_labels_tables_and_a_report_for_every_volume(scans, tmp_p
     summary = pd.read_csv(tmp_path / "summary.csv")
     assert summary["volume"].tolist() == ["volume_000", "volume_001", "all"]
     assert summary["particles"].iloc[-1] == summary["particles"].iloc[:2].sum()
+    assert (summary[["segment_s", "measure_s"]].iloc[:2] > 0).all(axis=None)
     report = (tmp_path / "report.html").read_text()
     assert report.count("data:image/jpeg") == 2 and report.count("data:image/png") == 1
     assert not list(tmp_path.rglob("*.partial"))

@@ -237,7 +237,7 @@ def volume(
     ] = "esd",
     include_border: IncludeBorder = False,
     sieves: Sieves = None,
-    chunk: Annotated[int, typer.Option(help="Voxels a side of each chunk.")] = 128,
+    chunk: Annotated[int, typer.Option(help="Voxels a side of each chunk.")] = 96,
     halo: Annotated[int, typer.Option(help="Voxels of context around each chunk.")] = 16,
     min_volume_px: Annotated[
         int, typer.Option("--min-volume-px", help="Smallest particle kept, in voxels.")
@@ -245,7 +245,10 @@ def volume(
     polarity: Annotated[str, typer.Option(help="Particles 'bright' or 'dark' vs resin.")] = (
         "bright"
     ),
-    workers: Annotated[int, typer.Option(min=1, help="Chunks segmented at once.")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="Local Dask worker processes of one core each (1: this process)."),
+    ] = 1,
     scheduler: Annotated[
         str | None,
         typer.Option(help="Dask scheduler address (tcp://HOST:PORT): run the chunks there."),

@@ -8,11 +8,12 @@ and pictured by three orthogonal slices with the particles outlined and a maximu
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path
@@ -54,8 +55,9 @@ class VolumeJobConfig(BaseModel, extra="forbid"):
 
     Examples
     --------
-    >>> VolumeJobConfig(spacing_mm=0.016, chunk=96).halo
-    16
+    >>> config = VolumeJobConfig(spacing_mm=0.016)
+    >>> config.chunk, config.halo
+    (96, 16)
     """
 
     method: Literal["model", "threshwater"] = Field(
@@ -82,14 +84,20 @@ class VolumeJobConfig(BaseModel, extra="forbid"):
     include_border: bool = Field(False, description="count particles cut by the volume's edge")
     sieves: list[float] | None = Field(None, description="sieve openings in mm")
     chunk: int = Field(
-        128, ge=16, le=1024, description="voxels a side of each task's core, at the model's scale"
+        96, ge=16, le=1024, description="voxels a side of each task's core, at the model's scale"
     )
     halo: int = Field(
         16, ge=0, le=256, description="voxels of context around each core, at the model's scale"
     )
     min_volume_px: int = Field(27, ge=1, description="smallest particle kept, in voxels")
     polarity: Polarity = "bright"
-    workers: int = Field(1, ge=1, le=256, description="chunks segmented at once (threads)")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="local Dask worker processes of one core each segmenting chunks at once "
+        "(1: this process, on every core)",
+    )
     scheduler: str | None = Field(
         None,
         description="a Dask scheduler's address (tcp://HOST:PORT): the chunks run on its "
@@ -153,15 +161,21 @@ def _process(path: Path, folder: Path, config: VolumeJobConfig, progress: bool) 
         str(partial_store), mode="w", shape=volume.data.shape, chunks=chunks, dtype="u4"
     )
     source: Any = volume.data
-    if config.scheduler:  # an open TIFF cannot travel to another process: its path can
+    if config.scheduler or config.workers > 1:  # an open TIFF cannot travel: its path can
         source = _VolumeFile(str(path), config.spacing_mm, tuple(volume.data.shape))
+    started = time.perf_counter()
     with _executor(config.workers, config.scheduler) as executor:
         mapper = partial(_tracked, executor, progress, path.name)
         segment_in_chunks(source, segment, labels, chunk, halo, map=mapper)
     shutil.rmtree(final, ignore_errors=True)
     os.replace(partial_store, final)
+    segmented = time.perf_counter()
     labels = zarr.open_array(str(final), mode="r")
     particles = measure_volume_particles(labels, volume.spacing_mm, volume.data, chunk)
+    seconds = {
+        "segment_s": segmented - started,
+        "measure_s": time.perf_counter() - segmented,
+    }
     particles.to_csv(folder / "particles.csv", index=False)
     summary, _ = _psd(particles, config)
     picture = _slices(volume.data, labels)
@@ -169,7 +183,7 @@ def _process(path: Path, folder: Path, config: VolumeJobConfig, progress: bool) 
     caption = f"{summary['particles']} particles, P50 {summary['mass_P50_mm']:.3g} mm (volume)"
     return _Finished(
         particles.assign(volume=folder.name),
-        {"volume": folder.name, **summary, "resampled_by": scale},
+        {"volume": folder.name, **summary, "resampled_by": scale, **seconds},
         Thumbnail(folder.name, picture, caption),
     )
 
@@ -267,18 +281,26 @@ def _tracked(
 
 @contextmanager
 def _executor(workers: int, scheduler: str | None) -> Iterator[Callable[..., Iterable[Any]]]:
-    """The ``map`` that runs the chunks: a Dask cluster's workers (results in order, as they
-    come), ``workers`` threads, or this thread."""
-    if scheduler:
-        from distributed import Client
-
-        with Client(scheduler) as client:
-            yield lambda task, items: (f.result() for f in client.map(task, items, pure=False))
-    elif workers > 1:
-        with ThreadPoolExecutor(workers) as pool:
-            yield pool.map
-    else:
+    """The ``map`` that runs the chunks: the workers of a Dask cluster (the one at
+    ``scheduler``, or ``workers`` local processes of one thread each, so each runs PyTorch on
+    one core), results in order as they come; or this process."""
+    if not scheduler and workers == 1:
         yield map
+        return
+    from distributed import Client, LocalCluster
+
+    with ExitStack() as stack:
+        address = scheduler or stack.enter_context(
+            LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+        )
+        client = stack.enter_context(Client(address))
+        yield lambda task, items: (f.result() for f in client.map(task, items, pure=False))
 
 
 @dataclass(frozen=True)
