@@ -231,7 +231,7 @@ def volume(
         typer.Option(
             help="Model: drop particles no denser than the resin (Otsu threshold of the volume)."
         ),
-    ] = True,
+    ] = False,
     size_measure: Annotated[
         str, typer.Option(help="PSD size: esd, axis_major, axis_middle or axis_minor.")
     ] = "esd",

@@ -73,9 +73,10 @@ class VolumeJobConfig(BaseModel, extra="forbid"):
     )
     tta: bool = Field(False, description="average the model over the 8 mirrored copies")
     contrast_filter: bool = Field(
-        True,
+        False,
         description="model: drop particles whose mean grey value is on the resin's side of the "
-        "volume's Otsu threshold (filler grains and artefacts the model takes for particles)",
+        "volume's Otsu threshold (filler grains and artefacts a model takes for particles; "
+        "off: ct-particles does better without it on its validation volumes)",
     )
     spacing_mm: float | tuple[float, float, float] | None = Field(
         None, description="voxel size in mm (one value or z, y, x); default: the file's own"
