@@ -58,8 +58,12 @@ def main() -> None:
     args = parser.parse_args()
     suffix = "" if args.method == "threshwater" else "_model"
     out_file = args.out or ROOT / f"bench/results/volume_throughput{suffix}.json"
-    results: dict = {"method": args.method, "chunk": args.chunk, "halo": 16}
-    results["workers"] = args.workers
+    results: dict = {
+        "method": args.method,
+        "chunk": args.chunk,
+        "halo": 16,
+        "workers": args.workers,
+    }
     results["import_peak_gb"] = _peak_kb([sys.executable, "-c", IMPORT]) / 1e6
     peaks: list[int] = []
     with tempfile.TemporaryDirectory() as scratch:

@@ -1,7 +1,7 @@
 """``predict volume`` with ``ct-particles`` on 1 and 2 local Dask workers of one core each (as
-``--workers 2`` starts them), on a
-synthetic volume of 512³ voxels: the throughput of the chunks, and whether the labels are the
-same whatever the workers (results in bench/results/volume_workers.json).
+``--workers 2`` starts them), on a synthetic volume of 512³ voxels: the throughput of the
+chunks, and whether the labels are the same whatever the workers (results in
+bench/results/volume_workers.json).
 
     python bench/volume_workers.py [--side 512] [--chunk 96] [--method model]
 
