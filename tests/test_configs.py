@@ -1,6 +1,7 @@
 """Every committed training config validates, writes into runs/, reads ../shared/data, names
-only images that exist, and keeps the held-out images out of training (the cards and the
-README's held-out scores rely on that)."""
+only images that exist, and takes its real images from its own side of the split rule: train
+sources from the train side, validation sources from the validation side, never the test side
+that the cards and the README report on."""
 
 import re
 from pathlib import Path
@@ -9,17 +10,16 @@ import pytest
 import yaml
 
 from orescope.io import load_conveyor, load_gravel, load_lumenstone, load_thinsections
+from orescope.io.splits import assign_splits, seed_split
 from orescope.train.config import TrainConfig, read_train_config
+from orescope.train.data import selected_stems
 from orescope.zoo import read_model_card, zoo_names
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs").rglob("*.yaml"))
-HELD_OUT = {  # the images every score labelled held-out is measured on
-    "gravel": {"6_P1060355_0", "7_P1060359_3"},
-    "conveyor": {f"images{i:04d}" for i in range(31, 39)},
-}
 STEMS = {
     "gravel": lambda root: [s.stem for s in load_gravel(root)],
+    "grains": lambda root: [s.stem for s in load_gravel(root)],
     "conveyor": lambda root: [s.stem for s in load_conveyor(root)],
     "lumenstone": lambda root: [s.stem for s in load_lumenstone(root)[0]],
     "thinsections": lambda root: [s.stem for s in load_thinsections(root)[0]],
@@ -43,13 +43,21 @@ def test_config_validates_and_writes_into_runs(path: Path):
             assert Path(source.path or "").parent == ROOT.parent / "shared" / "data"
 
 
+@pytest.mark.realdata
 @pytest.mark.parametrize("path", _configs())
-def test_particle_configs_never_train_on_held_out_images(path: Path):
-    for source in read_train_config(path).train:
-        if source.kind in HELD_OUT:
-            held_out = HELD_OUT[source.kind]
-            chosen = held_out if source.stems is None else set(source.stems)  # None: all images
-            assert not (chosen - set(source.exclude)) & held_out
+def test_every_config_takes_its_images_from_its_own_side_of_the_split(path: Path, shared_data):
+    config = read_train_config(path)
+    for split, sources in (("train", config.train), ("validation", config.val)):
+        for source in sources:
+            if source.kind in ("synth", "synth_volume"):
+                assert {seed_split(source.seed), seed_split(source.seed + source.count - 1)} == {
+                    split
+                }
+                continue
+            stems = STEMS[source.kind](source.path)
+            sides = assign_splits(source.kind, stems)
+            chosen = selected_stems(stems, source, split)
+            assert chosen and {sides[stem] for stem in chosen} == {split}
 
 
 @pytest.mark.realdata

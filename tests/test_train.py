@@ -5,10 +5,11 @@ import yaml
 from safetensors.torch import load_file
 
 from orescope.errors import InputError
-from orescope.infer.particles import predict_particle_map
+from orescope.infer.particles import predict_particle_map, segment_with_model
 from orescope.io import write_image
 from orescope.models.spec import ArchitectureSpec
 from orescope.preprocess.colour import mean_class_colours, reference_saturation
+from orescope.synth import SceneConfig, synthesize_scene
 from orescope.train import DataSource, TrainConfig, loop, read_train_config, train_model
 from orescope.train.augment import AugmentConfig
 from orescope.train.card import INHERITED, inherit_from
@@ -27,7 +28,7 @@ TINY = {
     },
     "particle_px": 20,
     "train": [{"kind": "synth", "count": 2, "seed": 3, "scene": {"height": 160, "width": 160}}],
-    "val": [{"kind": "synth", "count": 1, "seed": 50, "scene": {"height": 128, "width": 128}}],
+    "val": [{"kind": "synth", "count": 1, "seed": 5000, "scene": {"height": 128, "width": 128}}],
     "patch": 64,
     "batch_size": 2,
     "patches_per_epoch": 4,
@@ -52,6 +53,16 @@ def test_a_run_writes_a_loadable_model_card_history_and_checkpoint(tmp_path):
     assert sorted(step.validation) == sorted(f"val_{name}" for name in loop.VALIDATION_SCORES)
     assert loaded.card.tile == 64  # the patch, when no tile is given
     assert loaded.network(torch.zeros(1, 3, 64, 64)).shape == (1, 3, 64, 64)
+
+
+def test_a_distance_run_gives_a_model_of_nine_levels_that_predict_particles(tmp_path):
+    out = train_model(_config(tmp_path, target="distance", epochs=1), progress=False)
+    loaded = load_model(out)
+    assert loaded.card.target == "distance" and len(loaded.card.class_names) == 9
+    assert loaded.network(torch.zeros(1, 3, 64, 64)).shape == (1, 9, 64, 64)
+    image = synthesize_scene(SceneConfig(height=96, width=96, seed=5)).image
+    labels = segment_with_model(image, loaded, particle_px=20.0)
+    assert labels.shape == (96, 96) and labels.dtype == np.uint32
 
 
 def test_validation_and_the_card_use_the_given_tile(tmp_path, monkeypatch):
@@ -322,7 +333,7 @@ def _section_config(tmp_path, data, **changes):
         **TINY,
         "target": "classes",
         "train": [{**source, "stems": ["2a", "3a"]}],
-        "val": [{**source, "stems": ["4a"]}],
+        "val": [{**source, "stems": ["5a"]}],
         "loss": {"name": "ce"},
         "augment": {"touching_p": 0},
         "out": str(tmp_path / "run"),

@@ -11,9 +11,8 @@ import numpy as np
 import torch
 
 from orescope.infer.settings import InferenceSettings, predict_map
-from orescope.instances.border_core import core_map
 from orescope.instances.components import remove_small
-from orescope.instances.decode import ForegroundSplit, decode_particles
+from orescope.instances.decode import ForegroundSplit, decode_particles, particle_reduce
 from orescope.preprocess.intensity import IntensityStats
 from orescope.preprocess.normalise import zscore_normaliser
 from orescope.preprocess.resample import (
@@ -41,8 +40,7 @@ def predict_particle_map(
     """uint8 map of ``image`` (or a volume) at its own scale: a border-core model's
     :func:`core_map`, or a foreground model's mask; ``stats`` as in :func:`zscore_normaliser`."""
     normalise = zscore_normaliser(image, in_channels, stats, settings.spatial_dims)
-    reduce = core_map if target == "border_core" else None
-    return predict_map(image, network, normalise, settings, reduce)
+    return predict_map(image, network, normalise, settings, particle_reduce(target))
 
 
 def _model_map(image: np.ndarray, loaded: LoadedModel, settings: InferenceSettings) -> np.ndarray:
@@ -121,8 +119,9 @@ def volume_particle_map(
     def normalise(crop: np.ndarray) -> np.ndarray:
         return np.moveaxis(stats.normalise(crop), -1, 0)
 
-    reduce = core_map if loaded.card.target == "border_core" else None
-    return predict_map(chunk, loaded.network, normalise, settings, reduce)
+    return predict_map(
+        chunk, loaded.network, normalise, settings, particle_reduce(loaded.card.target)
+    )
 
 
 def segment_volume_chunk(

@@ -1,15 +1,17 @@
 """Particles from a model's per-pixel (per-voxel) map: a border-core map by its seeds, with
-paper 002's small-core removal scaled to the trained particle size; a foreground mask by
-watershed or connected components."""
+paper 002's small-core removal scaled to the trained particle size; a learned distance map by
+the watershed of its h-maxima; a foreground mask by watershed or connected components."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
 
-from orescope.instances.border_core import decode_core_map
+from orescope.instances.border_core import core_map, decode_core_map
 from orescope.instances.components import connected_components
+from orescope.instances.distance import decode_distance_map, distance_map
 from orescope.instances.threshwater import split_touching
 from orescope.zoo.card import Target
 
@@ -29,6 +31,13 @@ def min_core_px(particle_px: float | None, spatial_dims: int = 2) -> int:
     return max(4, round(np.pi / 6 * diameter**3))
 
 
+def particle_reduce(target: Target) -> Callable[[np.ndarray], np.ndarray] | None:
+    """What becomes of a particle model's probabilities, band by band: a border-core model's
+    :func:`core_map`, a distance model's :func:`distance_map`; a foreground model's are
+    thresholded as they are (``None``)."""
+    return {"border_core": core_map, "distance": distance_map}.get(target)
+
+
 def decode_particles(
     particle_map: np.ndarray,
     target: Target,
@@ -41,6 +50,8 @@ def decode_particles(
     foreground masks by watershed or connected components. ``every_seed`` takes each core the
     argmax would (the size probe: small particles have small cores, and dropping them would
     bias the median size up)."""
+    if target == "distance":
+        return decode_distance_map(particle_map, min_area_px=min_area_px)
     if target == "border_core" and every_seed:
         return decode_core_map(particle_map, 0.5, min_core_px=4, min_area_px=min_area_px)
     if target == "border_core" and particle_map.ndim == 3:

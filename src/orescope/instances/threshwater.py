@@ -99,11 +99,14 @@ def split_touching(
     seeds: SeedMethod = "distance",
     seed_size: float | None = None,
     min_area_px: int = 16,
+    distance: np.ndarray | None = None,
 ) -> np.ndarray:
     """Seeded watershed on the distance map of a binary particle mask: the instance step of
     ThreshWater, and the fallback for a model that predicts foreground only. Seeding as in
-    :func:`threshwater_instances`."""
-    distance = _distance_map(mask)
+    :func:`threshwater_instances`. A float64 ``distance`` (a model's learned distance to the
+    particle edge) replaces the mask's own distance transform, and is used up."""
+    if distance is None:
+        distance = _distance_map(mask)
     markers = _markers(mask, distance, seeds, seed_size)
     # the distance map serves no more: negated in place rather than copied
     labels = watershed(np.negative(distance, out=distance), markers, mask=mask)

@@ -37,6 +37,19 @@ class ParticleSample:
         assert self.labels_path is not None
         return read_labels(self.labels_path)
 
+    def read_pair(self) -> tuple[np.ndarray, np.ndarray]:
+        """The image and its labels, refused when they differ in size or (dense labels) name
+        no particle: a model would learn that the image is all background."""
+        image, labels = self.read_image(), self.read_labels()
+        source = self.labels_path or self.image_path
+        if labels.shape != image.shape[:2]:
+            raise InputError(
+                source, f"labels {labels.shape} and image {image.shape[:2]} differ in size"
+            )
+        if not self.sparse and not labels.any():
+            raise InputError(source, "the label image holds no particle")
+        return image, labels
+
 
 @dataclass(frozen=True)
 class SectionSample:
@@ -67,22 +80,27 @@ def load_gravel(root: str | Path) -> list[ParticleSample]:
     """``images/<stem>.jpg|png`` + ``labels/<stem>.tif``, mm/px from ``resolutions.csv`` where
     there is one.
 
-    The layout of ../shared/data/gravel, also written by ``orescope synth particles``.
+    The layout of ../shared/data/gravel and ../shared/data/grains, also written by
+    ``orescope synth particles``. Images and labels must pair up one to one.
     """
     root = _require_dir(Path(root))
+    images = {p.stem: p for p in sorted((root / "images").glob("*.[jp][pn]g"))}
+    labels = {p.stem for p in (root / "labels").glob("*.tif")}
+    if not images:
+        raise InputError(root / "images", "holds no .jpg or .png image")
+    if unlabelled := sorted(images.keys() - labels):
+        stem = unlabelled[0]
+        raise InputError(root / "labels" / f"{stem}.tif", f"missing: the labels of {stem}")
+    if orphans := sorted(labels - images.keys()):
+        raise InputError(root / "labels" / f"{orphans[0]}.tif", "has no image of the same name")
     scale: dict[str, float] = {}  # without resolutions.csv the images have no scale
     if (root / "resolutions.csv").is_file():
         with open(root / "resolutions.csv", newline="") as handle:
             scale = {row["name"]: float(row["resolution"]) for row in csv.DictReader(handle)}
-    samples = []
-    for image_path in sorted((root / "images").glob("*.[jp][pn]g")):
-        stem = image_path.stem
-        samples.append(
-            ParticleSample(
-                stem, image_path, scale.get(stem), labels_path=root / "labels" / f"{stem}.tif"
-            )
-        )
-    return samples
+    return [
+        ParticleSample(stem, path, scale.get(stem), labels_path=root / "labels" / f"{stem}.tif")
+        for stem, path in images.items()
+    ]
 
 
 def load_conveyor(root: str | Path) -> list[ParticleSample]:

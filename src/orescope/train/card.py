@@ -10,6 +10,7 @@ import os
 import numpy as np
 
 from orescope.instances.border_core import CLASS_NAMES
+from orescope.instances.distance import CLASS_NAMES as DISTANCE_CLASS_NAMES
 from orescope.preprocess.colour import ColourReference, colour_reference
 from orescope.train.config import DataSource, TrainConfig
 from orescope.train.data import LabelledImage, section_registry
@@ -21,6 +22,8 @@ def class_table(config: TrainConfig) -> tuple[list[str], list[tuple[int, int, in
     model has one output per index up to the registry's largest, never renumbered."""
     if config.target == "border_core":
         return list(CLASS_NAMES), []
+    if config.target == "distance":
+        return list(DISTANCE_CLASS_NAMES), []
     if config.target == "foreground":
         return ["particle"], []
     registry = section_registry(config.train[0])

@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from orescope.errors import InputError
+from orescope.io.splits import seed_split
 from orescope.models.registry import VOLUME_MODELS
 from orescope.models.spec import ArchitectureSpec
 from orescope.train.augment import AugmentConfig
@@ -20,20 +21,31 @@ VOLUME_KINDS = ("synth_volume", "volumes")
 
 class DataSource(BaseModel, extra="forbid"):
     """One set of labelled images: a dataset folder in the gravel layout (``gravel``: images/,
-    labels/, resolutions.csv), synthetic scenes generated from ``scene`` with seeds
-    ``seed, seed+1, ...``, conveyor crops with sparse polygons (``conveyor``: only the outlined
-    rocks are trained on, the rest of each crop is ignored), or a section dataset with class
-    masks (``lumenstone``, ``thinsections``: the layouts of ../shared/data); or CT volumes:
-    synthetic ones generated from ``volume`` (``synth_volume``), or a folder of TIFF stacks
-    with instance labels (``volumes``: images/ and labels/ of the same names, as
-    ``orescope synth volume`` writes them)."""
+    labels/, resolutions.csv; ``grains``: the same without a scale), synthetic scenes
+    generated from ``scene`` with seeds ``seed, seed+1, ...``, conveyor crops with sparse
+    polygons (``conveyor``: only the outlined rocks are trained on, the rest of each crop is
+    ignored), or a section dataset with class masks (``lumenstone``, ``thinsections``: the
+    layouts of ../shared/data); or CT volumes: synthetic ones generated from ``volume``
+    (``synth_volume``), or a folder of TIFF stacks with instance labels (``volumes``: images/
+    and labels/ of the same names, as ``orescope synth volume`` writes them).
+
+    A source in a config's ``train`` list takes only the train side of its folder by the split
+    rule (``orescope.io.splits``), one in ``val`` only the validation side; ``stems`` and
+    ``exclude`` narrow that side further, and synthetic seeds must lie in the side's range."""
 
     kind: Literal[
-        "gravel", "synth", "conveyor", "lumenstone", "thinsections", "synth_volume", "volumes"
+        "gravel",
+        "grains",
+        "synth",
+        "conveyor",
+        "lumenstone",
+        "thinsections",
+        "synth_volume",
+        "volumes",
     ]
     path: str | None = Field(None, description="dataset root for the folder kinds")
-    stems: list[str] | None = Field(None, description="only these images (a fixed split)")
-    exclude: list[str] = Field(default_factory=list, description="all images but these")
+    stems: list[str] | None = Field(None, description="only these images of the split's side")
+    exclude: list[str] = Field(default_factory=list, description="the side's images but these")
     count: int = Field(16, ge=1, description="number of synthetic scenes or volumes")
     seed: int = 0
     scene: dict[str, Any] = Field(default_factory=dict, description="SceneConfig fields")
@@ -82,7 +94,8 @@ class TrainConfig(BaseModel, extra="forbid"):
         None, description="model to start from (zoo name, model folder or its .safetensors)"
     )
     target: Target = Field(
-        "border_core", description="particles: border_core or foreground; sections: classes"
+        "border_core",
+        description="particles: border_core, distance or foreground; sections: classes",
     )
     xpl: bool = Field(False, description="stack the XPL image as 3 more input channels")
     sampler: Literal["random", "balanced"] = Field(
@@ -154,6 +167,16 @@ class TrainConfig(BaseModel, extra="forbid"):
             raise ValueError("ore_types are for section models (target 'classes')")
         if len({s.scale for s in self.train + self.val}) > 1:
             raise ValueError("all data sources need the same scale: the model has one")
+        for split, sources in (("train", self.train), ("validation", self.val)):
+            for source in sources:
+                if source.kind in ("synth", "synth_volume"):
+                    sides = {seed_split(source.seed), seed_split(source.seed + source.count - 1)}
+                    if sides != {split}:
+                        last = source.seed + source.count - 1
+                        raise ValueError(
+                            f"seeds {source.seed}-{last} are not all {split} seeds (the split "
+                            "rule: train 0-4999, validation 5000-9999, test 10000+)"
+                        )
         if any(s.kind == "conveyor" for s in self.val):
             raise ValueError("'conveyor' labels are sparse: they train but cannot validate")
         if self.xpl and any(s.kind != "thinsections" for s in self.train + self.val):

@@ -16,6 +16,7 @@ from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from orescope.errors import InputError
 from orescope.instances.border_core import encode_border_core
+from orescope.instances.distance import encode_distance_levels
 from orescope.io.classes import ClassRegistry
 from orescope.io.datasets import (
     SectionSample,
@@ -24,6 +25,7 @@ from orescope.io.datasets import (
     load_lumenstone,
     load_thinsections,
 )
+from orescope.io.splits import Split, assign_splits
 from orescope.preprocess.align import align_to
 from orescope.preprocess.intensity import volume_stats
 from orescope.preprocess.normalise import channel_stats
@@ -81,14 +83,16 @@ def synth_volumes(source: DataSource) -> list[tuple[str, np.ndarray, np.ndarray]
     return volumes
 
 
-def _folder_volumes(source: DataSource) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def _folder_volumes(
+    source: DataSource, split: Split | None
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
     assert source.path is not None
     root = Path(source.path)
     stems = sorted(path.stem for path in (root / "images").glob("*.tif"))
     if not stems:
         raise InputError(root / "images", "holds no .tif volumes")
     volumes = []
-    for stem in _selected_stems(stems, source):
+    for stem in selected_stems(stems, source, split):
         image, labels = root / "images" / f"{stem}.tif", root / "labels" / f"{stem}.tif"
         if not labels.exists():
             raise InputError(labels, f"the labels of {image.name} are missing")
@@ -99,7 +103,22 @@ def _folder_volumes(source: DataSource) -> list[tuple[str, np.ndarray, np.ndarra
     return volumes
 
 
-def _selected_stems(stems: list[str], source: DataSource) -> list[str]:
+def selected_stems(stems: list[str], source: DataSource, split: Split | None) -> list[str]:
+    """The stems of ``split``'s side of the folder (all of them for ``None``), narrowed by the
+    source's ``stems`` and ``exclude``, which may only name stems of that side."""
+    if split is not None:
+        try:
+            sides = assign_splits(source.kind, stems)
+        except ValueError as error:
+            raise InputError(source.path, str(error)) from None
+        named = {*(source.stems or []), *source.exclude}
+        wrong = sorted(s for s in named if sides.get(s) != split)
+        if wrong:
+            where = ", ".join(f"{s} ({sides.get(s, 'not in the folder')})" for s in wrong)
+            raise InputError(
+                source.path, f"the {split} data names images of another side of the split: {where}"
+            )
+        stems = [s for s in stems if sides[s] == split]
     if source.stems is not None:
         stems = [s for s in stems if s in source.stems]
     return [s for s in stems if s not in source.exclude]
@@ -118,9 +137,15 @@ def _volume_item(name: str, volume: np.ndarray, labels: np.ndarray) -> LabelledI
     return LabelledImage(name, image, labels.astype(np.int32), mean, std)
 
 
-def load_volumes(source: DataSource, particle_px: float | None) -> list[LabelledImage]:
-    """The source's volumes, resampled so their median particle ESD is ``particle_px``."""
-    raw = synth_volumes(source) if source.kind == "synth_volume" else _folder_volumes(source)
+def load_volumes(
+    source: DataSource, particle_px: float | None, split: Split | None = None
+) -> list[LabelledImage]:
+    """The source's volumes (a folder's ``split`` side), resampled so their median particle
+    ESD is ``particle_px``."""
+    if source.kind == "synth_volume":
+        raw = synth_volumes(source)
+    else:
+        raw = _folder_volumes(source, split)
     items = []
     for name, volume, labels in raw:
         if particle_px is not None:
@@ -130,32 +155,35 @@ def load_volumes(source: DataSource, particle_px: float | None) -> list[Labelled
     return items
 
 
-def _selected(samples: list, source: DataSource) -> list:
-    kept = set(_selected_stems([s.stem for s in samples], source))
+def _selected(samples: list, source: DataSource, split: Split | None) -> list:
+    kept = set(selected_stems([s.stem for s in samples], source, split))
     return [s for s in samples if s.stem in kept]
 
 
-def _folder_images(source: DataSource) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def _folder_images(
+    source: DataSource, split: Split | None
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
     assert source.path is not None
     loader = load_conveyor if source.kind == "conveyor" else load_gravel
-    samples = _selected(loader(source.path), source)
-    return [(s.stem, s.read_image(), s.read_labels()) for s in samples]
+    return [(s.stem, *s.read_pair()) for s in _selected(loader(source.path), source, split)]
 
 
-def _sections(source: DataSource) -> tuple[list[SectionSample], ClassRegistry]:
+def _sections(source: DataSource, split: Split | None) -> tuple[list[SectionSample], ClassRegistry]:
     assert source.path is not None
     loader = load_lumenstone if source.kind == "lumenstone" else load_thinsections
     samples, registry = loader(source.path)
-    return _selected(samples, source), registry
+    return _selected(samples, source, split), registry
 
 
 def section_registry(source: DataSource) -> ClassRegistry:
     """The class registry of a section data source (its ``classes.yaml``)."""
-    return _sections(source)[1]
+    return _sections(source, None)[1]
 
 
-def _section_images(source: DataSource, xpl: bool) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    samples, registry = _sections(source)
+def _section_images(
+    source: DataSource, xpl: bool, split: Split | None
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    samples, registry = _sections(source, split)
     images = []
     for sample in samples:
         image, mask = sample.read_image(), sample.read_mask()
@@ -180,17 +208,20 @@ def _section_images(source: DataSource, xpl: bool) -> list[tuple[str, np.ndarray
 
 
 def load_source(
-    source: DataSource, particle_px: float | None, xpl: bool = False
+    source: DataSource, particle_px: float | None, xpl: bool = False, split: Split | None = None
 ) -> list[LabelledImage]:
     """The source's images: particle images resampled so their median particle ECD is
-    ``particle_px``, sections resampled by the source's ``scale``; or its volumes."""
+    ``particle_px``, sections resampled by the source's ``scale``; or its volumes. A folder
+    gives the images of its ``split`` side by the split rule (``None``: all of them)."""
     if source.kind in VOLUME_KINDS:
-        return load_volumes(source, particle_px)
+        return load_volumes(source, particle_px, split)
     if source.kind in ("lumenstone", "thinsections"):
-        raw = _section_images(source, xpl)
+        raw = _section_images(source, xpl, split)
         particle_px = None
+    elif source.kind == "synth":
+        raw = _synth_scenes(source)
     else:
-        raw = _synth_scenes(source) if source.kind == "synth" else _folder_images(source)
+        raw = _folder_images(source, split)
     images = []
     for name, image, labels in raw:
         if image.ndim == 2:
@@ -288,6 +319,8 @@ class PatchDataset(Dataset):
         values = (image - item.mean / 255) / scale
         if self.target == "border_core":
             target = encode_border_core(labels, self.border_px).astype(np.int64)
+        elif self.target == "distance":
+            target = encode_distance_levels(labels).astype(np.int64)
         elif self.target == "foreground":
             target = (labels > 0).astype(np.int64)
         else:

@@ -157,9 +157,11 @@ def train(
     )
     torch.manual_seed(config.seed)
     device = pick_device(config.device)
-    train_sets = [load_source(s, config.particle_px, config.xpl) for s in config.train]
+    train_sets = [load_source(s, config.particle_px, config.xpl, "train") for s in config.train]
     val_images = [
-        item for s in config.val for item in load_source(s, config.particle_px, config.xpl)
+        item
+        for s in config.val
+        for item in load_source(s, config.particle_px, config.xpl, "validation")
     ]
     stats = None
     if config.normalisation == "dataset":

@@ -14,7 +14,7 @@ from orescope.errors import InputError
 from orescope.models.spec import ArchitectureSpec
 
 CARD_FILE = "card.yaml"
-Target = Literal["border_core", "foreground", "classes"]
+Target = Literal["border_core", "distance", "foreground", "classes"]
 # image_zscore: every image by its own channel statistics (lighting varies, colour says little);
 # dataset: by the training images' statistics (the absolute colour identifies the mineral)
 Normalisation = Literal["image_zscore", "dataset"]
