@@ -27,6 +27,8 @@ from orescope.zoo.card import Target
 
 PROBE_PX = 512  # side of the central crop on which the particle size is estimated
 PROBE_GROWTH = 1.5  # most a volume's size probe grows (per side) when it is enlarged
+PROBE_LADDER = (4.0, 2.0, 1.0, 0.5, 0.25)  # scales probed for the start of the size estimate
+MIN_PROBE_PARTICLES = 5  # particles a probe must find to count
 
 
 def predict_particle_map(
@@ -53,17 +55,22 @@ def _model_map(image: np.ndarray, loaded: LoadedModel, settings: InferenceSettin
 def estimate_particle_px(
     image: np.ndarray, loaded: LoadedModel, settings: InferenceSettings | None = None
 ) -> float:
-    """Median particle ECD (px) in the image, measured by the model itself on a central crop:
-    once at the image's scale and, when that is far from the trained size, once more at the
-    corrected scale (a model sees particles best near the size it was trained at). Specks
-    under a quarter of the trained size are left out: at a wrong scale a model breaks texture
-    into many of them, and they would drag the median down."""
+    """Median particle ECD (px) in the image, measured by the model itself on a central crop.
+
+    A model trained at one particle size sees texture as particles when the particles are
+    much larger, and misses them when much smaller, so a start at the image's own scale can
+    settle on a wrong size. The start is therefore the median, over probes at a ladder of
+    scales (:data:`PROBE_LADDER`), of the area-weighted median diameter the model finds,
+    which fines and broken-up texture barely move. From there the median diameter is
+    measured at the corrected scale, and once more when that moved far (a model sees
+    particles best near the size it was trained at). Specks under a quarter of the trained
+    size are left out: at a wrong scale a model breaks texture into many of them."""
     target = loaded.card.particle_px
     assert target is not None
     settings = settings or InferenceSettings.for_model(loaded)
     speck_px = int(np.pi / 4 * (target / 4) ** 2)
 
-    def measure(scale: float) -> float:
+    def found(scale: float) -> np.ndarray:
         side = int(PROBE_PX / scale)
         top, left = max(0, (image.shape[0] - side) // 2), max(0, (image.shape[1] - side) // 2)
         crop = resize_image(image[top : top + side, left : left + side], scale)
@@ -72,9 +79,16 @@ def estimate_particle_px(
         probe = replace(settings, tile=whole, tta=False, scales=(1.0,), progress=False)
         particle_map = _model_map(crop, loaded, probe)
         labels = decode_particles(particle_map, loaded.card.target, target, every_seed=True)
-        return median_diameter_px(remove_small(labels, speck_px))
+        return remove_small(labels, speck_px)
 
-    return _probed_size(measure, target)
+    ladder = [found(scale) for scale in PROBE_LADDER]
+    starts = [
+        median_diameter_px(labels, by_area=True) / scale
+        for scale, labels in zip(PROBE_LADDER, ladder, strict=True)
+        if len(np.unique(labels)) > MIN_PROBE_PARTICLES
+    ]
+    start = size_scale(float(np.median(starts)), target) if starts else 1.0
+    return _probed_size(lambda scale: median_diameter_px(found(scale)), target, start)
 
 
 def segment_with_model(
@@ -183,11 +197,11 @@ def _one_pass(settings: InferenceSettings, shape: tuple[int, ...]) -> InferenceS
     return replace(settings, tile=32 * int(np.ceil(max(shape) / 32)), batch_size=1)
 
 
-def _probed_size(measure: Callable[[float], float], target: float) -> float:
-    """The typical particle size (px) that ``measure`` finds at the image's (volume's) own
-    scale and, when that is far from the model's ``target``, once more at the corrected
-    scale; ``target`` itself when nothing is found."""
-    scale, typical = 1.0, target
+def _probed_size(measure: Callable[[float], float], target: float, scale: float = 1.0) -> float:
+    """The typical particle size (px) that ``measure`` finds at ``scale`` (default: the
+    image's or volume's own) and, when that is far from the model's ``target``, once more at
+    the corrected scale; ``target`` itself when nothing is found."""
+    typical = target / scale
     for _ in range(2):
         measured = measure(scale)
         if not np.isfinite(measured):

@@ -73,12 +73,14 @@ def distance_map(probabilities: np.ndarray) -> np.ndarray:
 
 
 def decode_distance_map(
-    particle_map: np.ndarray, seed_height_px: float = SEED_HEIGHT_PX, min_area_px: int = 4
+    particle_map: np.ndarray, seed_height_px: float | None = None, min_area_px: int = 4
 ) -> np.ndarray:
     """uint32 instance labels from a :func:`distance_map`: seeds are the maxima of the
-    expected distance at least ``seed_height_px`` above the saddle to any higher one, each
-    particle pixel joins a seed by watershed on the distance, and particles under
-    ``min_area_px`` are dropped."""
+    expected distance at least ``seed_height_px`` (default :data:`SEED_HEIGHT_PX`) above the
+    saddle to any higher one, each particle pixel joins a seed by watershed on the distance,
+    and particles under ``min_area_px`` are dropped."""
+    if seed_height_px is None:
+        seed_height_px = SEED_HEIGHT_PX
     mask = particle_map > 0
     distance = (particle_map.astype(np.float64) - 1) * (TOP_DISTANCE / 254)
     distance[~mask] = 0
