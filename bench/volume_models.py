@@ -1,5 +1,5 @@
 """``ct-particles`` against ThreshWater 3D on synthetic test volumes that no choice was made on
-(seeds 9000-9003 of the training config's generator ranges, 128³ voxels, touching particles and
+(seeds 10000-10003 by the split rule, the training config's generator ranges, 128³ voxels, touching
 CT artefacts), each run through ``predict volume`` in chunks, scored by paper 002's metrics and
 the equivalent-sphere-diameter P50 (results in bench/results/volume_models.json).
 
@@ -25,6 +25,7 @@ import tifffile
 import zarr
 from scipy import ndimage
 
+from orescope.io.splits import FIRST_SEED
 from orescope.jobs.particle_evaluation import compare_volumes
 from orescope.jobs.volume_run import VolumeJobConfig, run_volumes
 from orescope.preprocess.resample import median_diameter_px
@@ -44,7 +45,7 @@ CARD_SCORES = (
     "p50_relative_error",
     "seconds",
 )
-TEST_SEED = 9000  # the split rule of configs/ct_particles.yaml: test volumes from seed 9000
+TEST_SEED = FIRST_SEED["test"]  # the split rule (orescope.io.splits): test seeds from 10000
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """The 2D outputs of the zoo models are byte-for-byte those of orescope 0.4.0's inference code
 (commit 796b864, before images and volumes shared one sliding window and one settings
-object): the hashes below were recorded with that code on the same inputs."""
+object): the hashes below were recorded with that code on the same inputs. The particle size
+estimate is not: it changed on purpose with issue 31 (bench/particle_size_estimate.py)."""
 
 import hashlib
 from pathlib import Path
@@ -9,7 +10,6 @@ import numpy as np
 import pytest
 
 import orescope
-from orescope.infer.particles import estimate_particle_px
 from orescope.io import read_image
 from orescope.io.datasets import load_lumenstone
 from orescope.jobs.minerals import MineralConfig, segment_section
@@ -34,11 +34,6 @@ def test_particle_labels_are_those_of_0_4_0(options, expected):
     image = read_image(SAMPLE)[:300, :400]
     labels = segment_particles(image, ParticleConfig(**options))
     assert labels.dtype == np.uint32 and _digest(labels) == expected
-
-
-def test_the_particle_size_estimate_is_that_of_0_4_0():
-    estimate = estimate_particle_px(read_image(SAMPLE), load_model("particles"))
-    assert _digest(np.array(estimate)) == "341234a49de5ad09"
 
 
 @pytest.mark.realdata

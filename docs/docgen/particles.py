@@ -178,3 +178,53 @@ def border_core_decoding() -> str:
         + f"\n\nSynthetic targets (held-out scenes, rounded to three decimals): {rule}. "
         "Bold: the best mean among the pairs that keep them."
     )
+
+
+def particle_sides(split: str = "test", data: str = "gravel") -> str:
+    """Particle models on one side of the split rule of one real set or the synthetic
+    scenes (bench/particle_representations.py: particle_representations_<split>.json)."""
+    table = results(f"particle_representations_{split}")
+    if data not in table:
+        raise PlaceholderError(f"particle_representations_{split}.json has no data {data!r}")
+    rows = [(particle_label(key), record) for key, record in table[data].items()]
+    columns = [
+        Column("AP@0.5", "ap50", score, "max"),
+        Column("AP@0.75", "ap75", score, "max"),
+        Column("η (recall)", "eta", score, "max"),
+        Column("merger", "merger_ratio", score, "min"),
+        Column("splitter", "splitter_ratio", score, "min"),
+        Column("P50 error", "count_P50_error", signed_pct, "absmin"),
+        Column("P80 error", "count_P80_error", signed_pct, "absmin"),
+        SPEED_COLUMN,
+    ]
+    return records_table("model", rows, columns)
+
+
+def particle_learning_curve(curve: str = "particles:particles_distance") -> str:
+    """Test AP against the number of real training photos (particle_learning_curve.json)."""
+    table = results("particle_learning_curve")
+    if curve not in table:
+        raise PlaceholderError(f"particle_learning_curve.json has no curve {curve!r}")
+    points = sorted(table[curve].values(), key=lambda point: point["real_photos"])
+    sets = [data for data in ("gravel", "grains", "conveyor", "synthetic") if data in points[0]]
+    header = ["real training photos"] + [f"{data} AP@0.5" for data in sets]
+    header += [f"{data} η" for data in sets if data == "conveyor"]
+    rows = []
+    for point in points:
+        row = [str(point["real_photos"])] + [score(point[data]["ap50"]) for data in sets]
+        row += [score(point[data]["eta"]) for data in sets if data == "conveyor"]
+        rows.append(row)
+    return markdown_table(header, rows)
+
+
+def particle_size_estimate(split: str = "validation") -> str:
+    """Size estimators against the reference median ECD (particle_size_estimate_<split>.json):
+    the median |log2 error| per real set (1 = off by a factor 2)."""
+    table = results(f"particle_size_estimate_{split}")["sets"]
+    estimators = list(next(iter(table.values())))
+    header = ["estimator"] + [f"{data}: median \\|log2 error\\|" for data in table]
+    rows = [
+        [estimator] + [fixed(2)(table[data][estimator]["median_abs_log2_error"]) for data in table]
+        for estimator in estimators
+    ]
+    return markdown_table(header, rows)

@@ -37,7 +37,15 @@ from .cards import card_page
 from .colour import colour_correction, colour_lut
 from .formatting import formatter
 from .models import zoo
-from .particles import border_core_decoding, classical_particles, paper000, particle_models
+from .particles import (
+    border_core_decoding,
+    classical_particles,
+    paper000,
+    particle_learning_curve,
+    particle_models,
+    particle_sides,
+    particle_size_estimate,
+)
 from .results import PlaceholderError, dig, source
 from .sections import (
     class_balance,
@@ -54,6 +62,9 @@ TABLES: dict[str, Callable[..., str]] = {
     "zoo": zoo,
     "card": card_page,
     "particle_models": particle_models,
+    "particle_sides": particle_sides,
+    "particle_learning_curve": particle_learning_curve,
+    "particle_size_estimate": particle_size_estimate,
     "classical_particles": classical_particles,
     "border_core_decoding": border_core_decoding,
     "paper000": paper000,

@@ -39,8 +39,9 @@ def predict_particle_map(
     settings: InferenceSettings,
     stats: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """uint8 map of ``image`` (or a volume) at its own scale: a border-core model's
-    :func:`core_map`, or a foreground model's mask; ``stats`` as in :func:`zscore_normaliser`."""
+    """uint8 map of ``image`` (or a volume) at its own scale: a border-core model's core map,
+    a distance model's distance map (:func:`~orescope.instances.decode.particle_reduce`), or a
+    foreground model's mask; ``stats`` as in :func:`zscore_normaliser`."""
     normalise = zscore_normaliser(image, in_channels, stats, settings.spatial_dims)
     return predict_map(image, network, normalise, settings, particle_reduce(target))
 
