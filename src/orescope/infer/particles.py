@@ -27,8 +27,9 @@ from orescope.zoo.card import Target
 
 PROBE_PX = 512  # side of the central crop on which the particle size is estimated
 PROBE_GROWTH = 1.5  # most a volume's size probe grows (per side) when it is enlarged
-PROBE_LADDER = (4.0, 2.0, 1.0, 0.5, 0.25)  # scales probed for the start of the size estimate
-MIN_PROBE_PARTICLES = 5  # particles a probe must find to count
+# Scales probed for the size estimate's start; ties go to the first, the image's own scale.
+# Only shrinking: blown up, texture breaks into as many particle-sized pieces as particles.
+PROBE_LADDER = (1.0, 0.5, 0.25)
 
 
 def predict_particle_map(
@@ -58,14 +59,15 @@ def estimate_particle_px(
 ) -> float:
     """Median particle ECD (px) in the image, measured by the model itself on a central crop.
 
-    A model trained at one particle size sees texture as particles when the particles are
-    much larger, and misses them when much smaller, so a start at the image's own scale can
-    settle on a wrong size. The start is therefore the median, over probes at a ladder of
-    scales (:data:`PROBE_LADDER`), of the area-weighted median diameter the model finds,
-    which fines and broken-up texture barely move. From there the median diameter is
-    measured at the corrected scale, and once more when that moved far (a model sees
-    particles best near the size it was trained at). Specks under a quarter of the trained
-    size are left out: at a wrong scale a model breaks texture into many of them."""
+    A model trained at one particle size sees the texture of much larger particles as small
+    particles, so a start at the image's own scale can settle on texture. The start is
+    therefore the scale, of the image's own, a half and a quarter (:data:`PROBE_LADDER`), at
+    which the model finds the most particles in a crop of the same size: shrunk too far,
+    particles are missed; at too large a size, texture breaks into fewer pieces than a right
+    scale shows particles. From there the median diameter is measured, and once more at the
+    corrected scale when that moved far (a model sees particles best near the size it was
+    trained at). Specks under a quarter of the trained size are left out: at a wrong scale a
+    model breaks texture into many of them."""
     target = loaded.card.particle_px
     assert target is not None
     settings = settings or InferenceSettings.for_model(loaded)
@@ -82,13 +84,8 @@ def estimate_particle_px(
         labels = decode_particles(particle_map, loaded.card.target, target, every_seed=True)
         return remove_small(labels, speck_px)
 
-    ladder = [found(scale) for scale in PROBE_LADDER]
-    starts = [
-        median_diameter_px(labels, by_area=True) / scale
-        for scale, labels in zip(PROBE_LADDER, ladder, strict=True)
-        if len(np.unique(labels)) > MIN_PROBE_PARTICLES
-    ]
-    start = size_scale(float(np.median(starts)), target) if starts else 1.0
+    counts = {scale: len(np.unique(found(scale))) - 1 for scale in PROBE_LADDER}
+    start = max(counts, key=counts.__getitem__)
     return _probed_size(lambda scale: median_diameter_px(found(scale)), target, start)
 
 

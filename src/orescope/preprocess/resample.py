@@ -77,17 +77,10 @@ def _nearest(source: int, target: int) -> np.ndarray:
     return np.minimum(centres.astype(np.intp), source - 1)
 
 
-def median_diameter_px(labels: np.ndarray, by_area: bool = False) -> float:
+def median_diameter_px(labels: np.ndarray) -> float:
     """Median equivalent circular diameter sqrt(4·area/π) of the instances; NaN if none.
 
     The typical particle size that :func:`size_scale` matches to a model's training size.
-    ``by_area``: the diameter that half the particles' area lies in larger ones, which fines
-    barely move.
-
-    >>> labels = np.zeros((40, 40), dtype=np.int32)
-    >>> labels[:20, :20], labels[30, 30], labels[32, 32], labels[34, 34] = 1, 2, 3, 4
-    >>> round(median_diameter_px(labels), 2), round(median_diameter_px(labels, by_area=True), 2)
-    (1.13, 22.57)
     """
     if not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"labels must be integers, got {labels.dtype}")
@@ -103,12 +96,9 @@ def median_diameter_px(labels: np.ndarray, by_area: bool = False) -> float:
     else:
         counts = np.bincount(ids.astype(np.intp, copy=False))[1:]
         areas = counts[counts > 0]
-    diameters = np.cbrt(6 * areas / np.pi) if labels.ndim == 3 else np.sqrt(4 * areas / np.pi)
-    if not by_area:
-        return float(np.median(diameters))
-    order = np.argsort(diameters)
-    share = np.cumsum(areas[order]) / areas.sum()
-    return float(diameters[order][np.searchsorted(share, 0.5)])
+    if labels.ndim == 3:
+        return float(np.median(np.cbrt(6 * areas / np.pi)))
+    return float(np.median(np.sqrt(4 * areas / np.pi)))
 
 
 def size_scale(
