@@ -3,8 +3,9 @@
 Trains the base config again with each real source (gravel, grains, conveyor) narrowed to the
 first ⌈f·n⌉ of its train-side photos in sorted order, for each fraction f (0: synthetic scenes
 only), at the base config's budget, and scores every run on the test sides as
-bench/particle_representations.py does (the full run, f = 1, can be given as an existing run
-folder). Shows whether more real photos would still pay.
+bench/particle_representations.py does, with the reference's median size given so that the
+size estimate does not blur what the data taught (the full run, f = 1, can be given as an
+existing run folder). Shows whether more real photos would still pay.
 
     python bench/particle_learning_curve.py configs/particles_distance.yaml
         [--fractions 0,0.34,0.67] [--full runs/particles_distance]
@@ -77,7 +78,8 @@ def main() -> None:
     for fraction, out, photos in runs:
         point = {"real_photos": photos}
         for data, samples in sets.items():
-            row = evaluate(samples, {"method": "model", "model": str(out)}, None)
+            given = {"method": "model", "model": str(out), "size_given": True}
+            row = evaluate(samples, given, None)
             point[data] = {k: row[k] for k in ("ap50", "ap75", "eta")}
         curve[f"{fraction:g}"] = point
         print(f"f={fraction:g} ({photos} photos):", {k: v for k, v in point.items()}, flush=True)

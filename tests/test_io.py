@@ -148,8 +148,10 @@ def test_find_images_refuses_an_empty_folder(tmp_path):
 
 
 def test_a_gravel_folder_reads_without_resolutions_and_then_has_no_scale(tmp_path):
+    (tmp_path / "labels").mkdir()
     for stem in ("b", "a"):
         write_image(tmp_path / "images" / f"{stem}.png", np.zeros((8, 8, 3), np.uint8))
+        tifffile.imwrite(tmp_path / "labels" / f"{stem}.tif", np.ones((8, 8), np.uint32))
     assert [(s.stem, s.mm_per_px) for s in load_gravel(tmp_path)] == [("a", None), ("b", None)]
     (tmp_path / "resolutions.csv").write_text("name,resolution\na,0.25\n")
     assert [(s.stem, s.mm_per_px) for s in load_gravel(tmp_path)] == [("a", 0.25), ("b", None)]
