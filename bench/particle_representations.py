@@ -16,7 +16,7 @@ reference's median particle size given (``--particle-px``, "size given").
 
 ``--seed-height`` scores distance models at each of these h-maxima heights (a validation
 choice). Writes bench/results/particle_representations_<split>.json (or ``--out``), keeping
-rows of models not evaluated this time, and prints Markdown tables.
+rows of models not evaluated this time; docs/benchmarks/unseen.md renders its tables.
 """
 
 from __future__ import annotations
@@ -122,27 +122,6 @@ def evaluate(samples: list[Sample], settings: dict, seed_height: float | None) -
     }
 
 
-def markdown(title: str, table: dict) -> str:
-    lines = [
-        f"**{title}**",
-        "",
-        "| method | " + " | ".join(COLUMNS.values()) + " |",
-        "|---" * (len(COLUMNS) + 1) + "|",
-    ]
-    for method, row in table.items():
-        cells = []
-        for key in COLUMNS:
-            value = row.get(key)
-            if value is None or not np.isfinite(value):
-                cells.append("–")
-            elif key.endswith("_error"):
-                cells.append(f"{100 * value:+.1f} %")
-            else:
-                cells.append(f"{value:.3f}")
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", default=[], help="NAME=FOLDER (repeatable)")
@@ -178,17 +157,14 @@ def main() -> None:
         for label, (settings, height) in methods.items():
             results[data][label] = evaluate(samples, settings, height)
             row = results[data][label]
-            print(f"  {label}: AP50 {row['ap50']:.3f}, eta {row['eta']:.3f}", flush=True)
+            print(f"  {label}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
     output = args.out or ROOT / "bench" / "results" / f"particle_representations_{args.split}.json"
     earlier = json.loads(output.read_text()) if output.exists() else {}
     for data, table in results.items():
         results[data] = {**earlier.get(data, {}), **table}
     results["images"] = {data: [s.name for s in samples] for data, samples in sets.items()}
     output.write_text(json.dumps(results, indent=2))
-    for data in sets:
-        print()
-        print(markdown(f"{data}, {args.split} side ({len(sets[data])} images)", results[data]))
-    print(f"\nwritten {output}")
+    print(f"written {output} (docs/benchmarks/unseen.md renders its tables)")
 
 
 if __name__ == "__main__":
