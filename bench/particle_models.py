@@ -114,7 +114,7 @@ def record_on_card(results: dict, scenes: int) -> None:
     folder = resolve_model_dir(ZOO_MODEL)
     card = read_card(folder / CARD_FILE)
     names = {
-        "synthetic": f"held-out synthetic scenes ({scenes} x 768x768, seeds 7000+, x50 7 mm)",
+        "synthetic": f"validation synthetic scenes ({scenes} x 768x768, seeds 7000+, x50 7 mm)",
         "gravel": f"held-out real gravel ({', '.join(HELD_OUT_GRAVEL)}, 0.39 mm/px)",
         "conveyor": "held-out conveyor crops (images0031-0038, sparse outlines)",
     }
@@ -188,7 +188,7 @@ def main() -> None:
         made = synthesize_scene(scene.model_copy(update={"seed": 7000 + index}))
         synthetic.append((made.image, made.labels, made.mm_per_px))
     results = {}
-    print(f"held-out synthetic scenes: {args.scenes} x 768x768", flush=True)
+    print(f"validation synthetic scenes: {args.scenes} x 768x768", flush=True)
     results["synthetic"] = evaluate(synthetic, methods)
     gravel = [
         (s.read_image(), s.read_labels(), s.mm_per_px)
@@ -215,7 +215,7 @@ def main() -> None:
     print()
     print(
         markdown(
-            f"Held-out synthetic scenes ({args.scenes} × 768², seeds 7000+)", results["synthetic"]
+            f"Validation synthetic scenes ({args.scenes} × 768², seeds 7000+)", results["synthetic"]
         )
     )
     print()

@@ -20,11 +20,6 @@ from .results import PlaceholderError, bench_constant, dig, results
 
 COMPARISON_MODELS = ("RA-UNet++", "U-Net")  # paper 000's equal-budget models: papers page
 VARIANTS = (" + TTA", " + size given")  # prediction options, in prose on the papers page
-PARTICLE_DATA = {
-    "synthetic": "held-out synthetic scenes",
-    "gravel": "held-out real gravel",
-    "conveyor": "held-out conveyor crops",
-}
 ERROR_COLUMNS = [
     Column("P50 error (count)", "count_P50_error", signed_pct, "absmin"),
     Column("P50 error (mass)", "mass_P50_error", signed_pct, "absmin"),
