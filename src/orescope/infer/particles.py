@@ -84,9 +84,14 @@ def estimate_particle_px(
         labels = decode_particles(particle_map, loaded.card.target, target, every_seed=True)
         return remove_small(labels, speck_px)
 
-    counts = {scale: len(np.unique(found(scale))) - 1 for scale in PROBE_LADDER}
-    start = max(counts, key=counts.__getitem__)
-    return _probed_size(lambda scale: median_diameter_px(found(scale)), target, start)
+    ladder = {scale: found(scale) for scale in PROBE_LADDER}
+    start = max(ladder, key=lambda scale: len(np.unique(ladder[scale])))
+    # the start's probe is measured already: only a corrected scale needs a new pass
+    return _probed_size(
+        lambda scale: median_diameter_px(ladder[scale] if scale in ladder else found(scale)),
+        target,
+        start,
+    )
 
 
 def segment_with_model(

@@ -19,7 +19,6 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from orescope.instances.components import remove_small
 from orescope.instances.threshwater import split_touching
 
 LEVEL_EDGES = (1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 11.0, 15.0)  # px; level k: [edge k, edge k + 1)
@@ -84,5 +83,5 @@ def decode_distance_map(
     mask = particle_map > 0
     distance = (particle_map.astype(np.float64) - 1) * (TOP_DISTANCE / 254)
     distance[~mask] = 0
-    labels = split_touching(mask, "distance", seed_height_px, min_area_px, distance=distance)
-    return remove_small(labels.astype(np.uint32, copy=False), min_area_px, in_place=True)
+    # split_touching drops the particles under min_area_px and numbers the rest, as uint32
+    return split_touching(mask, "distance", seed_height_px, min_area_px, distance=distance)
