@@ -13,8 +13,11 @@ pass over the same tiles, and peak memory on a large image.
    (as each of the default workers has): the model's forward passes (size probe included),
    the rest of segmentation (normalising, blending, decoding, resampling), measuring, and
    the pictures (`labels.tif`, overlay, its PNG), as seconds per image and shares.
-3. Memory: `predict particles` on one synthetic HEIGHT×WIDTH image (default 12000×8000) in a
-   child process; prints its peak resident memory (target < 3 GB).
+3. Memory: `predict particles` on one WIDTH×HEIGHT mosaic (default 12000×8000) in a child
+   process, its peak resident memory (target ≤ 3 GB), for three mosaics: a synthetic scene
+   repeated (0.25 mm/px); the real gravel photos of ../shared/data/gravel side by side, at
+   which the size estimate shrinks the image; and the same photos shrunk to a quarter first,
+   at which it enlarges the image (the image the model sees is larger than the file).
 
     python bench/particle_throughput.py [--scenes 4] [--side 1536] [--big 12000x8000] [--repeats 3]
 """
@@ -34,16 +37,25 @@ import cv2
 import numpy as np
 import torch
 
+from orescope.infer.particles import estimate_particle_px
 from orescope.io import read_image, write_image, write_labels
 from orescope.jobs import ParticleConfig, run_particles
 from orescope.jobs.parallel import worker_count
 from orescope.jobs.particles import psd_summary, segment_particles, shared_model
 from orescope.measure import measure_particles
+from orescope.preprocess.resample import size_scale
 from orescope.report import instance_overlay
 from orescope.synth import SceneConfig, synthesize_scene, write_scenes
 from orescope.zoo import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
+GRAVEL = ROOT.parent / "shared" / "data" / "gravel" / "images"
+# mosaic name: (tile source, shrink factor of the tiles, mm per pixel given to the run)
+MOSAICS = {
+    "synthetic": ("synthetic", 1.0, 0.25),
+    "real gravel": ("gravel", 1.0, None),
+    "real gravel, shrunk 4x": ("gravel", 0.25, None),
+}
 
 
 def bare_forward_seconds(model_name: str, tiles: int, batch_size: int = 4) -> float:
@@ -180,18 +192,44 @@ def stage_seconds(side: int, model: str, repeats: int) -> dict:
     return {k: {"seconds": v, "share": v / total} for k, v in best.items()}
 
 
-def peak_memory(height: int, width: int, model: str) -> dict:
+def mosaic(source: str, shrink: float, height: int, width: int) -> np.ndarray:
+    """A height×width image of ``source``'s tiles (a synthetic scene, or the real gravel
+    photos side by side), each resized by ``shrink`` first."""
+    if source == "synthetic":
+        tiles = [
+            synthesize_scene(SceneConfig(height=1024, width=1024, mm_per_px=0.25, seed=3)).image
+        ]
+    else:
+        tiles = [read_image(path)[..., :3] for path in sorted(GRAVEL.iterdir())]
+    tiles = [cv2.resize(t, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA) for t in tiles]
+    side = min(min(t.shape[:2]) for t in tiles)
+    tiles = [t[:side, :side] for t in tiles]
+    rows, columns = int(np.ceil(height / side)), int(np.ceil(width / side))
+    big = np.empty((rows * side, columns * side, 3), np.uint8)
+    for n in range(rows * columns):
+        row, column = divmod(n, columns)
+        big[row * side : (row + 1) * side, column * side : (column + 1) * side] = tiles[
+            n % len(tiles)
+        ]
+    return big[:height, :width]
+
+
+def peak_memory(height: int, width: int, model: str, name: str) -> dict:
+    """Peak resident memory of `predict particles` on the mosaic ``name`` (:data:`MOSAICS`),
+    in a fresh process; and the factor the size estimate resampled it by."""
+    source, shrink, mm_per_px = MOSAICS[name]
     with tempfile.TemporaryDirectory() as folder:
-        scene = synthesize_scene(SceneConfig(height=1024, width=1024, mm_per_px=0.25, seed=3))
-        reps = (int(np.ceil(height / 1024)), int(np.ceil(width / 1024)), 1)
-        big = np.tile(scene.image, reps)[:height, :width]
+        big = mosaic(source, shrink, height, width)
+        loaded = shared_model(model)
+        assert loaded.card.particle_px is not None
+        scale = size_scale(estimate_particle_px(big, loaded), loaded.card.particle_px)
         write_image(Path(folder) / "big.png", big)
         del big
         code = (
             "import resource, sys, time\n"
             "from orescope.jobs import ParticleConfig, run_particles\n"
             "t = time.perf_counter()\n"
-            f"config = ParticleConfig(mm_per_px=0.25, model={model!r})\n"
+            f"config = ParticleConfig(mm_per_px={mm_per_px!r}, model={model!r})\n"
             "run_particles([sys.argv[1]], sys.argv[2], config, progress=False)\n"
             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
         )
@@ -205,6 +243,7 @@ def peak_memory(height: int, width: int, model: str) -> dict:
     return {
         "height": height,
         "width": width,
+        "resampled_by": scale,
         "seconds": float(seconds),
         "peak_gb": int(peak_kib) / 2**20,
     }
@@ -215,34 +254,44 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=4)
     parser.add_argument("--side", type=int, default=1536)
     parser.add_argument("--big", default="12000x8000", help="WIDTHxHEIGHT, or 'none'")
+    parser.add_argument("--mosaics", nargs="+", choices=list(MOSAICS), default=list(MOSAICS))
+    parser.add_argument(
+        "--memory-only", action="store_true", help="only the mosaics' memory (keeps the rest)"
+    )
     parser.add_argument("--model", default="particles")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    results = {"throughput": throughput(args.scenes, args.side, args.model, args.repeats)}
-    speed = results["throughput"]
-    print(
-        f"end to end {speed['end_to_end_mp_per_s']:.3f} MP/s, bare forward "
-        f"{speed['forward_mp_per_s']:.3f} MP/s over {speed['tiles']} tiles: "
-        f"ratio {speed['ratio']:.2f} with {speed['workers']} workers; one worker "
-        f"{speed['one_worker_mp_per_s']:.3f} MP/s, ratio {speed['ratio_one_worker']:.2f}, "
-        f"the model's share of its run {speed['model_share_of_one_worker_run']:.0%}"
-    )
-    print(
-        f"{2 * args.scenes} scenes: steady {speed['steady_mp_per_s']:.3f} MP/s, ratio "
-        f"{speed['ratio_steady']:.2f}; the run's fixed cost {speed['fixed_seconds']:.2f} s"
-    )
-    results["stages"] = stage_seconds(args.side, args.model, args.repeats)
-    print(f"one worker's stages on one {args.side}² scene (1 thread):")
-    for stage, timing in results["stages"].items():
-        print(f"  {stage}: {timing['seconds']:.3f} s ({timing['share']:.0%})")
+    output = ROOT / "bench" / "results" / "particle_throughput.json"
+    results = json.loads(output.read_text()) if args.memory_only else {}
+    if not args.memory_only:
+        results["throughput"] = throughput(args.scenes, args.side, args.model, args.repeats)
+        speed = results["throughput"]
+        print(
+            f"end to end {speed['end_to_end_mp_per_s']:.3f} MP/s, bare forward "
+            f"{speed['forward_mp_per_s']:.3f} MP/s over {speed['tiles']} tiles: "
+            f"ratio {speed['ratio']:.2f} with {speed['workers']} workers; one worker "
+            f"{speed['one_worker_mp_per_s']:.3f} MP/s, ratio {speed['ratio_one_worker']:.2f}, "
+            f"the model's share of its run {speed['model_share_of_one_worker_run']:.0%}"
+        )
+        print(
+            f"{2 * args.scenes} scenes: steady {speed['steady_mp_per_s']:.3f} MP/s, ratio "
+            f"{speed['ratio_steady']:.2f}; the run's fixed cost {speed['fixed_seconds']:.2f} s"
+        )
+        results["stages"] = stage_seconds(args.side, args.model, args.repeats)
+        print(f"one worker's stages on one {args.side}² scene (1 thread):")
+        for stage, timing in results["stages"].items():
+            print(f"  {stage}: {timing['seconds']:.3f} s ({timing['share']:.0%})")
     if args.big != "none":
         width, height = (int(v) for v in args.big.split("x"))
-        results["memory"] = peak_memory(height, width, args.model)
-        memory = results["memory"]
-        print(
-            f"{width}x{height}: {memory['seconds']:.0f} s, peak memory {memory['peak_gb']:.2f} GB"
-        )
-    output = ROOT / "bench" / "results" / "particle_throughput.json"
+        kept = results.get("memory", {})  # the other mosaics' numbers of an earlier run
+        results["memory"] = {name: kept[name] for name in MOSAICS if name in kept}
+        for name in args.mosaics:
+            memory = peak_memory(height, width, args.model, name)
+            results["memory"][name] = memory
+            print(
+                f"{width}x{height} {name} (resampled by {memory['resampled_by']:.2f}): "
+                f"{memory['seconds']:.0f} s, peak memory {memory['peak_gb']:.2f} GB"
+            )
     output.write_text(json.dumps(results, indent=2))
     print(f"written {output}")
 

@@ -23,11 +23,12 @@ import dask.array as da
 import numpy as np
 import zarr
 
+from orescope.infer.chunks import scaled_grid
 from orescope.infer.particles import segment_volume_chunk
 from orescope.infer.settings import InferenceSettings
 from orescope.io.volumes import volume_blocks
 from orescope.jobs.particles import shared_model
-from orescope.jobs.volume_run import VolumeJobConfig, run_volumes, scaled_grid
+from orescope.jobs.volume_run import VolumeJobConfig, run_volumes
 from orescope.preprocess.intensity import volume_stats
 from orescope.preprocess.resample import median_diameter_px, size_scale
 from orescope.synth import VolumeConfig, synthesize_volume

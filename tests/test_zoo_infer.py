@@ -11,6 +11,7 @@ import yaml
 from safetensors.torch import load_file
 
 from orescope.errors import InputError
+from orescope.infer import particles as infer_particles
 from orescope.infer.particles import estimate_particle_px, segment_with_model
 from orescope.infer.settings import InferenceSettings
 from orescope.instances.border_core import encode_border_core
@@ -127,6 +128,23 @@ def test_a_given_particle_size_skips_the_estimate_and_resamples():
     labels = segment_with_model(image, oracle, particle_px=median_diameter_px(truth) / 2)
     assert labels.shape == truth.shape
     assert abs(int(labels.max()) - int(truth.max())) <= 1
+
+
+@pytest.mark.parametrize("enlarged", [1.0, 2.0])
+def test_an_image_segmented_in_blocks_gives_back_every_particle_whole(monkeypatch, enlarged):
+    truth = _scene()
+    image = _image(truth)
+    true_px = median_diameter_px(truth)
+    oracle = _oracle(image, particle_px=true_px)
+    whole = segment_with_model(image, oracle, particle_px=true_px / enlarged, min_area_px=1)
+    # blocks of 64 px at the model's scale with 16 px around: every particle cut by a face
+    monkeypatch.setattr(infer_particles, "BLOCK_PX", 64)
+    monkeypatch.setattr(infer_particles, "BLOCK_HALO_PX", 16)
+    blocks = segment_with_model(image, oracle, particle_px=true_px / enlarged, min_area_px=1)
+    assert blocks.max() == whole.max() == truth.max()
+    pairs = np.unique(np.stack([blocks[truth > 0], truth[truth > 0]]), axis=1)
+    assert pairs.shape[1] == truth.max() and np.count_nonzero(pairs[0]) == truth.max()
+    assert np.mean((blocks > 0) == (whole > 0)) > 0.999
 
 
 def test_images_smaller_than_a_tile_are_padded_not_refused():

@@ -1,14 +1,15 @@
-"""Instance segmentation of a volume too large for memory, chunk by chunk (paper 002 §3.3.1).
+"""Instance segmentation of a volume or image too large for memory, chunk by chunk (paper 002
+§3.3.1).
 
-The volume is cut into cores of ``chunk`` voxels a side. Each core is segmented with ``halo``
-voxels of its neighbours around it, so that particles at its faces are seen whole enough to be
-segmented as inside, and only the core's labels are written to the output zarr. Each core is an
-independent task: ``map`` runs them here, in worker processes or on a Dask cluster. Then the
-labels are made consistent across the faces: a particle cut by a face shows nearly the same
-cross-section on both sides of it, two particles that merely touch there share only a small
-part of theirs, so the pieces whose contact covers at least half of the smaller cross-section
-are joined. Ids are numbered in core order, whatever order the tasks finished in; no array of
-the whole volume's size exists at any point.
+The volume (or image) is cut into cores of ``chunk`` voxels (pixels) a side. Each core is
+segmented with ``halo`` voxels of its neighbours around it, so that particles at its faces are
+seen whole enough to be segmented as inside, and only the core's labels are written to the
+output. Each core is an independent task: ``map`` runs them here, in worker processes or on a
+Dask cluster. Then the labels are made consistent across the faces: a particle cut by a face
+shows nearly the same cross-section on both sides of it, two particles that merely touch there
+share only a small part of theirs, so the pieces whose contact covers at least half of the
+smaller cross-section are joined. Ids are numbered in core order, whatever order the tasks
+finished in; no array of the whole volume's size exists but the output.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ def segment_in_chunks(
     halo: int,
     map: Mapper = map,  # noqa: A002  (the executor's map, named as the builtin it defaults to)
 ) -> int:
-    """Segment ``volume`` (any array that slices lazily: zarr, dask, a memory map) into
-    ``out`` (a uint32 zarr array of the same shape, chunked by ``chunk``) with ``segment``, a
-    function from a block to its instance labels; returns the number of particles.
+    """Segment ``volume`` (any array that slices lazily: zarr, dask, a memory map; or an
+    image, H×W or H×W×C) into ``out`` (uint32, of the volume's or the image's spatial shape: a
+    zarr array chunked by ``chunk``, or a NumPy array) with ``segment``, a function from a
+    block to its instance labels; returns the number of particles.
 
     Examples
     --------
@@ -52,7 +54,7 @@ def segment_in_chunks(
     >>> sorted(np.unique(out[:]).tolist())
     [0, 1]
     """
-    cores = volume_blocks(tuple(volume.shape), chunk)
+    cores = volume_blocks(tuple(out.shape), chunk)
     task = partial(_segment_core, volume, segment, out, chunk, halo)
     counts = np.fromiter(map(task, cores), dtype=np.int64, count=len(cores))
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
@@ -72,6 +74,23 @@ def segment_in_chunks(
     return int(first_seen.size)
 
 
+def scaled_grid(chunk: int, halo: int, scale: float) -> tuple[int, int]:
+    """Chunk and halo on the volume's (image's) own grid that hold ``chunk`` and ``halo``
+    voxels once resampled by ``scale``, so the model sees blocks of one size whatever the
+    particles' size; at most twice the chunk and four times the halo where the volume is
+    shrunk (the memory of reading a block), at least 16 voxels a chunk where it is enlarged.
+
+    Examples
+    --------
+    >>> scaled_grid(128, 16, 1.0), scaled_grid(128, 16, 4.0), scaled_grid(128, 16, 0.25)
+    ((128, 16), (32, 4), (256, 64))
+    """
+    return (
+        int(np.clip(round(chunk / scale), 16, 2 * chunk)),
+        int(np.clip(round(halo / scale), 0, 4 * halo)),
+    )
+
+
 def _context(core: slice, size: int, chunk: int, halo: int) -> slice:
     """The block segmented for ``core`` along one axis: the core and ``halo`` voxels on each
     side, moved inward at the volume's ends so that it keeps its full ``chunk + 2·halo`` (a
@@ -86,9 +105,7 @@ def _segment_core(
 ) -> int:
     """Segment one core with its context, write its own labels (1..n, in their order) to
     ``out``; return n."""
-    padded = tuple(
-        _context(c, size, chunk, halo) for c, size in zip(core, volume.shape, strict=True)
-    )
+    padded = tuple(_context(c, size, chunk, halo) for c, size in zip(core, out.shape, strict=True))
     labels = np.asarray(segment(read_block(volume, padded)))
     inner = tuple(
         slice(c.start - p.start, c.stop - p.start) for c, p in zip(core, padded, strict=True)

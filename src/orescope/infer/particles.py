@@ -1,20 +1,24 @@
 """Particle instances from a trained model: normalise, resample to the trained particle size,
-predict tile by tile, decode the instances and bring them back to the image's own grid. A chunk
-of a CT volume goes the same way, with the volume's statistics and particle size."""
+predict tile by tile, decode the instances and bring them back to the image's own grid. A large
+image goes block by block (:mod:`orescope.infer.chunks`), so its memory stays that of a block
+whatever the resampling; a chunk of a CT volume goes the same way, with the volume's statistics
+and particle size."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 import torch
 
+from orescope.infer.chunks import scaled_grid, segment_in_chunks
 from orescope.infer.settings import InferenceSettings, predict_map
 from orescope.instances.components import remove_small
 from orescope.instances.decode import ForegroundSplit, decode_particles, particle_reduce
 from orescope.preprocess.intensity import IntensityStats
-from orescope.preprocess.normalise import zscore_normaliser
+from orescope.preprocess.normalise import channel_stats, zscore_normaliser
 from orescope.preprocess.resample import (
     median_diameter_px,
     resize_image,
@@ -30,6 +34,10 @@ PROBE_GROWTH = 1.5  # most a volume's size probe grows (per side) when it is enl
 # Scales probed for the size estimate's start; ties go to the first, the image's own scale.
 # Only shrinking: blown up, texture breaks into as many particle-sized pieces as particles.
 PROBE_LADDER = (1.0, 0.5, 0.25)
+# A large image is segmented in blocks of BLOCK_PX pixels a side at the model's scale, each seen
+# with BLOCK_HALO_PX more on every side (five trained particle sizes): the memory of one block.
+BLOCK_PX = 2048
+BLOCK_HALO_PX = 128
 
 
 def predict_particle_map(
@@ -113,18 +121,38 @@ def segment_with_model(
     image's scale.
     """
     settings = settings or InferenceSettings.for_model(loaded)
-    scale = 1.0
-    if loaded.card.particle_px is not None:
-        typical = particle_px or estimate_particle_px(image, loaded, settings)
-        scale = size_scale(typical, loaded.card.particle_px)
-    # the resampled image is freed before decoding, which holds the run's peak memory
-    particle_map = _model_map(resize_image(image, scale), loaded, settings)
     card = loaded.card
+    scale = 1.0
+    if card.particle_px is not None:
+        typical = particle_px or estimate_particle_px(image, loaded, settings)
+        scale = size_scale(typical, card.particle_px)
+    # one normalisation for every block, so that blocks agree with each other
+    stats = card.fixed_stats or channel_stats(image)
+    block, halo = scaled_grid(BLOCK_PX, BLOCK_HALO_PX, scale)
+    labels = np.zeros(image.shape[:2], np.uint32)
+    segment = partial(_segment_block, loaded=loaded, settings=settings, scale=scale, stats=stats)
+    segment_in_chunks(image, partial(segment, split=split), labels, block, halo)
+    return remove_small(labels, min_area_px, in_place=True)
+
+
+def _segment_block(
+    block: np.ndarray,
+    loaded: LoadedModel,
+    settings: InferenceSettings,
+    scale: float,
+    stats: tuple[np.ndarray, np.ndarray],
+    split: ForegroundSplit,
+) -> np.ndarray:
+    """Instance labels of one block of an image, on the block's own grid."""
+    card = loaded.card
+    resized = resize_image(block, scale)
+    particle_map = predict_particle_map(
+        resized, loaded.network, card.target, card.in_channels, settings, stats
+    )
+    del resized  # freed before decoding, which holds the block's peak memory
     labels = decode_particles(particle_map, card.target, card.particle_px, split)
     del particle_map
-    if scale != 1.0:
-        labels = resize_labels(labels, image.shape[:2])
-    return remove_small(labels, min_area_px, in_place=True)
+    return resize_labels(labels, block.shape[:2]) if scale != 1.0 else labels
 
 
 def volume_particle_map(

@@ -29,7 +29,7 @@ from rich.progress import track
 from skimage.filters import threshold_otsu
 
 from orescope.errors import InputError
-from orescope.infer.chunks import segment_in_chunks
+from orescope.infer.chunks import scaled_grid, segment_in_chunks
 from orescope.infer.particles import (
     estimate_volume_particle_px,
     segment_volume_chunk,
@@ -186,23 +186,6 @@ def _process(path: Path, folder: Path, config: VolumeJobConfig, progress: bool) 
         particles.assign(volume=folder.name),
         {"volume": folder.name, **summary, "resampled_by": scale, **seconds},
         Thumbnail(folder.name, picture, caption),
-    )
-
-
-def scaled_grid(chunk: int, halo: int, scale: float) -> tuple[int, int]:
-    """Chunk and halo on the volume's own grid that hold ``chunk`` and ``halo`` voxels once
-    resampled by ``scale``, so the model sees blocks of one size whatever the particles' size;
-    at most twice the chunk and four times the halo where the volume is shrunk (the memory
-    of reading a block), at least 16 voxels a chunk where it is enlarged.
-
-    Examples
-    --------
-    >>> scaled_grid(128, 16, 1.0), scaled_grid(128, 16, 4.0), scaled_grid(128, 16, 0.25)
-    ((128, 16), (32, 4), (256, 64))
-    """
-    return (
-        int(np.clip(round(chunk / scale), 16, 2 * chunk)),
-        int(np.clip(round(halo / scale), 0, 4 * halo)),
     )
 
 
