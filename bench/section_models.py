@@ -4,13 +4,15 @@ of paper 001 (accuracy, precision, recall, F1, specificity, AUC, IoU; and the Io
 background's pixels left out, for masks that outline only some grains).
 
 Each model runs as `predict minerals` does (its trained input scale, tiled, class map scaled
-back), and is scored against the full-resolution masks. Prints a table per data set and writes
-bench/results/section_models.json (or `--out`); `--write-card` puts the scores on the models'
-cards.
+back), and is scored against the full-resolution masks: on one side of the split rule
+(``--split``, docs/guide/training.md), or on the images named by ``--stems``. Prints a table
+per data set and writes bench/results/section_models.json (or `--out`); `--write-card` puts the
+scores on the models' cards.
 
     python bench/section_models.py lumenstone=src/orescope/zoo/lumenstone \
-        --dataset lumenstone --stems 03,09,... [--mineral quartz] [--tta] [--scales 0.8,1,1.25] \
-        [--ore-type auto|any|given|NAME] [--tile 768] [--refine-px 8] [--write-card] [--out FILE]
+        --dataset lumenstone (--split test|validation | --stems 03,09,...) [--mineral quartz] \
+        [--tta] [--scales 0.8,1,1.25] [--ore-type auto|any|given|NAME] [--tile 768] \
+        [--refine-px 8] [--write-card] [--out FILE]
 
 `--refine-px` is the radius of the guided filter that moves class borders onto the image's
 edges, as `predict minerals --refine-px` (whose default is 8); by default 0 here, the model's
@@ -41,6 +43,7 @@ from orescope.infer.ore_types import OreTypeVote
 from orescope.infer.sliding_window import class_index, probabilities_from_bands
 from orescope.infer.tiling import tiles_per_batch
 from orescope.io import load_lumenstone, load_thinsections
+from orescope.io.splits import assign_splits
 from orescope.jobs.minerals import (
     MineralConfig,
     brightness_rows,
@@ -162,7 +165,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="NAME=FOLDER of each model to score")
     parser.add_argument("--dataset", choices=sorted(LOADERS), required=True)
-    parser.add_argument("--stems", required=True, help="held-out image stems, comma-separated")
+    images = parser.add_mutually_exclusive_group(required=True)
+    images.add_argument("--split", choices=["validation", "test"], help="a side of the rule")
+    images.add_argument("--stems", help="image stems, comma-separated")
     parser.add_argument("--mineral", help="one mineral against the rest (e.g. quartz)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--tta", action="store_true", help="mirror test-time augmentation")
@@ -187,7 +192,12 @@ def main() -> None:
         "--out", type=Path, default=ROOT / "bench" / "results" / "section_models.json"
     )
     args = parser.parse_args()
-    stems = args.stems.split(",")
+    if args.split:
+        samples, _ = LOADERS[args.dataset](args.data / args.dataset)
+        sides = assign_splits(args.dataset, [sample.stem for sample in samples])
+        stems = [stem for stem, side in sides.items() if side == args.split]
+    else:
+        stems = args.stems.split(",")
     scales = tuple(float(v) for v in args.scales.split(","))
     if args.ore_type == "given" and args.dataset not in TRUE_ORE_TYPES:
         parser.error(f"the ore types of {args.dataset} photos are not known")
@@ -212,6 +222,7 @@ def main() -> None:
             refine_px=args.refine_px,
         )
         saved.setdefault(args.dataset, {})[name] = {
+            "split": args.split,
             "stems": stems,
             "tta": args.tta,
             "scales": list(scales),
@@ -230,7 +241,8 @@ def main() -> None:
             )
         if args.write_card:
             card = read_card(Path(folder) / CARD_FILE)
-            data = f"held-out {args.dataset} ({', '.join(stems)}), full resolution"
+            images = f"{args.split} side" if args.split else "held-out"
+            data = f"{images} {args.dataset} ({', '.join(stems)}), full resolution"
             data += ", mirror TTA" if args.tta else ""
             data += f", scales {args.scales}" if scales != (1.0,) else ""
             data += f", ore type {args.ore_type}" if args.ore_type != "auto" else ""

@@ -1,11 +1,13 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import tifffile
 
 from orescope.errors import InputError
 from orescope.io import (
+    atomic_path,
     find_images,
     load_gravel,
     polygons_to_labels,
@@ -17,6 +19,8 @@ from orescope.io import (
     to_gray_float,
     write_image,
     write_labels,
+    write_table,
+    write_text,
 )
 
 
@@ -155,3 +159,38 @@ def test_a_gravel_folder_reads_without_resolutions_and_then_has_no_scale(tmp_pat
     assert [(s.stem, s.mm_per_px) for s in load_gravel(tmp_path)] == [("a", None), ("b", None)]
     (tmp_path / "resolutions.csv").write_text("name,resolution\na,0.25\n")
     assert [(s.stem, s.mm_per_px) for s in load_gravel(tmp_path)] == [("a", 0.25), ("b", None)]
+
+
+def test_a_finished_write_leaves_only_the_final_name(tmp_path):
+    write_image(tmp_path / "a" / "overlay.png", np.zeros((4, 5, 3), np.uint8))
+    write_labels(tmp_path / "a" / "labels.tif", np.ones((4, 5), np.uint32))
+    write_table(tmp_path / "a" / "summary.csv", pd.DataFrame({"x": [1, 2]}))
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == ["labels.tif", "overlay.png", "summary.csv"]
+    assert (tmp_path / "a" / "summary.csv").read_text() == "x\n1\n2\n"
+
+
+def test_a_write_that_fails_midway_keeps_the_earlier_file_and_leaves_no_partial(tmp_path):
+    path = tmp_path / "summary.csv"
+    write_text(path, "earlier run\n")
+    with pytest.raises(RuntimeError), atomic_path(path) as partial:
+        partial.write_text("half a ta")
+        raise RuntimeError("killed")
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.csv"]
+    assert path.read_text() == "earlier run\n"
+
+
+def test_a_folder_is_swapped_in_whole_and_a_leftover_partial_is_cleared(tmp_path):
+    store = tmp_path / "labels.zarr"
+    with atomic_path(store) as partial:
+        partial.mkdir()
+        (partial / "old").write_text("1")
+    leftover = tmp_path / ".labels.partial.zarr"  # a killed run's half-written folder
+    leftover.mkdir()
+    (leftover / "stale").write_text("2")
+    with atomic_path(store) as partial:
+        assert not partial.exists()
+        partial.mkdir()
+        (partial / "new").write_text("3")
+    assert [p.name for p in tmp_path.iterdir()] == ["labels.zarr"]
+    assert [p.name for p in store.iterdir()] == ["new"]

@@ -81,4 +81,4 @@ def test_synth_volume_writes_stacks_that_read_back_with_their_spacing(tmp_path):
     assert image.spacing_mm == pytest.approx((0.01, 0.01, 0.01))
     assert np.array_equal(image.data.compute(), expected.image)
     assert labels.dtype == np.uint32 and np.array_equal(labels, expected.labels)
-    assert not list(tmp_path.rglob("*.partial"))
+    assert not list(tmp_path.rglob(".*partial*"))

@@ -45,7 +45,7 @@ def test_the_run_writes_labels_tables_and_a_report_for_every_volume(scans, tmp_p
     assert (summary[["segment_s", "measure_s"]].iloc[:2] > 0).all(axis=None)
     report = (tmp_path / "report.html").read_text()
     assert report.count("data:image/jpeg") == 2 and report.count("data:image/png") == 1
-    assert not list(tmp_path.rglob("*.partial"))
+    assert not list(tmp_path.rglob(".*partial*"))
 
 
 def test_labels_do_not_depend_on_the_number_of_workers(scans, tmp_path):

@@ -55,7 +55,13 @@ from .sections import (
     section_rows,
     section_tiles,
 )
-from .speed import model_layout, particle_stages, particle_throughput, section_throughput
+from .speed import (
+    model_layout,
+    particle_memory,
+    particle_stages,
+    particle_throughput,
+    section_throughput,
+)
 from .thinsections import quartz_comparison, thinsection_quartz, xpl_vs_ppl
 
 TABLES: dict[str, Callable[..., str]] = {
@@ -80,6 +86,7 @@ TABLES: dict[str, Callable[..., str]] = {
     "quartz_comparison": quartz_comparison,
     "section_comparison": section_comparison,
     "particle_throughput": particle_throughput,
+    "particle_memory": particle_memory,
     "particle_stages": particle_stages,
     "section_throughput": section_throughput,
     "model_layout": model_layout,

@@ -1,5 +1,6 @@
 """Reading and writing images, labels, masks, COCO annotations, class registries and datasets."""
 
+from orescope.io.atomic import atomic_path, write_table, write_text
 from orescope.io.classes import ClassRegistry, MineralClass, read_class_registry
 from orescope.io.coco import polygons_to_labels, read_coco
 from orescope.io.datasets import (
@@ -22,6 +23,7 @@ from orescope.io.labels import read_labels, read_mask, write_labels
 from orescope.io.volumes import Volume, find_volumes, read_volume, write_ome_zarr
 
 __all__ = [
+    "atomic_path",
     "ClassRegistry",
     "MineralClass",
     "ParticleSample",
@@ -46,4 +48,6 @@ __all__ = [
     "write_image",
     "write_labels",
     "write_ome_zarr",
+    "write_table",
+    "write_text",
 ]

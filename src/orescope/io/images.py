@@ -9,6 +9,7 @@ import numpy as np
 import tifffile
 
 from orescope.errors import InputError
+from orescope.io.atomic import atomic_path
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -124,7 +125,8 @@ def to_uint8_rgb(image: np.ndarray) -> np.ndarray:
 def write_image(path: str | Path, image: np.ndarray) -> None:
     """Write a gray or RGB(A) uint8/uint16 image; the format follows the suffix.
 
-    Folders are created as needed; TIFFs are zlib-compressed.
+    Folders are created as needed; TIFFs are zlib-compressed; written atomically
+    (:func:`~orescope.io.atomic.atomic_path`).
 
     Examples
     --------
@@ -137,9 +139,9 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
     55000
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() in TIFF_SUFFIXES:
-        tifffile.imwrite(path, image, compression="zlib")
+        with atomic_path(path) as partial:
+            tifffile.imwrite(partial, image, compression="zlib")
         return
     if image.ndim == 3 and image.shape[2] == 3:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
@@ -148,7 +150,8 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
     ok, encoded = cv2.imencode(path.suffix, image)
     if not ok:
         raise InputError(path, "cannot encode image")
-    encoded.tofile(path)
+    with atomic_path(path) as partial:
+        encoded.tofile(partial)
 
 
 def output_names(paths: list[Path]) -> list[str]:

@@ -8,6 +8,7 @@ import numpy as np
 import tifffile
 
 from orescope.errors import InputError
+from orescope.io.atomic import atomic_path
 from orescope.io.images import read_image
 
 
@@ -52,7 +53,8 @@ def write_labels(path: str | Path, labels: np.ndarray) -> None:
 
     zlib level 1: label images are long runs of one id, so the fastest level already
     compresses them ~40×; the default level 6 took twice the time for files 15 % smaller.
-    uint32 labels are written as they are, not copied: a panorama's are 0.4 GB.
+    uint32 labels are written as they are, not copied: a panorama's are 0.4 GB. Written
+    atomically (:func:`~orescope.io.atomic.atomic_path`).
 
     Examples
     --------
@@ -64,10 +66,9 @@ def write_labels(path: str | Path, labels: np.ndarray) -> None:
     >>> read_labels(path).tolist()
     [[0, 1], [2, 70000]]
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     pixels = np.asarray(labels, dtype=np.uint32)
-    tifffile.imwrite(path, pixels, compression="zlib", compressionargs={"level": 1})
+    with atomic_path(path) as partial:
+        tifffile.imwrite(partial, pixels, compression="zlib", compressionargs={"level": 1})
 
 
 def read_mask(path: str | Path) -> np.ndarray:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +22,7 @@ import zarr
 from dask import delayed
 
 from orescope.errors import InputError
+from orescope.io.atomic import atomic_path
 from orescope.io.images import find_images, read_image
 
 # millimetres per unit, for the units OME-Zarr and ImageJ write
@@ -147,20 +146,16 @@ def write_ome_zarr(volume: Volume, out: str | Path, levels: int = 3) -> Path:
     if volume.spacing_mm is None:
         raise InputError(volume.path, "the voxel spacing is unknown: give it (--spacing MM)")
     out = Path(out)
-    partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
     factors = [2**k for k in range(1, levels + 1) if min(volume.data.shape) // 2**k >= 8]
-    write_image(
-        volume.data.rechunk(PYRAMID_CHUNK),
-        zarr.open_group(str(partial), mode="w"),
-        scale_factors=factors,
-        axes="zyx",
-        scale=dict(zip("zyx", volume.spacing_mm, strict=True)),
-        axes_units=dict.fromkeys("zyx", "millimeter"),
-    )
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(partial, out)
+    with atomic_path(out) as partial:
+        write_image(
+            volume.data.rechunk(PYRAMID_CHUNK),
+            zarr.open_group(str(partial), mode="w"),
+            scale_factors=factors,
+            axes="zyx",
+            scale=dict(zip("zyx", volume.spacing_mm, strict=True)),
+            axes_units=dict.fromkeys("zyx", "millimeter"),
+        )
     return out
 
 

@@ -14,7 +14,15 @@ import yaml
 from rich.progress import track
 
 from orescope.errors import InputError
-from orescope.io import find_images, output_names, read_image, read_mask, write_image
+from orescope.io import (
+    find_images,
+    output_names,
+    read_image,
+    read_mask,
+    write_image,
+    write_table,
+    write_text,
+)
 from orescope.jobs.minerals import (
     MineralConfig,
     MineralResult,
@@ -96,13 +104,13 @@ def _write_outputs(
     write_image(folder / "classes.png", result.classes)
     overlay = class_overlay(image, result.classes, colours)
     write_image(folder / "overlay.png", overlay)
-    result.modal.merge(result.grain_sizes, on=["index", "mineral"]).to_csv(
-        folder / "modal.csv", index=False
+    write_table(
+        folder / "modal.csv", result.modal.merge(result.grain_sizes, on=["index", "mineral"])
     )
-    result.grains.to_csv(folder / "grains.csv", index=False)
-    result.association.to_csv(folder / "association.csv")
+    write_table(folder / "grains.csv", result.grains)
+    write_table(folder / "association.csv", result.association, index=True)
     if result.liberation is not None:
-        result.liberation.to_csv(folder / "liberation.csv", index=False)
+        write_table(folder / "liberation.csv", result.liberation)
     return overlay
 
 
@@ -157,7 +165,7 @@ def run_minerals(
     colours = np.zeros((256, 3), dtype=np.float32)
     colours[: len(loaded.card.class_colours)] = loaded.card.class_colours
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(yaml.safe_dump(config.model_dump(), sort_keys=False))
+    write_text(out / "config.yaml", yaml.safe_dump(config.model_dump(), sort_keys=False))
     paths = find_images(inputs)
     twins = pair_xpl(paths, xpl or [])
     recolour = ColourPreparation(config, loaded.card)
@@ -187,16 +195,16 @@ def run_minerals(
             ore_types.append({"image": name, "ore_type": section.ore_type, **section.evidence})
         outcome.processed.append(str(path))
     if outcome.failures:
-        pd.DataFrame(outcome.failures, columns=["file", "reason"]).to_csv(
-            out / "failures.csv", index=False
+        write_table(
+            out / "failures.csv", pd.DataFrame(outcome.failures, columns=["file", "reason"])
         )
     if not outcome.processed:
         file, reason = outcome.failures[0]
         raise InputError(file, f"{reason}; no image could be processed")
     modal = _run_modal(totals, names, config)
-    modal.to_csv(out / "modal.csv", index=False)
+    write_table(out / "modal.csv", modal)
     if ore_types:  # the evidence columns: each type's share of it, where the type was voted
-        pd.DataFrame(ore_types).to_csv(out / "ore_types.csv", index=False)
+        write_table(out / "ore_types.csv", pd.DataFrame(ore_types))
     legend = [
         (name, (int(colours[i, 0]), int(colours[i, 1]), int(colours[i, 2])))
         for i, name in enumerate(names)

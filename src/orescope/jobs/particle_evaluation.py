@@ -11,7 +11,7 @@ import numpy as np
 import zarr
 
 from orescope.errors import InputError
-from orescope.io import read_labels, read_volume
+from orescope.io import read_labels, read_volume, write_text
 from orescope.io.volumes import volume_blocks
 from orescope.measure import measure_particles, measure_volume_particles, size_distribution
 from orescope.metrics import confusion_matrix, instance_metrics, pixel_metrics
@@ -110,8 +110,7 @@ def _evaluate(pred_dir: Path, truth_dir: Path, out: Path, volume: bool) -> dict:
     keys = next(iter(per_item.values())).keys()
     mean = {k: float(np.nanmean([m[k] for m in per_item.values()])) for k in keys}
     result = {"mean": mean, "volumes" if volume else "images": per_item, "failures": failures}
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(result, indent=2))
+    write_text(out / "metrics.json", json.dumps(result, indent=2))
     return result
 
 

@@ -15,7 +15,15 @@ import pandas as pd
 import yaml
 
 from orescope.errors import InputError
-from orescope.io import find_images, output_names, read_image, write_image, write_labels
+from orescope.io import (
+    find_images,
+    output_names,
+    read_image,
+    write_image,
+    write_labels,
+    write_table,
+    write_text,
+)
 from orescope.jobs.parallel import map_in_order, worker_count
 from orescope.jobs.particles import (
     ParticleConfig,
@@ -84,7 +92,7 @@ def run_particles(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(yaml.safe_dump(config.model_dump(), sort_keys=False))
+    write_text(out / "config.yaml", yaml.safe_dump(config.model_dump(), sort_keys=False))
     outcome = RunOutcome()
     finished: list[_Finished] = []
     paths = find_images(inputs)
@@ -105,8 +113,8 @@ def run_particles(
         finished.append(done)
         outcome.processed.append(str(path))
     if outcome.failures:
-        pd.DataFrame(outcome.failures, columns=["file", "reason"]).to_csv(
-            out / "failures.csv", index=False
+        write_table(
+            out / "failures.csv", pd.DataFrame(outcome.failures, columns=["file", "reason"])
         )
     if not outcome.processed:
         file, reason = outcome.failures[0]
@@ -144,7 +152,7 @@ def _finish(
         drawing = painter.submit(_write_pictures, image, labels, folder)
         particles = measure_particles(labels, config.mm_per_px)
         overlay = drawing.result()
-    particles.to_csv(folder / "particles.csv", index=False)
+    write_table(folder / "particles.csv", particles)
     summary, _ = psd_summary(particles, config)
     stem = folder.name
     return _Finished(
@@ -183,9 +191,9 @@ def _write_run_tables(
     total, sieves = psd_summary(everything, config, fits)
     rows = pd.DataFrame([*(f.summary for f in finished), {"image": "all", **total}])
     rows.insert(1, "mm_per_px", config.mm_per_px)
-    rows.to_csv(out / "summary.csv", index=False)
+    write_table(out / "summary.csv", rows)
     sieves.insert(0, "image", "all")
-    sieves.to_csv(out / "psd.csv", index=False)
+    write_table(out / "psd.csv", sieves)
     title = f"PSD, {config.size_measure.replace('_', ' ')}"
     plot_psd(curves, fits, unit, out / "psd.png", title)
     scale = (

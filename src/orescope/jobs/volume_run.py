@@ -9,8 +9,6 @@ and pictured by three orthogonal slices with the particles outlined and a maximu
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -37,7 +35,15 @@ from orescope.infer.particles import (
 from orescope.infer.settings import InferenceSettings
 from orescope.instances.threshold import Polarity, keep_contrasting, volume_intensity
 from orescope.instances.threshwater import threshwater_instances
-from orescope.io import find_volumes, output_names, read_volume, write_image
+from orescope.io import (
+    atomic_path,
+    find_volumes,
+    output_names,
+    read_volume,
+    write_image,
+    write_table,
+    write_text,
+)
 from orescope.jobs.particle_run import RunOutcome
 from orescope.jobs.particles import shared_model
 from orescope.measure import Fit, fit_all, measure_volume_particles, psd_tables, size_distribution
@@ -126,9 +132,7 @@ def run_volumes(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(
-        yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
-    )
+    write_text(out / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
     paths = find_volumes(inputs)
     outcome, finished = RunOutcome(), []
     for path, name in zip(paths, output_names(paths), strict=True):
@@ -140,7 +144,7 @@ def run_volumes(
         outcome.processed.append(str(path))
     if outcome.failures:
         failures = pd.DataFrame(outcome.failures, columns=["file", "reason"])
-        failures.to_csv(out / "failures.csv", index=False)
+        write_table(out / "failures.csv", failures)
     if not finished:
         file, reason = outcome.failures[0]
         raise InputError(file, f"{reason}; no volume could be processed")
@@ -154,22 +158,17 @@ def _process(path: Path, folder: Path, config: VolumeJobConfig, progress: bool) 
         raise InputError(path, "the voxel spacing is unknown: give it (--spacing MM)")
     segment, scale = _segmenter(volume.data, volume.spacing_mm, config)
     chunk, halo = scaled_grid(config.chunk, config.halo, scale)
-    folder.mkdir(parents=True, exist_ok=True)
-    final, partial_store = folder / "labels.zarr", folder / "labels.zarr.partial"
-    shutil.rmtree(partial_store, ignore_errors=True)
-    chunks = (chunk,) * 3
-    labels = zarr.open_array(
-        str(partial_store), mode="w", shape=volume.data.shape, chunks=chunks, dtype="u4"
-    )
+    final = folder / "labels.zarr"
     source: Any = volume.data
     if config.scheduler or config.workers > 1:  # an open TIFF cannot travel: its path can
         source = _VolumeFile(str(path), config.spacing_mm, tuple(volume.data.shape))
     started = time.perf_counter()
-    with _executor(config.workers, config.scheduler) as executor:
-        mapper = partial(_tracked, executor, progress, path.name)
+    with atomic_path(final) as partial_store, _executor(config.workers, config.scheduler) as run:
+        labels = zarr.open_array(
+            str(partial_store), mode="w", shape=volume.data.shape, chunks=(chunk,) * 3, dtype="u4"
+        )
+        mapper = partial(_tracked, run, progress, path.name)
         segment_in_chunks(source, segment, labels, chunk, halo, map=mapper)
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(partial_store, final)
     segmented = time.perf_counter()
     labels = zarr.open_array(str(final), mode="r")
     particles = measure_volume_particles(labels, volume.spacing_mm, volume.data, chunk)
@@ -177,7 +176,7 @@ def _process(path: Path, folder: Path, config: VolumeJobConfig, progress: bool) 
         "segment_s": segmented - started,
         "measure_s": time.perf_counter() - segmented,
     }
-    particles.to_csv(folder / "particles.csv", index=False)
+    write_table(folder / "particles.csv", particles)
     summary, _ = _psd(particles, config)
     picture = _slices(volume.data, labels)
     write_image(folder / "slices.png", picture)
@@ -368,9 +367,9 @@ def _write_run_tables(
     fits = fit_all(curves["by volume"])  # once, for the summary and the plot
     total, sieves = _psd(everything, config, fits)
     rows = pd.DataFrame([*(f.summary for f in finished), {"volume": "all", **total}])
-    rows.to_csv(out / "summary.csv", index=False)
+    write_table(out / "summary.csv", rows)
     sieves.insert(0, "volume", "all")
-    sieves.to_csv(out / "psd.csv", index=False)
+    write_table(out / "psd.csv", sieves)
     measure = config.size_measure.replace("_", " ")
     plot_psd(curves, fits, "mm", out / "psd.png", f"PSD, {measure}")
     border = "included" if config.include_border else "left out of the PSD"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -11,6 +10,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from orescope.errors import InputError
+from orescope.io.atomic import atomic_path
 
 __all__ = ["load_weights", "save_weights"]
 
@@ -41,10 +41,8 @@ def save_weights(
     }
     if half:
         tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
-    path = Path(path)
-    partial = path.with_name(path.name + ".partial")
-    save_file(tensors, str(partial), metadata=meta)
-    os.replace(partial, path)
+    with atomic_path(path) as partial:
+        save_file(tensors, str(partial), metadata=meta)
 
 
 def _shape(tensor_shape: torch.Size) -> str:

@@ -12,6 +12,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from orescope.io.atomic import write_text
+
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}
 table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}
@@ -110,4 +112,4 @@ def write_report(
             f"</b><br>{html.escape(thumb.caption)}</figcaption></figure>"
         )
     parts.append("</div>")
-    Path(path).write_text("\n".join(parts), encoding="utf-8")
+    write_text(path, "\n".join(parts))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from orescope.io.atomic import atomic_path
 from orescope.measure import Fit, SizeDistribution
 
 
@@ -69,4 +70,5 @@ def plot_psd(
     axes.legend(fontsize=8, loc="upper left")
     # fixed margins for the fixed figure size: tight_layout would cost more than the drawing
     figure.subplots_adjust(left=0.09, right=0.98, bottom=0.12, top=0.93)
-    figure.savefig(path)
+    with atomic_path(path) as partial:
+        figure.savefig(partial)

@@ -20,6 +20,8 @@ import tifffile
 from pydantic import BaseModel, Field, model_validator
 from scipy import ndimage
 
+from orescope.io.atomic import atomic_path
+
 RESIN, FILLER = 0.15, 0.32  # attenuation of the epoxy and of the filler grains
 MATERIALS = (0.55, 0.68, 0.8, 0.95)  # attenuation of the particles' materials
 INCLUSION_GAIN = 0.25  # a second phase brighter than its host by this much
@@ -124,19 +126,14 @@ def write_volumes(out: str | Path, config: VolumeConfig, count: int) -> list[Pat
         resolution = (1 / scan.spacing_mm, 1 / scan.spacing_mm)
         image = out / "images" / f"volume_{number:03d}.tif"
         labels = out / "labels" / f"volume_{number:03d}.tif"
-        for path in (image, labels):
-            path.parent.mkdir(parents=True, exist_ok=True)
-        # written under a temporary name and renamed: a killed run leaves no finished-looking file
-        _atomic(image, scan.image, imagej=True, resolution=resolution, metadata=metadata)
-        _atomic(labels, scan.labels, compression="zlib")
+        with atomic_path(image) as partial:
+            tifffile.imwrite(
+                partial, scan.image, imagej=True, resolution=resolution, metadata=metadata
+            )
+        with atomic_path(labels) as partial:
+            tifffile.imwrite(partial, scan.labels, compression="zlib")
         written.append(image)
     return written
-
-
-def _atomic(path: Path, array: np.ndarray, **options: object) -> None:
-    partial = path.with_name(path.name + ".partial")
-    tifffile.imwrite(partial, array, **options)  # type: ignore[arg-type]
-    partial.replace(path)
 
 
 def _sizes(config: VolumeConfig, rng: np.random.Generator) -> np.ndarray:

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from rich.progress import track
 
-from orescope.io import write_image, write_labels
+from orescope.io import write_image, write_labels, write_text
 from orescope.synth.particles import SceneConfig, synthesize_scene
 
 
@@ -33,7 +33,7 @@ def write_scenes(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(yaml.safe_dump(config.model_dump(), sort_keys=False))
+    write_text(out / "config.yaml", yaml.safe_dump(config.model_dump(), sort_keys=False))
     lines = ["name,resolution"]
     paths = []
     for index in track(range(count), description="scenes", disable=not progress):
@@ -43,5 +43,5 @@ def write_scenes(
         write_labels(out / "labels" / f"{name}.tif", scene.labels)
         lines.append(f"{name},{scene.mm_per_px}")
         paths.append(out / "images" / f"{name}.png")
-    (out / "resolutions.csv").write_text("\n".join(lines) + "\n")
+    write_text(out / "resolutions.csv", "\n".join(lines) + "\n")
     return paths

@@ -16,6 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from orescope.io.atomic import atomic_path
+
 
 @dataclass(frozen=True)
 class Window:
@@ -73,10 +75,8 @@ def cached_content_maps(
     if path.exists():
         return np.load(path, allow_pickle=False)
     maps = content_maps(mask, classes, patch, stride)
-    cache.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".part.npy")
-    np.save(partial, maps, allow_pickle=False)
-    partial.replace(path)
+    with atomic_path(path) as partial:
+        np.save(partial, maps, allow_pickle=False)
     return maps
 
 

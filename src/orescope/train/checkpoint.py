@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from orescope.errors import InputError
+from orescope.io.atomic import atomic_path
 from orescope.models.weights import load_weights, save_weights
 
 
@@ -23,32 +24,27 @@ def save_checkpoint(
 ) -> None:
     """Write to a temporary folder and swap it in, so an interrupted save never leaves a
     half-written checkpoint; ``more`` names further modules (a weight average) to keep."""
-    staging = folder.with_name(folder.name + ".partial")
-    staging.mkdir(parents=True, exist_ok=True)
-    save_weights(model, staging / "model.safetensors")
-    for name, module in (more or {}).items():
-        if module is not None:
-            save_weights(module, staging / name)
-    optimizer_state = optimizer.state_dict()
-    tensors, scalars = {}, {}
-    for index, values in optimizer_state["state"].items():
-        for key, value in values.items():
-            if isinstance(value, torch.Tensor):
-                tensors[f"{index}.{key}"] = value.detach().cpu().contiguous()
-            else:
-                scalars[f"{index}.{key}"] = value
-    save_file(tensors, str(staging / "optimizer.safetensors"))
-    document = {
-        **state,
-        "optimizer_groups": optimizer_state["param_groups"],
-        "optimizer_scalars": scalars,
-    }
-    (staging / "state.json").write_text(json.dumps(document, indent=1))
-    if folder.exists():
-        for old in folder.iterdir():
-            old.unlink()
-        folder.rmdir()
-    staging.rename(folder)
+    with atomic_path(folder) as staging:
+        staging.mkdir()
+        save_weights(model, staging / "model.safetensors")
+        for name, module in (more or {}).items():
+            if module is not None:
+                save_weights(module, staging / name)
+        optimizer_state = optimizer.state_dict()
+        tensors, scalars = {}, {}
+        for index, values in optimizer_state["state"].items():
+            for key, value in values.items():
+                if isinstance(value, torch.Tensor):
+                    tensors[f"{index}.{key}"] = value.detach().cpu().contiguous()
+                else:
+                    scalars[f"{index}.{key}"] = value
+        save_file(tensors, str(staging / "optimizer.safetensors"))
+        document = {
+            **state,
+            "optimizer_groups": optimizer_state["param_groups"],
+            "optimizer_scalars": scalars,
+        }
+        (staging / "state.json").write_text(json.dumps(document, indent=1))
 
 
 def load_checkpoint(

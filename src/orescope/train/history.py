@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from orescope.io.atomic import atomic_path, write_table
+
 
 def write_history(rows: list[dict[str, float]], folder: Path) -> None:
     """``history.csv`` and ``curves.png`` (losses left, validation scores right), drawn on a
@@ -13,7 +15,7 @@ def write_history(rows: list[dict[str, float]], folder: Path) -> None:
     from matplotlib.figure import Figure
 
     table = pd.DataFrame(rows)
-    table.to_csv(folder / "history.csv", index=False)
+    write_table(folder / "history.csv", table)
     figure = Figure(figsize=(10, 4), layout="tight")
     losses, scores = figure.subplots(1, 2)
     losses.plot(table["epoch"], table["train_loss"], label="train loss")
@@ -27,4 +29,5 @@ def write_history(rows: list[dict[str, float]], folder: Path) -> None:
     scores.set_ylim(0, 1)
     if len(table.columns) > 4:
         scores.legend(fontsize="small")
-    figure.savefig(folder / "curves.png", dpi=100)
+    with atomic_path(folder / "curves.png") as partial:
+        figure.savefig(partial, dpi=100)

@@ -20,6 +20,7 @@ from orescope.infer.particles import predict_particle_map
 from orescope.infer.settings import InferenceSettings, predict_map
 from orescope.infer.tiling import tiles_per_batch
 from orescope.instances.decode import decode_particles
+from orescope.io.atomic import write_text
 from orescope.metrics.instance import instance_metrics
 from orescope.metrics.pixel import confusion_matrix, confusion_metrics, pixel_metrics
 from orescope.models.registry import channels_last_format
@@ -152,9 +153,7 @@ def train(
     parent = read_model_card(config.init) if config.init else None
     config = inherit_from(config, parent)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(
-        yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
-    )
+    write_text(out / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
     torch.manual_seed(config.seed)
     device = pick_device(config.device)
     train_sets = [load_source(s, config.particle_px, config.xpl, "train") for s in config.train]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -11,6 +10,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from orescope.errors import InputError
+from orescope.io.atomic import write_text
 from orescope.models.spec import ArchitectureSpec
 
 CARD_FILE = "card.yaml"
@@ -184,7 +184,4 @@ def read_card(path: str | Path) -> ModelCard:
 def write_card(path: str | Path, card: ModelCard) -> None:
     """Write the card as YAML under a temporary name and rename it, so a reader never sees
     half a card."""
-    path = Path(path)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(yaml.safe_dump(card.model_dump(mode="json"), sort_keys=False))
-    os.replace(partial, path)
+    write_text(path, yaml.safe_dump(card.model_dump(mode="json"), sort_keys=False))
