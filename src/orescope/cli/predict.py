@@ -20,6 +20,13 @@ Sieves = Annotated[
 IncludeBorder = Annotated[
     bool, typer.Option(help="Count particles cut by the image's or volume's edge in the PSD.")
 ]
+Resume = Annotated[
+    bool,
+    typer.Option(
+        help="Continue a killed run into the same --out: keep the inputs it finished (its "
+        "manifest.jsonl) and do the rest; refused if its settings differ."
+    ),
+]
 Scales = Annotated[
     str,
     typer.Option(
@@ -61,11 +68,13 @@ def particles(
             help="Images predicted at once on a CPU, one process each (default: one per core).",
         ),
     ] = None,
+    resume: Resume = False,
 ) -> None:
     """Separate touching particles, measure them (mm with a scale) and report the PSD.
 
     Writes per image DIR/<stem>/labels.tif, overlay.png, particles.csv; and DIR/psd.csv,
-    DIR/summary.csv, DIR/report.html, DIR/config.yaml (and DIR/failures.csv if any failed).
+    DIR/summary.csv, DIR/report.html, DIR/config.yaml, DIR/manifest.jsonl (and
+    DIR/failures.csv if any failed).
     """
     from orescope.jobs import ParticleConfig, run_particles
 
@@ -82,12 +91,13 @@ def particles(
         sieves=[float(s) for s in sieves.split(",")] if sieves else None,
         min_area_px=min_area_px,
     )
-    outcome = run_particles(list(inputs), out, config, workers=workers)
+    outcome = run_particles(list(inputs), out, config, workers=workers, resume=resume)
     for file, reason in outcome.failures:
         console.print(f"[yellow]skipped[/yellow] {file}: {reason}", highlight=False)
+    earlier = f" ({len(outcome.resumed)} by the earlier run)" if outcome.resumed else ""
     console.print(
-        f"{len(outcome.processed)} image(s) processed, {len(outcome.failures)} skipped; "
-        f"report: {out / 'report.html'}",
+        f"{len(outcome.processed)} image(s) processed{earlier}, {len(outcome.failures)} "
+        f"skipped; report: {out / 'report.html'}",
         highlight=False,
     )
 

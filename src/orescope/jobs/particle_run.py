@@ -24,6 +24,7 @@ from orescope.io import (
     write_table,
     write_text,
 )
+from orescope.jobs.manifest import Manifest
 from orescope.jobs.parallel import map_in_order, worker_count
 from orescope.jobs.particles import (
     ParticleConfig,
@@ -38,9 +39,11 @@ from orescope.report import Thumbnail, instance_overlay, plot_psd, write_report
 
 @dataclass
 class RunOutcome:
-    """What a run did: the files processed, those skipped with their reason, and notes."""
+    """What a run did: the files processed (of which those an earlier run had finished), those
+    skipped with their reason, and notes."""
 
     processed: list[str] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)  # finished by an earlier run (--resume)
     failures: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # for the person running it
 
@@ -51,6 +54,7 @@ def run_particles(
     config: ParticleConfig,
     progress: bool = True,
     workers: int | None = None,
+    resume: bool = False,
 ) -> RunOutcome:
     """Predict, measure and report every image under ``inputs`` into ``out``.
 
@@ -71,6 +75,10 @@ def run_particles(
     workers
         Images predicted at once on a CPU, one process each (default: one per core; see
         ``orescope.jobs.parallel``).
+    resume
+        Keep the images an earlier, killed run into ``out`` finished with the same settings
+        (its ``manifest.jsonl``, :mod:`orescope.jobs.manifest`) and do only the others; the
+        run's tables come out as those of an uninterrupted run.
 
     Returns
     -------
@@ -80,7 +88,7 @@ def run_particles(
     Raises
     ------
     InputError
-        When no image could be processed at all.
+        When no image could be processed at all, or ``out`` holds a run with other settings.
 
     Examples
     --------
@@ -92,36 +100,47 @@ def run_particles(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "config.yaml", yaml.safe_dump(config.model_dump(), sort_keys=False))
+    settings = yaml.safe_dump(config.model_dump(), sort_keys=False)
+    manifest = Manifest(out, settings, resume)
+    write_text(out / "config.yaml", settings)
     outcome = RunOutcome()
-    finished: list[_Finished] = []
     paths = find_images(inputs)
-    folders = [out / name for name in output_names(paths)]
+    jobs = list(zip(paths, output_names(paths), strict=True))
+    done_before = {path for path, name in jobs if manifest.finished(path, name)}
+    outcome.resumed = [str(path) for path in paths if path in done_before]
+    todo = [(path, out / name) for path, name in jobs if path not in done_before]
     on_cpu = True
-    if config.method == "model":  # loaded here, before any worker starts: one clear error
+    if config.method == "model" and todo:  # loaded before any worker starts: one clear error
         loaded = shared_model(config.model)
         if loaded.card.architecture.spatial_dims != 2:
             raise InputError(config.model, "is a model of volumes, not of images (--model)")
         on_cpu = next(loaded.network.parameters()).is_cpu
-    count = worker_count(workers, len(paths), on_cpu)
-    jobs = list(zip(paths, folders, strict=True))
-    results = map_in_order(partial(_process, config=config), jobs, count, "particles", progress)
-    for path, done in zip(paths, results, strict=True):
+    count = worker_count(workers, max(1, len(todo)), on_cpu)
+    results = map_in_order(partial(_process, config=config), todo, count, "particles", progress)
+    finished: dict[Path, _Finished] = {}
+    for (path, folder), done in zip(todo, results, strict=True):
         if isinstance(done, str):
             outcome.failures.append((str(path), done))
             continue
-        finished.append(done)
-        outcome.processed.append(str(path))
+        manifest.record(path, folder.name)
+        finished[path] = done
+    for path, name in jobs:
+        if path in done_before:
+            finished[path] = _read_finished(out / name, config)
+        if path in finished:
+            outcome.processed.append(str(path))
+    failures = out / "failures.csv"
     if outcome.failures:
-        write_table(
-            out / "failures.csv", pd.DataFrame(outcome.failures, columns=["file", "reason"])
-        )
+        write_table(failures, pd.DataFrame(outcome.failures, columns=["file", "reason"]))
+    else:
+        failures.unlink(missing_ok=True)  # an earlier, resumed run's
     if not outcome.processed:
         file, reason = outcome.failures[0]
         others = len(outcome.failures) - 1
-        more = f" (and {others} more, see {out / 'failures.csv'})" if others else ""
+        more = f" (and {others} more, see {failures})" if others else ""
         raise InputError(file, f"{reason}; no image could be processed{more}")
-    _write_run_tables(out, config, finished, outcome)
+    ordered = [finished[path] for path in paths if path in finished]
+    _write_run_tables(out, config, ordered, outcome)
     return outcome
 
 
@@ -159,6 +178,19 @@ def _finish(
         particles.assign(image=stem),
         {"image": stem, **summary},
         Thumbnail(stem, overlay, _caption(summary, config)),
+    )
+
+
+def _read_finished(folder: Path, config: ParticleConfig) -> _Finished:
+    """An image an earlier run finished, from its outputs: the same tables and thumbnail as
+    if it were done now (the particles' numbers read back exactly, the overlay losslessly)."""
+    particles = pd.read_csv(folder / "particles.csv")
+    summary, _ = psd_summary(particles, config)
+    stem = folder.name
+    return _Finished(
+        particles.assign(image=stem),
+        {"image": stem, **summary},
+        Thumbnail(stem, read_image(folder / "overlay.png"), _caption(summary, config)),
     )
 
 

@@ -81,11 +81,13 @@ def _stacked_feret(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def inscribed_diameter(mask: np.ndarray) -> float:
     """Diameter of the largest disk inside the mask (pixels), from the exact Euclidean
-    distance of each pixel centre to the nearest pixel outside (OpenCV's, in C)."""
+    distance of each pixel centre to the nearest pixel outside (OpenCV's, in C). That distance
+    is the root of a whole number of squared pixels: OpenCV's float32 result is rounded to it,
+    as its last bits vary with the buffer's memory alignment from one call to the next."""
     mask = np.asarray(mask, dtype=np.uint8)
     padded = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
     distance = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    return float(2.0 * distance.max() - 1.0)
+    return float(2.0 * np.sqrt(np.round(float(distance.max()) ** 2)) - 1.0)
 
 
 def ellipse_axes(moments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,89 @@
+"""What a run has finished, kept in its output folder, so that a killed run resumes where it
+stopped (``predict ... --resume``).
+
+``manifest.jsonl`` holds one JSON line naming the run's settings (a hash of its
+``config.yaml``), then one line per input whose outputs are all written: its path, size and
+SHA-256, and the output folder's name. A line is appended only after the input's last output
+has been renamed into place (every output is written atomically, :mod:`orescope.io.atomic`),
+and flushed to disk; a line cut short by a kill is ignored, so that input is done again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from orescope.errors import InputError
+from orescope.io import write_text
+
+MANIFEST = "manifest.jsonl"
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in blocks."""
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+class Manifest:
+    """The finished inputs of the run in ``out`` with settings ``config_text``.
+
+    A new run writes a fresh manifest. ``resume`` keeps the entries of an earlier run with the
+    same settings; an earlier run with other settings is refused, resumed or not, rather than
+    mixed with this one's outputs."""
+
+    def __init__(self, out: Path, config_text: str, resume: bool) -> None:
+        self.path = out / MANIFEST
+        self.config = hashlib.sha256(config_text.encode()).hexdigest()
+        self.entries: dict[str, dict] = {}
+        lines = _complete_lines(self.path) if self.path.exists() else []
+        if lines and lines[0].get("config") != self.config:
+            raise InputError(
+                out,
+                "holds the outputs of a run with other settings (see its config.yaml): "
+                "choose another output folder",
+            )
+        if resume:
+            self.entries = {entry["name"]: entry for entry in lines[1:]}
+        # rewritten whole: without a line cut short, or the entries of a run started afresh
+        header = json.dumps({"config": self.config})
+        write_text(
+            self.path,
+            "\n".join([header, *(json.dumps(e) for e in self.entries.values())]) + "\n",
+        )
+
+    def finished(self, source: Path, name: str) -> bool:
+        """Whether ``source`` was finished into the folder ``name`` and has not changed."""
+        entry = self.entries.get(name)
+        if entry is None or entry["input"] != str(source) or not source.is_file():
+            return False
+        if entry["bytes"] != source.stat().st_size:
+            return False
+        return bool(entry["sha256"] == file_digest(source))
+
+    def record(self, source: Path, name: str) -> None:
+        """Note ``source`` as finished into the folder ``name``, on disk before returning."""
+        entry = {
+            "input": str(source),
+            "name": name,
+            "bytes": source.stat().st_size,
+            "sha256": file_digest(source),
+        }
+        self.entries[name] = entry
+        with open(self.path, "a", encoding="utf-8") as file:
+            file.write(json.dumps(entry) + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+
+
+def _complete_lines(path: Path) -> list[dict]:
+    """The manifest's JSON lines, without a last line cut short by a kill."""
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            lines.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return lines
