@@ -1,5 +1,7 @@
 """``predict minerals`` end to end with section models whose answer is known."""
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pandas as pd
@@ -517,3 +519,33 @@ def test_two_photos_with_one_stem_get_a_folder_each(tmp_path):
     for day, shape in (("day1", (40, 300)), ("day2", (50, 60))):
         assert read_image(tmp_path / "out" / f"{day}_a" / "classes.png").shape == shape
     assert not (tmp_path / "out" / "a").exists()
+
+
+def test_a_resumed_mineral_run_redoes_only_what_was_cut_and_keeps_the_ore_type_votes(tmp_path):
+    folder = _constant_model(tmp_path / "m", answer=2, second=1)
+    card = read_card(folder / "card.yaml")
+    card.ore_types = {"sandstone": ["quartz"], "arkose": ["quartz", "K-feldspar"]}
+    write_card(folder / "card.yaml", card)
+    for name, seed in [("a", 0), ("b", 1), ("c", 2)]:
+        pixels = np.random.default_rng(seed).integers(0, 255, (60, 70, 3), dtype=np.uint8)
+        write_image(tmp_path / "in" / f"{name}.png", pixels)
+    config = MineralConfig(model=str(folder), liberation="quartz")
+    run_minerals([tmp_path / "in"], tmp_path / "whole", config, progress=False)
+    out = tmp_path / "cut"
+    run_minerals([tmp_path / "in"], out, config, progress=False)
+    manifest = out / "manifest.jsonl"
+    manifest.write_text("".join(manifest.read_text().splitlines(keepends=True)[:-1]))
+    (out / "modal.csv").unlink()
+    (out / "ore_types.csv").unlink()
+    outcome = run_minerals([tmp_path / "in"], out, config, progress=False, resume=True)
+    assert [Path(p).name for p in outcome.resumed] == ["a.png", "b.png"]
+    assert pd.read_csv(out / "ore_types.csv")["ore_type"].tolist() == ["arkose"] * 3
+
+    def files(root):
+        return {
+            str(p.relative_to(root)): p.read_bytes()
+            for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name != "manifest.jsonl"
+        }
+
+    assert files(out) == files(tmp_path / "whole")

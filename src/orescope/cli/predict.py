@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from orescope.cli.errors import one_line_errors
 from orescope.errors import InputError
+
+if TYPE_CHECKING:  # the jobs are imported where a command runs: help stays fast
+    from orescope.jobs.particle_run import RunOutcome
 
 app = typer.Typer(help="Find objects in images and measure them.", no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)
@@ -94,12 +97,7 @@ def particles(
     outcome = run_particles(list(inputs), out, config, workers=workers, resume=resume)
     for file, reason in outcome.failures:
         console.print(f"[yellow]skipped[/yellow] {file}: {reason}", highlight=False)
-    earlier = f" ({len(outcome.resumed)} by the earlier run)" if outcome.resumed else ""
-    console.print(
-        f"{len(outcome.processed)} image(s) processed{earlier}, {len(outcome.failures)} "
-        f"skipped; report: {out / 'report.html'}",
-        highlight=False,
-    )
+    _print_done(outcome, "image", out)
 
 
 @app.command("minerals")
@@ -173,12 +171,13 @@ def minerals(
         Path | None,
         typer.Option(help="Per-image colour correction: folder of <stem>.png region masks."),
     ] = None,
+    resume: Resume = False,
 ) -> None:
     """Map the minerals of section photos and report modal mineralogy, grains and association.
 
     Writes per image DIR/<stem>/classes.png (uint8 class indices of the model's registry),
     overlay.png, modal.csv, grains.csv, association.csv (and liberation.csv with
-    --liberation); and DIR/modal.csv, DIR/report.html, DIR/config.yaml.
+    --liberation); and DIR/modal.csv, DIR/report.html, DIR/config.yaml, DIR/manifest.jsonl.
     """
     from orescope.jobs import MineralConfig, run_minerals
 
@@ -198,16 +197,12 @@ def minerals(
         calibration_masks=[str(p) for p in calibration_mask or []],
         colour_masks=str(colour_masks) if colour_masks else None,
     )
-    outcome = run_minerals(list(inputs), out, config, xpl=list(xpl or []))
+    outcome = run_minerals(list(inputs), out, config, xpl=list(xpl or []), resume=resume)
     for file, reason in outcome.failures:
         console.print(f"[yellow]skipped[/yellow] {file}: {reason}", highlight=False)
     for note in outcome.notes:
         console.print(f"[cyan]note[/cyan] {note}", highlight=False)
-    console.print(
-        f"{len(outcome.processed)} image(s) processed, {len(outcome.failures)} skipped; "
-        f"report: {out / 'report.html'}",
-        highlight=False,
-    )
+    _print_done(outcome, "image", out)
 
 
 @app.command("volume")
@@ -296,11 +291,7 @@ def volume(
     outcome = run_volumes(list(inputs), out, config)
     for file, reason in outcome.failures:
         console.print(f"[yellow]skipped[/yellow] {file}: {reason}", highlight=False)
-    console.print(
-        f"{len(outcome.processed)} volume(s) processed, {len(outcome.failures)} skipped; "
-        f"report: {out / 'report.html'}",
-        highlight=False,
-    )
+    _print_done(outcome, "volume", out)
 
 
 def _numbers(text: str, option: str) -> list[float]:
@@ -309,3 +300,12 @@ def _numbers(text: str, option: str) -> list[float]:
         return [float(value) for value in text.split(",")]
     except ValueError:
         raise InputError(None, f"{option} takes comma-separated numbers, got {text!r}") from None
+
+
+def _print_done(outcome: RunOutcome, unit: str, out: Path) -> None:
+    earlier = f" ({len(outcome.resumed)} by the earlier run)" if outcome.resumed else ""
+    console.print(
+        f"{len(outcome.processed)} {unit}(s) processed{earlier}, {len(outcome.failures)} "
+        f"skipped; report: {out / 'report.html'}",
+        highlight=False,
+    )

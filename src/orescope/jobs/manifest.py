@@ -63,13 +63,16 @@ class Manifest:
             return False
         return bool(entry["sha256"] == file_digest(source))
 
-    def record(self, source: Path, name: str) -> None:
-        """Note ``source`` as finished into the folder ``name``, on disk before returning."""
+    def record(self, source: Path, name: str, **result: object) -> None:
+        """Note ``source`` as finished into the folder ``name``, with any small ``result`` the
+        run's tables need that its outputs do not hold (JSON values); on disk before
+        returning."""
         entry = {
             "input": str(source),
             "name": name,
             "bytes": source.stat().st_size,
             "sha256": file_digest(source),
+            "result": result,
         }
         self.entries[name] = entry
         with open(self.path, "a", encoding="utf-8") as file:

@@ -23,6 +23,7 @@ from orescope.io import (
     write_table,
     write_text,
 )
+from orescope.jobs.manifest import Manifest
 from orescope.jobs.minerals import (
     MineralConfig,
     MineralResult,
@@ -120,6 +121,7 @@ def run_minerals(
     config: MineralConfig,
     xpl: list[str | Path] | None = None,
     progress: bool = True,
+    resume: bool = False,
 ) -> RunOutcome:
     """Segment, measure and report every section image under ``inputs`` into ``out``.
 
@@ -139,6 +141,9 @@ def run_minerals(
         XPL images or folders, paired with the inputs by file stem.
     progress
         Show a progress bar.
+    resume
+        Keep the images an earlier, killed run into ``out`` finished with the same settings
+        and do only the others (:mod:`orescope.jobs.manifest`).
 
     Returns
     -------
@@ -148,7 +153,7 @@ def run_minerals(
     Raises
     ------
     InputError
-        When no image could be processed at all.
+        When no image could be processed at all, or ``out`` holds a run with other settings.
 
     Examples
     --------
@@ -165,7 +170,9 @@ def run_minerals(
     colours = np.zeros((256, 3), dtype=np.float32)
     colours[: len(loaded.card.class_colours)] = loaded.card.class_colours
     out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "config.yaml", yaml.safe_dump(config.model_dump(), sort_keys=False))
+    settings = yaml.safe_dump(config.model_dump(), sort_keys=False)
+    manifest = Manifest(out, settings, resume)
+    write_text(out / "config.yaml", settings)
     paths = find_images(inputs)
     twins = pair_xpl(paths, xpl or [])
     recolour = ColourPreparation(config, loaded.card)
@@ -175,29 +182,45 @@ def run_minerals(
     totals = np.zeros(len(names), dtype=np.int64)
     thumbnails: list[Thumbnail] = []
     ore_types: list[dict] = []
-    names_of = dict(zip(paths, output_names(paths), strict=True))
-    for path in track(paths, description="minerals", disable=not progress):
-        name = names_of[path]
-        try:
-            if xpl and path not in twins:
-                raise InputError(path, "no XPL image with the same stem among --xpl")
-            image = read_image(path)
-            partner = read_image(twins[path]) if path in twins else None
-            section = segment_section(recolour(image, path.stem), loaded, config, partner)
-        except InputError as error:
-            outcome.failures.append((str(path), error.reason))
-            continue
-        result = measure_section(section.classes, names, config)
-        overlay = _write_outputs(out / name, image, result, colours)
-        totals += result.modal["pixels"].to_numpy()
-        thumbnails.append(Thumbnail(name, overlay, _caption(result.modal, section.ore_type)))
-        if section.ore_type is not None:
-            ore_types.append({"image": name, "ore_type": section.ore_type, **section.evidence})
+    for path, name in track(
+        list(zip(paths, output_names(paths), strict=True)),
+        description="minerals",
+        disable=not progress,
+    ):
+        folder = out / name
+        if manifest.finished(path, name):
+            outcome.resumed.append(str(path))
+            vote = manifest.entries[name]["result"]
+            modal = pd.read_csv(folder / "modal.csv")
+            overlay = read_image(folder / "overlay.png")
+        else:
+            try:
+                if xpl and path not in twins:
+                    raise InputError(path, "no XPL image with the same stem among --xpl")
+                image = read_image(path)
+                partner = read_image(twins[path]) if path in twins else None
+                section = segment_section(recolour(image, path.stem), loaded, config, partner)
+            except InputError as error:
+                outcome.failures.append((str(path), error.reason))
+                continue
+            result = measure_section(section.classes, names, config)
+            overlay = _write_outputs(folder, image, result, colours)
+            modal = result.modal
+            vote = {}
+            if section.ore_type is not None:
+                shares = {key: float(share) for key, share in section.evidence.items()}
+                vote = {"ore_type": section.ore_type, **shares}
+            manifest.record(path, name, **vote)
+        totals += modal["pixels"].to_numpy()
+        thumbnails.append(Thumbnail(name, overlay, _caption(modal, vote.get("ore_type"))))
+        if vote:
+            ore_types.append({"image": name, **vote})
         outcome.processed.append(str(path))
+    failures = out / "failures.csv"
     if outcome.failures:
-        write_table(
-            out / "failures.csv", pd.DataFrame(outcome.failures, columns=["file", "reason"])
-        )
+        write_table(failures, pd.DataFrame(outcome.failures, columns=["file", "reason"]))
+    else:
+        failures.unlink(missing_ok=True)  # an earlier, resumed run's
     if not outcome.processed:
         file, reason = outcome.failures[0]
         raise InputError(file, f"{reason}; no image could be processed")
