@@ -2,6 +2,7 @@
 one-line errors."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -237,3 +238,21 @@ def test_a_model_of_volumes_is_refused_for_images(tmp_path, tiny_volume_model):
     )
     assert result.exit_code == 2
     assert "is a model of volumes, not of images" in result.output
+
+
+def test_a_resumed_volume_run_keeps_what_was_finished_even_on_other_workers(scans, tmp_path):
+    config = VolumeJobConfig(method="threshwater", chunk=24, halo=8)
+    run_volumes([scans / "images"], tmp_path, config, progress=False)
+    manifest = tmp_path / "manifest.jsonl"
+    manifest.write_text("".join(manifest.read_text().splitlines(keepends=True)[:-1]))
+    first = pd.read_csv(tmp_path / "summary.csv")
+    more = config.model_copy(update={"workers": 2})
+    outcome = run_volumes([scans / "images"], tmp_path, more, progress=False, resume=True)
+    assert [Path(p).name for p in outcome.resumed] == ["volume_000.tif"]
+    again = pd.read_csv(tmp_path / "summary.csv")
+    assert again.loc[0].equals(first.loc[0])  # the finished volume's row, timings included
+    columns = ["volume", "particles", "mass_P50_mm"]
+    assert again[columns].equals(first[columns])
+    other = config.model_copy(update={"min_volume_px": 99})
+    with pytest.raises(InputError, match="a run with other settings"):
+        run_volumes([scans / "images"], tmp_path, other, progress=False, resume=True)

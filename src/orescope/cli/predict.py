@@ -258,6 +258,7 @@ def volume(
         str | None,
         typer.Option(help="Dask scheduler address (tcp://HOST:PORT): run the chunks there."),
     ] = None,
+    resume: Resume = False,
 ) -> None:
     """Label every particle of micro-CT volumes, chunk by chunk in bounded memory; measure them
     in mm and report the PSD.
@@ -288,7 +289,7 @@ def volume(
             "scheduler": scheduler,
         }
     )
-    outcome = run_volumes(list(inputs), out, config)
+    outcome = run_volumes(list(inputs), out, config, resume=resume)
     for file, reason in outcome.failures:
         console.print(f"[yellow]skipped[/yellow] {file}: {reason}", highlight=False)
     _print_done(outcome, "volume", out)

@@ -3,9 +3,10 @@ stopped (``predict ... --resume``).
 
 ``manifest.jsonl`` holds one JSON line naming the run's settings (a hash of its
 ``config.yaml``), then one line per input whose outputs are all written: its path, size and
-SHA-256, and the output folder's name. A line is appended only after the input's last output
-has been renamed into place (every output is written atomically, :mod:`orescope.io.atomic`),
-and flushed to disk; a line cut short by a kill is ignored, so that input is done again.
+SHA-256 (of a folder input, of its files), and the output folder's name. A line is appended
+only after the input's last output has been renamed into place (every output is written
+atomically, :mod:`orescope.io.atomic`), and flushed to disk; a line cut short by a kill is
+ignored, so that input is done again.
 """
 
 from __future__ import annotations
@@ -21,14 +22,22 @@ from orescope.io import write_text
 MANIFEST = "manifest.jsonl"
 
 
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes, read in blocks."""
-    with open(path, "rb") as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()
+def input_digest(path: Path) -> tuple[int, str]:
+    """Size and SHA-256 of an input's bytes: a file's, or a folder's files' (a stack of
+    slices, a zarr store) in the order of their sorted names, each name hashed with them."""
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    digest = hashlib.sha256()
+    for file in files:
+        if path.is_dir():
+            digest.update(str(file.relative_to(path)).encode())
+        with open(file, "rb") as opened:
+            digest.update(hashlib.file_digest(opened, "sha256").digest())
+    return sum(file.stat().st_size for file in files), digest.hexdigest()
 
 
 class Manifest:
-    """The finished inputs of the run in ``out`` with settings ``config_text``.
+    """The finished inputs of the run in ``out`` with settings ``config_text`` (those that
+    change the results: not the workers they run on).
 
     A new run writes a fresh manifest. ``resume`` keeps the entries of an earlier run with the
     same settings; an earlier run with other settings is refused, resumed or not, rather than
@@ -57,23 +66,17 @@ class Manifest:
     def finished(self, source: Path, name: str) -> bool:
         """Whether ``source`` was finished into the folder ``name`` and has not changed."""
         entry = self.entries.get(name)
-        if entry is None or entry["input"] != str(source) or not source.is_file():
+        if entry is None or entry["input"] != str(source) or not source.exists():
             return False
-        if entry["bytes"] != source.stat().st_size:
-            return False
-        return bool(entry["sha256"] == file_digest(source))
+        return [entry["bytes"], entry["sha256"]] == list(input_digest(source))
 
     def record(self, source: Path, name: str, **result: object) -> None:
         """Note ``source`` as finished into the folder ``name``, with any small ``result`` the
         run's tables need that its outputs do not hold (JSON values); on disk before
         returning."""
-        entry = {
-            "input": str(source),
-            "name": name,
-            "bytes": source.stat().st_size,
-            "sha256": file_digest(source),
-            "result": result,
-        }
+        size, digest = input_digest(source)
+        entry = {"input": str(source), "name": name, "bytes": size, "sha256": digest}
+        entry["result"] = result
         self.entries[name] = entry
         with open(self.path, "a", encoding="utf-8") as file:
             file.write(json.dumps(entry) + "\n")

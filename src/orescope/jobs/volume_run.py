@@ -39,11 +39,13 @@ from orescope.io import (
     atomic_path,
     find_volumes,
     output_names,
+    read_image,
     read_volume,
     write_image,
     write_table,
     write_text,
 )
+from orescope.jobs.manifest import Manifest
 from orescope.jobs.particle_run import RunOutcome
 from orescope.jobs.particles import shared_model
 from orescope.measure import Fit, fit_all, measure_volume_particles, psd_tables, size_distribution
@@ -120,11 +122,17 @@ class _Finished:
 
 
 def run_volumes(
-    inputs: list[str | Path], out: str | Path, config: VolumeJobConfig, progress: bool = True
+    inputs: list[str | Path],
+    out: str | Path,
+    config: VolumeJobConfig,
+    progress: bool = True,
+    resume: bool = False,
 ) -> RunOutcome:
     """Segment, measure and report every volume of ``inputs`` (TIFF stacks, folders of
     slices, zarr or OME-Zarr) into ``out``. A volume that cannot be read is reported and
-    skipped; :class:`InputError` when none could be processed.
+    skipped; :class:`InputError` when none could be processed, or when ``out`` holds a run
+    with other settings. ``resume`` keeps the volumes a killed run finished
+    (:mod:`orescope.jobs.manifest`).
 
     Examples
     --------
@@ -132,19 +140,30 @@ def run_volumes(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    # where the chunks run does not change the labels: a run may resume on other workers
+    results = config.model_dump(mode="json", exclude={"workers", "scheduler"})
+    manifest = Manifest(out, yaml.safe_dump(results, sort_keys=False), resume)
     write_text(out / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
     paths = find_volumes(inputs)
     outcome, finished = RunOutcome(), []
     for path, name in zip(paths, output_names(paths), strict=True):
-        try:
-            finished.append(_process(path, out / name, config, progress))
-        except InputError as error:
-            outcome.failures.append((str(path), error.reason))
-            continue
+        if manifest.finished(path, name):
+            outcome.resumed.append(str(path))
+            finished.append(_read_finished(out / name, manifest.entries[name]["result"]))
+        else:
+            try:
+                done = _process(path, out / name, config, progress)
+            except InputError as error:
+                outcome.failures.append((str(path), error.reason))
+                continue
+            manifest.record(path, name, **done.summary)
+            finished.append(done)
         outcome.processed.append(str(path))
+    failures = out / "failures.csv"
     if outcome.failures:
-        failures = pd.DataFrame(outcome.failures, columns=["file", "reason"])
-        write_table(out / "failures.csv", failures)
+        write_table(failures, pd.DataFrame(outcome.failures, columns=["file", "reason"]))
+    else:
+        failures.unlink(missing_ok=True)  # an earlier, resumed run's
     if not finished:
         file, reason = outcome.failures[0]
         raise InputError(file, f"{reason}; no volume could be processed")
@@ -180,12 +199,29 @@ def _process(path: Path, folder: Path, config: VolumeJobConfig, progress: bool) 
     summary, _ = _psd(particles, config)
     picture = _slices(volume.data, labels)
     write_image(folder / "slices.png", picture)
-    caption = f"{summary['particles']} particles, P50 {summary['mass_P50_mm']:.3g} mm (volume)"
+    # plain numbers, as the manifest keeps them for a resumed run
+    numbers = {k: v.item() if isinstance(v, np.generic) else v for k, v in summary.items()}
+    summary = {"volume": folder.name, **numbers, "resampled_by": scale, **seconds}
     return _Finished(
         particles.assign(volume=folder.name),
-        {"volume": folder.name, **summary, "resampled_by": scale, **seconds},
-        Thumbnail(folder.name, picture, caption),
+        summary,
+        Thumbnail(folder.name, picture, _caption(summary)),
     )
+
+
+def _read_finished(folder: Path, summary: dict) -> _Finished:
+    """A volume an earlier run finished, from its outputs and the summary it recorded."""
+    particles = pd.read_csv(folder / "particles.csv")
+    picture = read_image(folder / "slices.png")
+    return _Finished(
+        particles.assign(volume=folder.name),
+        summary,
+        Thumbnail(folder.name, picture, _caption(summary)),
+    )
+
+
+def _caption(summary: dict) -> str:
+    return f"{summary['particles']} particles, P50 {summary['mass_P50_mm']:.3g} mm (volume)"
 
 
 def _segmenter(
