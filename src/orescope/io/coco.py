@@ -10,6 +10,7 @@ import numpy as np
 from skimage.draw import polygon
 
 from orescope.errors import InputError
+from orescope.io.images import max_pixels
 
 
 @dataclass(frozen=True)
@@ -47,12 +48,18 @@ def read_coco(path: str | Path, category_ids: set[int] | None = None) -> list[Co
     path = Path(path)
     try:
         coco = json.loads(path.read_text())
-        images = coco["images"]
-        annotations = coco["annotations"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise InputError(path, f"not a COCO annotation file ({error})") from error
+        return _coco_images(path, coco, category_ids)
+    except InputError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as error:
+        reason = f"missing {error}" if isinstance(error, KeyError) else str(error)
+        raise InputError(path, f"not a COCO annotation file ({reason})") from None
+
+
+def _coco_images(path: Path, coco: dict, category_ids: set[int] | None) -> list[CocoImage]:
+    images = coco["images"]
     by_image: dict[int, list[dict]] = {image["id"]: [] for image in images}
-    for annotation in annotations:
+    for annotation in coco["annotations"]:
         if category_ids is None or annotation["category_id"] in category_ids:
             if not isinstance(annotation["segmentation"], list):
                 raise InputError(path, f"annotation {annotation['id']} is RLE, not polygons")
@@ -60,9 +67,10 @@ def read_coco(path: str | Path, category_ids: set[int] | None = None) -> list[Co
     result = []
     for image in images:
         kept = by_image[image["id"]]
-        labels = polygons_to_labels(
-            [a["segmentation"] for a in kept], (image["height"], image["width"])
-        )
+        shape = (int(image["height"]), int(image["width"]))
+        if min(shape) < 1 or shape[0] * shape[1] > max_pixels():
+            raise InputError(path, f"image {image['id']} has an impossible size {shape}")
+        labels = polygons_to_labels([a["segmentation"] for a in kept], shape)
         categories = {i: a["category_id"] for i, a in enumerate(kept, start=1)}
         result.append(CocoImage(image["file_name"], labels, categories))
     return result

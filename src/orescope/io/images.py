@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import struct
 from pathlib import Path
 
 import cv2
@@ -13,6 +15,10 @@ from orescope.io.atomic import atomic_path
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 TIFF_SUFFIXES = (".tif", ".tiff")
+# Most pixels an image may claim (32768 x 32768, OpenCV's own limit too): a header claiming more
+# is refused before anything is allocated. Raise it with the environment variable.
+MAX_PIXELS_VARIABLE = "ORESCOPE_MAX_PIXELS"
+DEFAULT_MAX_PIXELS = 2**30
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -47,26 +53,82 @@ def read_image(path: str | Path) -> np.ndarray:
     if path.stat().st_size == 0:
         raise InputError(path, "file is empty")
     if path.suffix.lower() in TIFF_SUFFIXES:
-        image = _read_tiff(path)
+        image = read_tiff(path)
+        # planar TIFFs store channels first: (C, H, W) -> (H, W, C)
+        if image.ndim == 3 and image.shape[0] in (3, 4) and image.shape[-1] not in (3, 4):
+            image = np.moveaxis(image, 0, -1)
     else:
-        image = _read_with_opencv(path)
+        data = np.fromfile(path, dtype=np.uint8)
+        _check_pixels(path, _header_size(data.tobytes()[:65536]))
+        image = _read_with_opencv(path, data)
     return _check_image(path, image)
 
 
-def _read_tiff(path: Path) -> np.ndarray:
+def max_pixels() -> int:
+    """The most pixels an image may have (``ORESCOPE_MAX_PIXELS``, default 2**30)."""
+    value = os.environ.get(MAX_PIXELS_VARIABLE, "")
+    return int(value) if value.isdigit() else DEFAULT_MAX_PIXELS
+
+
+def _check_pixels(path: Path, shape: tuple[int, ...] | None) -> None:
+    """Refuse an image whose header claims more pixels than :func:`max_pixels`."""
+    if shape is None or len(shape) < 2:
+        return
+    pixels = int(np.prod(shape[:2], dtype=np.float64))
+    if pixels > max_pixels():
+        raise InputError(
+            path,
+            f"claims {shape[1]} x {shape[0]} pixels, more than the limit of {max_pixels()} "
+            f"(raise it with the environment variable {MAX_PIXELS_VARIABLE})",
+        )
+
+
+def _plane(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """(height, width) of a TIFF series' shape, a channel axis first or last left out."""
+    if len(shape) >= 3 and shape[-1] in (3, 4):
+        shape = shape[:-1]
+    elif len(shape) >= 3 and shape[0] in (3, 4):
+        shape = shape[1:]
+    return shape[-2:]
+
+
+def _header_size(head: bytes) -> tuple[int, int] | None:
+    """(height, width) from a PNG, BMP or JPEG header, None for anything else. By hand: OpenCV
+    has no header-only read, and Pillow's (matplotlib's dependency) refuses large panoramas by
+    a limit of its own; a bomb must be caught before its pixels are allocated."""
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) >= 24:
+        width, height = struct.unpack(">II", head[16:24])
+        return height, width
+    if head[:2] == b"BM" and len(head) >= 26:
+        width, height = struct.unpack("<ii", head[18:26])
+        return abs(height), abs(width)
+    if head[:2] == b"\xff\xd8":  # JPEG: walk the markers to the frame header (SOFn)
+        at = 2
+        while at + 9 <= len(head) and head[at] == 0xFF:
+            marker, length = head[at + 1], struct.unpack(">H", head[at + 2 : at + 4])[0]
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                height, width = struct.unpack(">HH", head[at + 5 : at + 9])
+                return height, width
+            at += 2 + length
+    return None
+
+
+def read_tiff(path: Path) -> np.ndarray:
+    """The first series of a TIFF, singleton axes dropped; refused when it claims more pixels
+    a plane than :func:`max_pixels` or cannot be decoded, naming the file."""
     try:
-        image = tifffile.imread(path)
+        with tifffile.TiffFile(path) as tiff:
+            series = tiff.series[0]
+            _check_pixels(path, _plane(series.shape))
+            image = series.asarray()
+    except InputError:
+        raise
     except Exception as error:  # tifffile raises many types for corrupt files
         raise InputError(path, f"cannot decode TIFF ({error})") from error
-    image = np.squeeze(image)
-    # Planar TIFFs store channels first: (C, H, W) -> (H, W, C).
-    if image.ndim == 3 and image.shape[0] in (3, 4) and image.shape[-1] not in (3, 4):
-        image = np.moveaxis(image, 0, -1)
-    return image
+    return np.squeeze(image)
 
 
-def _read_with_opencv(path: Path) -> np.ndarray:
-    data = np.fromfile(path, dtype=np.uint8)
+def _read_with_opencv(path: Path, data: np.ndarray) -> np.ndarray:
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if image is None:
         raise InputError(path, "cannot decode image (truncated or not an image)")

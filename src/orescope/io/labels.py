@@ -9,7 +9,7 @@ import tifffile
 
 from orescope.errors import InputError
 from orescope.io.atomic import atomic_path
-from orescope.io.images import read_image
+from orescope.io.images import read_image, read_tiff
 
 
 def read_labels(path: str | Path) -> np.ndarray:
@@ -33,10 +33,7 @@ def read_labels(path: str | Path) -> np.ndarray:
     if path.suffix.lower() in (".tif", ".tiff"):
         if not path.is_file():
             raise InputError(path, "no such file")
-        try:
-            labels = np.squeeze(tifffile.imread(path))
-        except Exception as error:  # tifffile raises many types for corrupt files
-            raise InputError(path, f"cannot decode TIFF ({error})") from error
+        labels = read_tiff(path)
     else:
         labels = read_image(path)
     if labels.ndim != 2 or labels.size == 0:

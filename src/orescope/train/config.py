@@ -212,7 +212,7 @@ def read_train_config(path: str | Path) -> TrainConfig:
         config = TrainConfig.model_validate(raw)
     except FileNotFoundError:
         raise InputError(path, "config not found") from None
-    except yaml.YAMLError as error:
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise InputError(path, f"not valid YAML: {str(error).splitlines()[0]}") from None
     except ValidationError as error:
         first = error.errors()[0]

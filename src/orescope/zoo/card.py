@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from orescope.errors import InputError
 from orescope.io.atomic import write_text
@@ -176,7 +176,7 @@ def read_card(path: str | Path) -> ModelCard:
         return ModelCard.model_validate(yaml.safe_load(path.read_text()))
     except FileNotFoundError:
         raise InputError(path, "model card not found") from None
-    except (yaml.YAMLError, ValidationError, TypeError) as error:
+    except (yaml.YAMLError, ValueError, TypeError) as error:  # ValueError: not UTF-8 too
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise InputError(path, f"not a valid model card: {reason}") from None
 

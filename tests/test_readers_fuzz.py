@@ -1,0 +1,65 @@
+"""Every reader of user files, fed generated and mutated bytes, either reads them or stops with
+one clean ``InputError`` naming the file: never another exception, never an allocation that a
+header merely claims. (Issue 33; ``bench/fuzz_readers.py`` runs the same targets for minutes.)"""
+
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from readers import READERS, mutated, seeds
+
+from orescope.errors import InputError
+from orescope.io import read_image, write_image
+
+SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def test_a_png_header_claiming_ten_billion_pixels_is_refused_before_decoding(tmp_path):
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+    bomb = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(b""))
+    (tmp_path / "bomb.png").write_bytes(bomb + _chunk(b"IEND", b""))
+    with pytest.raises(InputError, match=r"bomb.png: claims 100000 x 100000 pixels, more than"):
+        read_image(tmp_path / "bomb.png")
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".bmp", ".tif"])
+def test_the_pixel_limit_holds_for_every_format_and_can_be_raised(tmp_path, monkeypatch, suffix):
+    path = tmp_path / f"photo{suffix}"
+    write_image(path, np.zeros((30, 40, 3), np.uint8))
+    monkeypatch.setenv("ORESCOPE_MAX_PIXELS", "1199")
+    with pytest.raises(InputError, match="claims 40 x 30 pixels, more than the limit of 1199"):
+        read_image(path)
+    monkeypatch.setenv("ORESCOPE_MAX_PIXELS", "1200")
+    assert read_image(path).shape == (30, 40, 3)
+
+
+def test_a_planar_tiff_is_limited_by_its_plane_not_its_channels(tmp_path, monkeypatch):
+    tifffile.imwrite(tmp_path / "planar.tif", np.zeros((3, 30, 40), np.uint8), photometric="rgb")
+    monkeypatch.setenv("ORESCOPE_MAX_PIXELS", "1200")
+    assert read_image(tmp_path / "planar.tif").shape == (30, 40, 3)
+
+
+@pytest.mark.parametrize("reader", sorted(READERS))
+@SETTINGS
+@given(data=st.data())
+def test_mutated_files_are_read_or_refused_cleanly(tmp_path: Path, reader: str, data) -> None:
+    seed = data.draw(st.sampled_from(seeds(reader)))
+    content = data.draw(mutated(seed))
+    suffix, read = READERS[reader]
+    path = tmp_path / f"input{suffix}"
+    path.write_bytes(content)
+    try:
+        read(path)
+    except InputError as error:
+        assert error.source is not None and error.reason
