@@ -16,8 +16,9 @@ pass over the same tiles, and peak memory on a large image.
 3. Memory: `predict particles` on one WIDTH×HEIGHT mosaic (default 12000×8000) in a child
    process, its peak resident memory (target ≤ 3 GB), for three mosaics: a synthetic scene
    repeated (0.25 mm/px); the real gravel photos of ../shared/data/gravel side by side, at
-   which the size estimate shrinks the image; and the same photos shrunk to a quarter first,
-   at which it enlarges the image (the image the model sees is larger than the file).
+   which the size estimate shrinks the image; and the same photos with their labelled
+   particles' median diameter given as --particle-px, at which the image is enlarged (the
+   image the model sees is larger than the file).
 
     python bench/particle_throughput.py [--scenes 4] [--side 1536] [--big 12000x8000] [--repeats 3]
 """
@@ -38,23 +39,24 @@ import numpy as np
 import torch
 
 from orescope.infer.particles import estimate_particle_px
-from orescope.io import read_image, write_image, write_labels
+from orescope.io import read_image, read_labels, write_image, write_labels
 from orescope.jobs import ParticleConfig, run_particles
 from orescope.jobs.parallel import worker_count
 from orescope.jobs.particles import psd_summary, segment_particles, shared_model
 from orescope.measure import measure_particles
-from orescope.preprocess.resample import size_scale
+from orescope.preprocess.resample import median_diameter_px, size_scale
 from orescope.report import instance_overlay
 from orescope.synth import SceneConfig, synthesize_scene, write_scenes
 from orescope.zoo import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 GRAVEL = ROOT.parent / "shared" / "data" / "gravel" / "images"
-# mosaic name: (tile source, shrink factor of the tiles, mm per pixel given to the run)
+# mosaic name: (tile source, mm per pixel given to the run, whether the particles' true median
+# size is given as --particle-px instead of estimated)
 MOSAICS = {
-    "synthetic": ("synthetic", 1.0, 0.25),
-    "real gravel": ("gravel", 1.0, None),
-    "real gravel, shrunk 4x": ("gravel", 0.25, None),
+    "synthetic": ("synthetic", 0.25, False),
+    "real gravel": ("gravel", None, False),
+    "real gravel, true median size given": ("gravel", None, True),
 }
 
 
@@ -192,16 +194,15 @@ def stage_seconds(side: int, model: str, repeats: int) -> dict:
     return {k: {"seconds": v, "share": v / total} for k, v in best.items()}
 
 
-def mosaic(source: str, shrink: float, height: int, width: int) -> np.ndarray:
-    """A height×width image of ``source``'s tiles (a synthetic scene, or the real gravel
-    photos side by side), each resized by ``shrink`` first."""
+def mosaic(source: str, height: int, width: int) -> np.ndarray:
+    """A height×width image of ``source``'s tiles: a synthetic scene, or the real gravel
+    photos side by side."""
     if source == "synthetic":
         tiles = [
             synthesize_scene(SceneConfig(height=1024, width=1024, mm_per_px=0.25, seed=3)).image
         ]
     else:
         tiles = [read_image(path)[..., :3] for path in sorted(GRAVEL.iterdir())]
-    tiles = [cv2.resize(t, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA) for t in tiles]
     side = min(min(t.shape[:2]) for t in tiles)
     tiles = [t[:side, :side] for t in tiles]
     rows, columns = int(np.ceil(height / side)), int(np.ceil(width / side))
@@ -214,22 +215,31 @@ def mosaic(source: str, shrink: float, height: int, width: int) -> np.ndarray:
     return big[:height, :width]
 
 
+def gravel_median_px() -> float:
+    """The median of the gravel photos' median labelled particle ECD (px)."""
+    labels = sorted((GRAVEL.parent / "labels").iterdir())
+    return float(np.median([median_diameter_px(read_labels(path)) for path in labels]))
+
+
 def peak_memory(height: int, width: int, model: str, name: str) -> dict:
     """Peak resident memory of `predict particles` on the mosaic ``name`` (:data:`MOSAICS`),
     in a fresh process; and the factor the size estimate resampled it by."""
-    source, shrink, mm_per_px = MOSAICS[name]
+    source, mm_per_px, size_given = MOSAICS[name]
     with tempfile.TemporaryDirectory() as folder:
-        big = mosaic(source, shrink, height, width)
+        big = mosaic(source, height, width)
         loaded = shared_model(model)
         assert loaded.card.particle_px is not None
-        scale = size_scale(estimate_particle_px(big, loaded), loaded.card.particle_px)
+        particle_px = gravel_median_px() if size_given else None
+        typical = particle_px or estimate_particle_px(big, loaded)
+        scale = size_scale(typical, loaded.card.particle_px)
         write_image(Path(folder) / "big.png", big)
         del big
         code = (
             "import resource, sys, time\n"
             "from orescope.jobs import ParticleConfig, run_particles\n"
             "t = time.perf_counter()\n"
-            f"config = ParticleConfig(mm_per_px={mm_per_px!r}, model={model!r})\n"
+            f"config = ParticleConfig(mm_per_px={mm_per_px!r}, model={model!r}, "
+            f"particle_px={particle_px!r})\n"
             "run_particles([sys.argv[1]], sys.argv[2], config, progress=False)\n"
             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
         )
@@ -244,6 +254,7 @@ def peak_memory(height: int, width: int, model: str, name: str) -> dict:
         "height": height,
         "width": width,
         "resampled_by": scale,
+        "particle_px_given": particle_px,
         "seconds": float(seconds),
         "peak_gb": int(peak_kib) / 2**20,
     }
