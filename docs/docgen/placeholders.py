@@ -60,6 +60,7 @@ from .speed import (
     particle_memory,
     particle_stages,
     particle_throughput,
+    resume_kills,
     section_throughput,
 )
 from .thinsections import quartz_comparison, thinsection_quartz, xpl_vs_ppl
@@ -87,6 +88,7 @@ TABLES: dict[str, Callable[..., str]] = {
     "section_comparison": section_comparison,
     "particle_throughput": particle_throughput,
     "particle_memory": particle_memory,
+    "resume_kills": resume_kills,
     "particle_stages": particle_stages,
     "section_throughput": section_throughput,
     "model_layout": model_layout,

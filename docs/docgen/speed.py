@@ -72,6 +72,23 @@ def particle_memory() -> str:
     return markdown_table(header, body)
 
 
+def resume_kills() -> str:
+    """Each SIGKILL of bench/resume.py: when, what was finished, what the resumed run did
+    again, and whether its files match the uninterrupted run's (resume.json)."""
+    data = results("resume")
+    body = [
+        [
+            f"{fixed(1)(kill['at_s'])} s",
+            f"{integer(kill['finished_at_kill'])} of {integer(data['images'])}",
+            integer(kill["redone"]),
+            "yes" if kill["identical"] else "**no**",
+        ]
+        for kill in sorted(data["kills"], key=lambda kill: kill["at_s"])
+    ]
+    header = ["killed after", "images finished", "done again by --resume", "files identical"]
+    return markdown_table(header, body)
+
+
 def particle_stages() -> str:
     """Where one worker's time goes on one scene, one thread (particle_throughput.json)."""
     stages = results("particle_throughput")["stages"]
