@@ -2,6 +2,7 @@
 one-line errors."""
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 from orescope.cli.main import app
 from orescope.errors import InputError
 from orescope.io import find_volumes
+from orescope.jobs import volume_run
 from orescope.jobs.particle_evaluation import compare_volumes
 from orescope.jobs.volume_run import VolumeJobConfig, run_volumes
 from orescope.metrics import instance_metrics
@@ -114,6 +116,15 @@ def test_a_dask_cluster_gives_the_labels_of_a_local_run(scans, tmp_path):
         for run in ("local", "cluster")
     ]
     assert labels[0].max() > 0 and np.array_equal(*labels)
+
+
+def test_a_scheduler_that_does_not_answer_is_reported_in_time(scans, tmp_path, monkeypatch):
+    monkeypatch.setattr(volume_run, "SCHEDULER_TIMEOUT_S", 2)
+    config = VolumeJobConfig(method="threshwater", chunk=24, scheduler="tcp://127.0.0.1:9")
+    started = time.monotonic()
+    with pytest.raises(InputError, match="no Dask scheduler answered at tcp://127.0.0.1:9"):
+        run_volumes([scans / "images" / "volume_000.tif"], tmp_path, config, progress=False)
+    assert time.monotonic() - started < 15
 
 
 def test_evaluate_volume_scores_predictions_against_reference_stacks(scans, tmp_path):

@@ -114,6 +114,9 @@ class VolumeJobConfig(BaseModel, extra="forbid"):
     )
 
 
+SCHEDULER_TIMEOUT_S = 20  # a scheduler that does not answer by then is reported
+
+
 @dataclass(frozen=True)
 class _Finished:
     particles: pd.DataFrame
@@ -318,7 +321,11 @@ def _executor(workers: int, scheduler: str | None) -> Iterator[Callable[..., Ite
                 silence_logs=logging.ERROR,
             )
         )
-        client = stack.enter_context(Client(address))
+        try:
+            client = stack.enter_context(Client(address, timeout=f"{SCHEDULER_TIMEOUT_S}s"))
+        except (OSError, TimeoutError):
+            reason = f"no Dask scheduler answered at {scheduler} within {SCHEDULER_TIMEOUT_S} s"
+            raise InputError(scheduler, reason) from None
         yield lambda task, items: (f.result() for f in client.map(task, items, pure=False))
 
 
