@@ -1,7 +1,6 @@
-"""Images side by side in worker processes: same results, same order, threads given back."""
+"""Tasks side by side on Dask workers: same results, same order, one core a worker."""
 
 import os
-import sys
 
 import cv2
 import pandas as pd
@@ -11,44 +10,42 @@ import torch
 import orescope.jobs.particle_run as particle_run
 from orescope.io import read_labels
 from orescope.jobs import ParticleConfig, run_particles
-from orescope.jobs.parallel import cpu_cores, map_in_order, worker_count
+from orescope.jobs.parallel import cpu_cores, task_map, worker_count
 from orescope.measure import fit_all
 from orescope.synth import SceneConfig, write_scenes
 
-linux_only = pytest.mark.skipif(sys.platform != "linux", reason="workers fork on Linux only")
 
-
-def square_and_process(value: int) -> tuple[int, int, int]:
-    return value * value, os.getpid(), torch.get_num_threads()
+def square_and_process(value: int) -> tuple[int, int, int, int]:
+    return value * value, os.getpid(), torch.get_num_threads(), cv2.getNumThreads()
 
 
 def test_worker_count_defaults_to_the_cores_and_never_exceeds_the_images():
     assert worker_count(None, 1, on_cpu=True) == 1
     assert worker_count(1, 10, on_cpu=True) == 1
     assert worker_count(8, 10, on_cpu=False) == 1  # a GPU model runs in this process
-    if sys.platform == "linux":
-        assert worker_count(8, 3, on_cpu=True) == 3
-        assert worker_count(None, 100, on_cpu=True) == cpu_cores()
+    assert worker_count(8, 3, on_cpu=True) == 3
+    assert worker_count(None, 100, on_cpu=True) == cpu_cores()
     with pytest.raises(ValueError, match="at least 1"):
         worker_count(0, 3, on_cpu=True)
 
 
-@linux_only
-def test_workers_return_every_result_in_order_from_other_processes():
-    before = torch.get_num_threads(), cv2.getNumThreads()
-    results = list(map_in_order(square_and_process, list(range(7)), 2, "test", progress=False))
-    assert [square for square, _, _ in results] == [n * n for n in range(7)]
-    assert os.getpid() not in {pid for _, pid, _ in results}
-    assert {threads for _, _, threads in results} == {max(1, cpu_cores() // 2)}
-    assert (torch.get_num_threads(), cv2.getNumThreads()) == before
+def test_local_workers_return_every_result_in_order_from_one_core_processes():
+    with task_map(2) as run:
+        results = list(run(square_and_process, list(range(7))))
+    assert [square for square, *_ in results] == [n * n for n in range(7)]
+    assert os.getpid() not in {pid for _, pid, _, _ in results}
+    assert {(torch_threads, cv2_threads) for _, _, torch_threads, cv2_threads in results} == {
+        (1, 1)
+    }
 
 
 def test_one_worker_runs_in_this_process():
-    results = list(map_in_order(square_and_process, [3], 1, "test", progress=False))
-    assert results == [(9, os.getpid(), torch.get_num_threads())]
+    with task_map(1) as run:
+        assert list(run(square_and_process, [3])) == [
+            (9, os.getpid(), torch.get_num_threads(), cv2.getNumThreads())
+        ]
 
 
-@linux_only
 @pytest.mark.parametrize("method", ["model", "threshwater"])
 def test_two_workers_write_exactly_what_one_writes(tmp_path, method):
     scenes = SceneConfig(height=256, width=320, mm_per_px=0.25, x50_mm=5.0, seed=5)
@@ -82,3 +79,17 @@ def test_the_run_fits_its_psd_once_for_the_summary_and_the_plot(tmp_path, monkey
     assert fit is not None
     assert everything["rosin_rammler_x50"] == pytest.approx(fit.params["x50"], rel=1e-12)
     assert (tmp_path / "out" / "psd.png").stat().st_size > 0
+
+
+def test_a_batch_runs_on_a_dask_scheduler_as_it_runs_here(tmp_path):
+    from distributed import LocalCluster
+
+    scenes = SceneConfig(height=192, width=192, mm_per_px=0.25, x50_mm=5.0, seed=8)
+    paths = write_scenes(tmp_path / "in", scenes, 3, progress=False)
+    config = ParticleConfig(method="threshwater", mm_per_px=0.25)
+    run_particles(paths, tmp_path / "here", config, progress=False, workers=1)
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        run_particles(paths, tmp_path / "there", config, progress=False, scheduler=address)
+    for table in ("summary.csv", "psd.csv"):
+        assert (tmp_path / "here" / table).read_bytes() == (tmp_path / "there" / table).read_bytes()

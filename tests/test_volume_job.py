@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from orescope.cli.main import app
 from orescope.errors import InputError
 from orescope.io import find_volumes
-from orescope.jobs import volume_run
+from orescope.jobs import parallel
 from orescope.jobs.particle_evaluation import compare_volumes
 from orescope.jobs.volume_run import VolumeJobConfig, run_volumes
 from orescope.metrics import instance_metrics
@@ -119,7 +119,7 @@ def test_a_dask_cluster_gives_the_labels_of_a_local_run(scans, tmp_path):
 
 
 def test_a_scheduler_that_does_not_answer_is_reported_in_time(scans, tmp_path, monkeypatch):
-    monkeypatch.setattr(volume_run, "SCHEDULER_TIMEOUT_S", 2)
+    monkeypatch.setattr(parallel, "SCHEDULER_TIMEOUT_S", 2)
     config = VolumeJobConfig(method="threshwater", chunk=24, scheduler="tcp://127.0.0.1:9")
     started = time.monotonic()
     with pytest.raises(InputError, match="no Dask scheduler answered at tcp://127.0.0.1:9"):

@@ -72,6 +72,10 @@ def particles(
         ),
     ] = None,
     resume: Resume = False,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler address (tcp://HOST:PORT): predict the images there."),
+    ] = None,
 ) -> None:
     """Separate touching particles, measure them (mm with a scale) and report the PSD.
 
@@ -94,7 +98,9 @@ def particles(
         sieves=[float(s) for s in sieves.split(",")] if sieves else None,
         min_area_px=min_area_px,
     )
-    outcome = run_particles(list(inputs), out, config, workers=workers, resume=resume)
+    outcome = run_particles(
+        list(inputs), out, config, workers=workers, resume=resume, scheduler=scheduler
+    )
     for file, reason in outcome.failures:
         console.print(f"[yellow]skipped[/yellow] {file}: {reason}", highlight=False)
     _print_done(outcome, "image", out)

@@ -1,25 +1,29 @@
-"""Images processed side by side on a CPU: one worker process per core, one torch thread each.
+"""Tasks side by side, one way for every job: in this process, on a local Dask cluster of
+one-core worker processes (one per core by default), or on any Dask cluster (``--scheduler``).
 
 Decoding, measuring and writing an image run on one core while the other waits; two images at
 a time, one per core, keep both busy, and on 2 cores that beats one image with two torch
 threads (bench/particle_throughput.py measures both). Processes, not threads: the
-per-particle loops hold the GIL, and torch's Python dispatch would wait for it.
+per-particle loops hold the GIL, and torch's Python dispatch would wait for it. Dask's
+distributed scheduler runs the same tasks on a workstation's cores and on a cluster.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import logging
 import os
-import sys
-from collections.abc import Callable, Iterator
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
 
-import cv2
-import torch
-from rich.progress import track
+import dask
 
-Item = TypeVar("Item")
-Result = TypeVar("Result")
+from orescope.errors import InputError
+
+Mapper = Callable[..., Iterable[Any]]
+SCHEDULER_TIMEOUT_S = 20  # a scheduler that does not answer by then is reported
+# the thread pools a local worker keeps to one core: BLAS and OpenMP (torch), and OpenCV's
+ONE_CORE = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENCV_FOR_THREADS_NUM")
 
 
 def cpu_cores() -> int:
@@ -30,50 +34,49 @@ def cpu_cores() -> int:
 
 
 def worker_count(requested: int | None, items: int, on_cpu: bool) -> int:
-    """``requested`` workers, or one per core by default; never more than there are items.
-
-    Only 1 where workers cannot start cheaply: off Linux (no safe ``fork``; a fresh
-    interpreter would spend seconds importing torch) or when the model runs on a GPU.
-    """
+    """``requested`` workers, or one per core by default; never more than there are items,
+    and one (this process) when the model runs on a GPU."""
     if requested is not None and requested < 1:
         raise ValueError(f"workers must be at least 1, got {requested}")
-    forkable = sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
-    if not (forkable and on_cpu):
+    if not on_cpu:
         return 1
     return max(1, min(requested or cpu_cores(), items))
 
 
-def _use_threads(torch_threads: int, opencv_threads: int) -> tuple[int, int]:
-    """Set torch's and OpenCV's thread counts; returns the previous ones."""
-    previous = torch.get_num_threads(), cv2.getNumThreads()
-    torch.set_num_threads(torch_threads)
-    cv2.setNumThreads(opencv_threads)
-    return previous
+@contextmanager
+def task_map(workers: int, scheduler: str | None = None) -> Iterator[Mapper]:
+    """The ``map(task, items)`` every job runs its tasks with (images, chunks of a volume),
+    yielding the results in the items' order as they come: this process's own ``map`` for one
+    worker and no scheduler; else the Dask cluster at ``scheduler``, or a local one of
+    ``workers`` processes with one thread each (torch, BLAS and OpenCV on one core each).
+    Each worker loads a model once, on its first task, and keeps it (``shared_model``).
 
-
-def map_in_order(
-    function: Callable[[Item], Result],
-    items: list[Item],
-    workers: int,
-    description: str,
-    progress: bool = True,
-) -> Iterator[Result]:
-    """``function`` of every item, yielded in the items' order, by ``workers`` processes
-    (forked, so the loaded model is shared, not reloaded) with the cores split among them;
-    in this process when ``workers`` is 1. ``function`` must be a module-level function (or
-    a ``functools.partial`` of one) and its results picklable."""
-    if workers <= 1:
-        yield from map(function, track(items, description=description, disable=not progress))
+    Raises
+    ------
+    InputError
+        When no scheduler answers at ``scheduler`` within :data:`SCHEDULER_TIMEOUT_S`.
+    """
+    if not scheduler and workers <= 1:
+        yield map
         return
-    threads = max(1, cpu_cores() // workers)
-    # set before forking, so that no worker inherits a thread pool it would have to resize:
-    # OpenCV's hangs when resized in a forked child
-    previous = _use_threads(threads, threads)
-    try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            results = pool.imap(function, items)
-            yield from track(
-                results, total=len(items), description=description, disable=not progress
+    from distributed import Client, LocalCluster
+
+    with ExitStack() as stack:
+        address = scheduler
+        if address is None:
+            one_core = {f"distributed.nanny.pre-spawn-environ.{name}": 1 for name in ONE_CORE}
+            stack.enter_context(dask.config.set(one_core))
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
             )
-    finally:
-        _use_threads(*previous)
+            address = stack.enter_context(cluster).scheduler_address
+        try:
+            client = stack.enter_context(Client(address, timeout=f"{SCHEDULER_TIMEOUT_S}s"))
+        except (OSError, TimeoutError):
+            reason = f"no Dask scheduler answered at {address} within {SCHEDULER_TIMEOUT_S} s"
+            raise InputError(address, reason) from None
+        yield lambda task, items: (f.result() for f in client.map(task, items, pure=False))

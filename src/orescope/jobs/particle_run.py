@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from rich.progress import track
 
 from orescope.errors import InputError
 from orescope.io import (
@@ -25,7 +26,7 @@ from orescope.io import (
     write_text,
 )
 from orescope.jobs.manifest import Manifest
-from orescope.jobs.parallel import map_in_order, worker_count
+from orescope.jobs.parallel import task_map, worker_count
 from orescope.jobs.particles import (
     ParticleConfig,
     psd_sizes,
@@ -55,6 +56,7 @@ def run_particles(
     progress: bool = True,
     workers: int | None = None,
     resume: bool = False,
+    scheduler: str | None = None,
 ) -> RunOutcome:
     """Predict, measure and report every image under ``inputs`` into ``out``.
 
@@ -75,6 +77,9 @@ def run_particles(
     workers
         Images predicted at once on a CPU, one process each (default: one per core; see
         ``orescope.jobs.parallel``).
+    scheduler
+        A Dask scheduler's address (``tcp://HOST:PORT``): the images are predicted on its
+        cluster's workers instead, one task each.
     resume
         Keep the images an earlier, killed run into ``out`` finished with the same settings
         (its ``manifest.jsonl``, :mod:`orescope.jobs.manifest`) and do only the others; the
@@ -116,14 +121,16 @@ def run_particles(
             raise InputError(config.model, "is a model of volumes, not of images (--model)")
         on_cpu = next(loaded.network.parameters()).is_cpu
     count = worker_count(workers, max(1, len(todo)), on_cpu)
-    results = map_in_order(partial(_process, config=config), todo, count, "particles", progress)
     finished: dict[Path, _Finished] = {}
-    for (path, folder), done in zip(todo, results, strict=True):
-        if isinstance(done, str):
-            outcome.failures.append((str(path), done))
-            continue
-        manifest.record(path, folder.name)
-        finished[path] = done
+    with task_map(count, scheduler) as run:
+        results = run(partial(_process, config=config), todo)
+        shown = track(results, total=len(todo), description="particles", disable=not progress)
+        for (path, folder), done in zip(todo, shown, strict=True):
+            if isinstance(done, str):
+                outcome.failures.append((str(path), done))
+                continue
+            manifest.record(path, folder.name)
+            finished[path] = done
     for path, name in jobs:
         if path in done_before:
             finished[path] = _read_finished(out / name, config)

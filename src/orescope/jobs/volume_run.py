@@ -8,10 +8,8 @@ and pictured by three orthogonal slices with the particles outlined and a maximu
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path
@@ -46,6 +44,7 @@ from orescope.io import (
     write_text,
 )
 from orescope.jobs.manifest import Manifest
+from orescope.jobs.parallel import task_map
 from orescope.jobs.particle_run import RunOutcome
 from orescope.jobs.particles import shared_model
 from orescope.measure import Fit, fit_all, measure_volume_particles, psd_tables, size_distribution
@@ -112,9 +111,6 @@ class VolumeJobConfig(BaseModel, extra="forbid"):
         description="a Dask scheduler's address (tcp://HOST:PORT): the chunks run on its "
         "workers, which must see the input and output folders",
     )
-
-
-SCHEDULER_TIMEOUT_S = 20  # a scheduler that does not answer by then is reported
 
 
 @dataclass(frozen=True)
@@ -185,7 +181,7 @@ def _process(path: Path, folder: Path, config: VolumeJobConfig, progress: bool) 
     if config.scheduler or config.workers > 1:  # an open TIFF cannot travel: its path can
         source = _VolumeFile(str(path), config.spacing_mm, tuple(volume.data.shape))
     started = time.perf_counter()
-    with atomic_path(final) as partial_store, _executor(config.workers, config.scheduler) as run:
+    with atomic_path(final) as partial_store, task_map(config.workers, config.scheduler) as run:
         labels = zarr.open_array(
             str(partial_store), mode="w", shape=volume.data.shape, chunks=(chunk,) * 3, dtype="u4"
         )
@@ -299,34 +295,6 @@ def _tracked(
     """The chunks' results in order, with a progress bar over the chunks."""
     results = mapper(task, cores)
     return list(track(results, total=len(cores), description=name, disable=not progress))
-
-
-@contextmanager
-def _executor(workers: int, scheduler: str | None) -> Iterator[Callable[..., Iterable[Any]]]:
-    """The ``map`` that runs the chunks: the workers of a Dask cluster (the one at
-    ``scheduler``, or ``workers`` local processes of one thread each, so each runs PyTorch on
-    one core), results in order as they come; or this process."""
-    if not scheduler and workers == 1:
-        yield map
-        return
-    from distributed import Client, LocalCluster
-
-    with ExitStack() as stack:
-        address = scheduler or stack.enter_context(
-            LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
-        )
-        try:
-            client = stack.enter_context(Client(address, timeout=f"{SCHEDULER_TIMEOUT_S}s"))
-        except (OSError, TimeoutError):
-            reason = f"no Dask scheduler answered at {scheduler} within {SCHEDULER_TIMEOUT_S} s"
-            raise InputError(scheduler, reason) from None
-        yield lambda task, items: (f.result() for f in client.map(task, items, pure=False))
 
 
 @dataclass(frozen=True)
