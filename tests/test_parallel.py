@@ -93,3 +93,16 @@ def test_a_batch_runs_on_a_dask_scheduler_as_it_runs_here(tmp_path):
         run_particles(paths, tmp_path / "there", config, progress=False, scheduler=address)
     for table in ("summary.csv", "psd.csv"):
         assert (tmp_path / "here" / table).read_bytes() == (tmp_path / "there" / table).read_bytes()
+
+
+def dies_on_three(value: int) -> int:
+    if value == 3:
+        os._exit(1)  # the worker process dies, as on a segfault or the OOM killer
+    return value
+
+
+def test_a_task_whose_worker_dies_twice_is_reported_and_the_rest_finish():
+    with task_map(2, lost=lambda why: f"lost: {why}") as run:
+        results = list(run(dies_on_three, list(range(6))))
+    assert results[:3] + results[4:] == [0, 1, 2, 4, 5]
+    assert results[3] == "lost: its worker process died, and again on a second try"

@@ -44,12 +44,16 @@ def worker_count(requested: int | None, items: int, on_cpu: bool) -> int:
 
 
 @contextmanager
-def task_map(workers: int, scheduler: str | None = None) -> Iterator[Mapper]:
+def task_map(
+    workers: int, scheduler: str | None = None, lost: Callable[[str], Any] | None = None
+) -> Iterator[Mapper]:
     """The ``map(task, items)`` every job runs its tasks with (images, chunks of a volume),
     yielding the results in the items' order as they come: this process's own ``map`` for one
     worker and no scheduler; else the Dask cluster at ``scheduler``, or a local one of
     ``workers`` processes with one thread each (torch, BLAS and OpenCV on one core each).
-    Each worker loads a model once, on its first task, and keeps it (``shared_model``).
+    Each worker loads a model once, on its first task, and keeps it (``shared_model``). A
+    task whose worker dies is retried once on another; if that one dies too, ``lost(why)``
+    stands in for its result (by default the run stops with Dask's error).
 
     Raises
     ------
@@ -66,6 +70,7 @@ def task_map(workers: int, scheduler: str | None = None) -> Iterator[Mapper]:
         if address is None:
             one_core = {f"distributed.nanny.pre-spawn-environ.{name}": 1 for name in ONE_CORE}
             stack.enter_context(dask.config.set(one_core))
+            stack.enter_context(dask.config.set({"distributed.scheduler.allowed-failures": 1}))
             cluster = LocalCluster(
                 n_workers=workers,
                 threads_per_worker=1,
@@ -79,4 +84,18 @@ def task_map(workers: int, scheduler: str | None = None) -> Iterator[Mapper]:
         except (OSError, TimeoutError):
             reason = f"no Dask scheduler answered at {address} within {SCHEDULER_TIMEOUT_S} s"
             raise InputError(address, reason) from None
-        yield lambda task, items: (f.result() for f in client.map(task, items, pure=False))
+        yield lambda task, items: (
+            _result(future, lost) for future in client.map(task, items, pure=False)
+        )
+
+
+def _result(future: Any, lost: Callable[[str], Any] | None) -> Any:
+    """A task's result; ``lost(why)`` when its workers died and ``lost`` is given."""
+    from distributed import KilledWorker
+
+    try:
+        return future.result()
+    except KilledWorker:
+        if lost is None:
+            raise
+        return lost("its worker process died, and again on a second try")

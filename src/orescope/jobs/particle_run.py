@@ -122,7 +122,7 @@ def run_particles(
         on_cpu = next(loaded.network.parameters()).is_cpu
     count = worker_count(workers, max(1, len(todo)), on_cpu)
     finished: dict[Path, _Finished] = {}
-    with task_map(count, scheduler) as run:
+    with task_map(count, scheduler, lost=str) as run:
         results = run(partial(_process, config=config), todo)
         shown = track(results, total=len(todo), description="particles", disable=not progress)
         for (path, folder), done in zip(todo, shown, strict=True):
