@@ -1,4 +1,3 @@
-import colour
 import numpy as np
 import pytest
 
@@ -8,6 +7,7 @@ from orescope.preprocess.colour import (
     MIN_SPREAD,
     ColourCorrection,
     class_colours,
+    colour_science,
     colour_spread,
     fit_colour_correction,
     flat_field,
@@ -31,7 +31,8 @@ def _distorted(reference: np.ndarray) -> np.ndarray:
 
 
 def _delta_e(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return colour.delta_E(to_lab(linearise(a)), to_lab(linearise(b)), method="CIE 2000")
+    delta_e = colour_science().delta_E
+    return delta_e(to_lab(linearise(a)), to_lab(linearise(b)), method="CIE 2000")
 
 
 def test_the_fitted_matrix_undoes_a_colour_distortion_far_better_than_white_balance():
@@ -187,3 +188,10 @@ def test_flat_field_removes_vignetting():
     corrected = flat_field(photo, blank).astype(float)
     relative = corrected / corrected.mean() - scene / scene.mean()
     assert np.abs(relative).max() < 0.02
+
+
+def test_colour_science_leaves_numpy_s_print_options_as_they_were():
+    before = np.get_printoptions()
+    to_lab(np.full((2, 2, 3), 0.5))
+    assert np.get_printoptions() == before
+    assert str(np.float64(73.12732791431452)) == "73.12732791431452"  # not NumPy 1.13's 12 digits

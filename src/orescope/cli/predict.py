@@ -178,6 +178,17 @@ def minerals(
         typer.Option(help="Per-image colour correction: folder of <stem>.png region masks."),
     ] = None,
     resume: Resume = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Images segmented at once on a CPU, one process each (default: one per core).",
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler address (tcp://HOST:PORT): segment the images there."),
+    ] = None,
 ) -> None:
     """Map the minerals of section photos and report modal mineralogy, grains and association.
 
@@ -203,7 +214,15 @@ def minerals(
         calibration_masks=[str(p) for p in calibration_mask or []],
         colour_masks=str(colour_masks) if colour_masks else None,
     )
-    outcome = run_minerals(list(inputs), out, config, xpl=list(xpl or []), resume=resume)
+    outcome = run_minerals(
+        list(inputs),
+        out,
+        config,
+        xpl=list(xpl or []),
+        resume=resume,
+        workers=workers,
+        scheduler=scheduler,
+    )
     for file, reason in outcome.failures:
         console.print(f"[yellow]skipped[/yellow] {file}: {reason}", highlight=False)
     for note in outcome.notes:

@@ -6,7 +6,10 @@ with its reason and skipped; the others are still written.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +37,7 @@ from orescope.jobs.minerals import (
     segment_section,
     shared_section_model,
 )
+from orescope.jobs.parallel import task_map, worker_count
 from orescope.jobs.particle_run import RunOutcome
 from orescope.measure.minerals import modal_from_pixels
 from orescope.preprocess.colour import ColourCorrection, flat_field
@@ -98,6 +102,53 @@ def uncalibrated_colour_note(card: ModelCard, config: MineralConfig) -> str | No
     )
 
 
+@dataclass(frozen=True)
+class _Section:
+    """What the run's tables need of one finished image."""
+
+    modal: pd.DataFrame
+    thumbnail: Thumbnail
+    vote: dict[str, Any]  # the voted ore type and its evidence; empty without a vote
+
+
+def _section_outputs(
+    job: tuple[Path, Path | None, Path],
+    config: MineralConfig,
+    recolour: ColourPreparation,
+    xpl: bool,
+) -> _Section | str:
+    """One image from file to its outputs in ``folder`` (a task of the run, in any worker);
+    the reason when it cannot be read."""
+    path, twin, folder = job
+    loaded = shared_section_model(config.model)
+    try:
+        if xpl and twin is None:
+            raise InputError(path, "no XPL image with the same stem among --xpl")
+        image = read_image(path)
+        partner = read_image(twin) if twin is not None else None
+        section = segment_section(recolour(image, path.stem), loaded, config, partner)
+    except InputError as error:
+        return error.reason
+    result = measure_section(section.classes, loaded.card.class_names, config)
+    colours = np.zeros((256, 3), dtype=np.float32)
+    colours[: len(loaded.card.class_colours)] = loaded.card.class_colours
+    overlay = _write_outputs(folder, image, result, colours)
+    vote: dict[str, Any] = {}
+    if section.ore_type is not None:
+        shares = {key: float(share) for key, share in section.evidence.items()}
+        vote = {"ore_type": section.ore_type, **shares}
+    caption = _caption(result.modal, section.ore_type)
+    return _Section(result.modal, Thumbnail(folder.name, overlay, caption), vote)
+
+
+def _read_section(folder: Path, vote: dict[str, Any]) -> _Section:
+    """An image an earlier run finished, from its outputs and the vote it recorded."""
+    modal = pd.read_csv(folder / "modal.csv")
+    overlay = read_image(folder / "overlay.png")
+    caption = _caption(modal, vote.get("ore_type"))
+    return _Section(modal, Thumbnail(folder.name, overlay, caption), vote)
+
+
 def _write_outputs(
     folder: Path, image: np.ndarray, result: MineralResult, colours: np.ndarray
 ) -> np.ndarray:
@@ -122,6 +173,8 @@ def run_minerals(
     xpl: list[str | Path] | None = None,
     progress: bool = True,
     resume: bool = False,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> RunOutcome:
     """Segment, measure and report every section image under ``inputs`` into ``out``.
 
@@ -144,6 +197,12 @@ def run_minerals(
     resume
         Keep the images an earlier, killed run into ``out`` finished with the same settings
         and do only the others (:mod:`orescope.jobs.manifest`).
+    workers
+        Images segmented at once on a CPU, one process each (default: one per core; see
+        :mod:`orescope.jobs.parallel`).
+    scheduler
+        A Dask scheduler's address (``tcp://HOST:PORT``): the images are segmented on its
+        cluster's workers instead.
 
     Returns
     -------
@@ -182,39 +241,33 @@ def run_minerals(
     totals = np.zeros(len(names), dtype=np.int64)
     thumbnails: list[Thumbnail] = []
     ore_types: list[dict] = []
-    for path, name in track(
-        list(zip(paths, output_names(paths), strict=True)),
-        description="minerals",
-        disable=not progress,
-    ):
-        folder = out / name
-        if manifest.finished(path, name):
+    jobs = list(zip(paths, output_names(paths), strict=True))
+    done_before = {path for path, name in jobs if manifest.finished(path, name)}
+    todo = [(path, twins.get(path), out / name) for path, name in jobs if path not in done_before]
+    on_cpu = next(loaded.network.parameters()).is_cpu
+    count = worker_count(workers, max(1, len(todo)), on_cpu)
+    task = partial(_section_outputs, config=config, recolour=recolour, xpl=bool(xpl))
+    sections: dict[Path, _Section | str] = {}
+    with task_map(count, scheduler, lost=str) as run:
+        results = track(
+            run(task, todo), total=len(todo), description="minerals", disable=not progress
+        )
+        for (path, _, folder), done in zip(todo, results, strict=True):
+            if not isinstance(done, str):
+                manifest.record(path, folder.name, **done.vote)
+            sections[path] = done
+    for path, name in jobs:
+        if path in done_before:
             outcome.resumed.append(str(path))
-            vote = manifest.entries[name]["result"]
-            modal = pd.read_csv(folder / "modal.csv")
-            overlay = read_image(folder / "overlay.png")
-        else:
-            try:
-                if xpl and path not in twins:
-                    raise InputError(path, "no XPL image with the same stem among --xpl")
-                image = read_image(path)
-                partner = read_image(twins[path]) if path in twins else None
-                section = segment_section(recolour(image, path.stem), loaded, config, partner)
-            except InputError as error:
-                outcome.failures.append((str(path), error.reason))
-                continue
-            result = measure_section(section.classes, names, config)
-            overlay = _write_outputs(folder, image, result, colours)
-            modal = result.modal
-            vote = {}
-            if section.ore_type is not None:
-                shares = {key: float(share) for key, share in section.evidence.items()}
-                vote = {"ore_type": section.ore_type, **shares}
-            manifest.record(path, name, **vote)
-        totals += modal["pixels"].to_numpy()
-        thumbnails.append(Thumbnail(name, overlay, _caption(modal, vote.get("ore_type"))))
-        if vote:
-            ore_types.append({"image": name, **vote})
+            sections[path] = _read_section(out / name, manifest.entries[name]["result"])
+        done = sections[path]
+        if isinstance(done, str):
+            outcome.failures.append((str(path), done))
+            continue
+        totals += done.modal["pixels"].to_numpy()
+        thumbnails.append(done.thumbnail)
+        if done.vote:
+            ore_types.append({"image": name, **done.vote})
         outcome.processed.append(str(path))
     failures = out / "failures.csv"
     if outcome.failures:

@@ -19,6 +19,7 @@ same fit finds between the training photos themselves (:func:`reference_saturati
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 from scipy.optimize import minimize
@@ -45,14 +46,24 @@ def linearise(rgb: np.ndarray) -> np.ndarray:
     return np.power(np.clip(values, 0, 1), GAMMA)
 
 
+def colour_science() -> ModuleType:
+    """The ``colour`` package, with NumPy's print options as they were: importing it switches
+    them to NumPy 1.13's, which writes floats to 12 digits, so every table a run wrote after
+    a colour calibration would lose digits and differ from the same run's without one."""
+    options = np.get_printoptions()
+    import colour
+
+    np.set_printoptions(**options)
+    return colour
+
+
 def to_lab(linear: np.ndarray) -> np.ndarray:
     """Linear RGB (sRGB primaries, D65) to CIELAB.
 
     colour-science is imported here, not with the module: importing it loads matplotlib's
     pyplot, which photos that are never calibrated should not pay for.
     """
-    import colour
-
+    colour = colour_science()
     srgb = colour.RGB_COLOURSPACES["sRGB"]
     d65 = colour.CCS_ILLUMINANTS["CIE 1931 2 Degree Standard Observer"]["D65"]
     xyz = colour.RGB_to_XYZ(linear, srgb, apply_cctf_decoding=False)
@@ -140,7 +151,7 @@ def _fit(
         every[free] = values
         return every.reshape(4, 3) if full else _restricted(every)
 
-    from colour import delta_E
+    delta_E = colour_science().delta_E
 
     def loss(values: np.ndarray) -> float:
         mapped = np.clip(inputs @ matrix(values), 1e-6, None)
