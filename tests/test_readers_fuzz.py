@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from readers import READERS, mutated, seeds
 
 from orescope.errors import InputError
-from orescope.io import read_image, write_image
+from orescope.io import find_images, read_image, write_image
 
 SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -63,3 +63,16 @@ def test_mutated_files_are_read_or_refused_cleanly(tmp_path: Path, reader: str, 
         read(path)
     except InputError as error:
         assert error.source is not None and error.reason
+
+
+def test_a_symbolic_link_loop_and_an_unreadable_folder_are_named(tmp_path, monkeypatch):
+    (tmp_path / "loop.png").symlink_to(tmp_path / "loop.png")
+    with pytest.raises(InputError, match=r"loop.png: a symbolic link to nothing \(a loop"):
+        read_image(tmp_path / "loop.png")
+
+    def refused(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "iterdir", refused)
+    with pytest.raises(InputError, match=r"folder cannot be read \(Permission denied\)"):
+        find_images([tmp_path])

@@ -48,6 +48,8 @@ def read_image(path: str | Path) -> np.ndarray:
     orescope.errors.InputError: .../missing.png: no such file
     """
     path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise InputError(path, "a symbolic link to nothing (a loop, or its target is gone)")
     if not path.is_file():
         raise InputError(path, "no such file")
     if path.stat().st_size == 0:
@@ -251,7 +253,10 @@ def find_images(inputs: list[str | Path]) -> list[Path]:
     found: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            images = sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            try:
+                images = sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            except OSError as error:
+                raise InputError(item, f"folder cannot be read ({error.strerror})") from None
             if not images:
                 raise InputError(item, "folder contains no images")
             found.extend(images)
