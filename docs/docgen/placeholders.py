@@ -53,7 +53,9 @@ from .sections import (
     section_comparison,
     section_refine,
     section_rows,
+    section_scores,
     section_tiles,
+    training_curves,
 )
 from .speed import (
     model_layout,
@@ -76,6 +78,8 @@ TABLES: dict[str, Callable[..., str]] = {
     "border_core_decoding": border_core_decoding,
     "paper000": paper000,
     "section_rows": section_rows,
+    "training_curves": training_curves,
+    "section_scores": section_scores,
     "ore_type_votes": ore_type_votes,
     "section_refine": section_refine,
     "section_tiles": section_tiles,

@@ -1,13 +1,15 @@
 """Reading the committed results and the model cards: the one place that opens files.
 
-Every table and value reads ``bench/results/*.json``, ``src/orescope/zoo/*/card.yaml`` or a
-Python file's literal constants through here, so each file is parsed once per version of it,
+Every table and value reads ``bench/results/*.json`` (and training histories,
+``*_history.csv``), ``src/orescope/zoo/*/card.yaml`` or a Python file's literal constants
+through here, so each file is parsed once per version of it,
 and a missing file or key fails with :class:`PlaceholderError`, which names what does exist.
 """
 
 from __future__ import annotations
 
 import ast
+import csv
 import json
 from collections.abc import Sequence
 from functools import lru_cache
@@ -31,6 +33,8 @@ def _parsed(path: Path, modified_ns: int) -> Any:
     files many times; `mkdocs serve` still sees a re-run bench). Callers must not modify it."""
     if path.suffix == ".json":
         return json.loads(path.read_text())
+    if path.suffix == ".csv":  # a training run's history.csv: one row per epoch
+        return list(csv.DictReader(path.read_text().splitlines()))
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     return yaml.load(path.read_text(), Loader=loader)
 
@@ -46,6 +50,16 @@ def results(name: str) -> dict[str, Any]:
         raise PlaceholderError(f"no results file {path.relative_to(ROOT)}")
     data: dict[str, Any] = _read(path)
     return data
+
+
+def history(run: str) -> list[dict[str, str]]:
+    """The per-epoch rows of ``bench/results/RUN_history.csv``, a copy of a training run's
+    ``history.csv``."""
+    path = RESULTS / f"{run}_history.csv"
+    if not path.is_file():
+        raise PlaceholderError(f"no training history {path.relative_to(ROOT)}")
+    rows: list[dict[str, str]] = _read(path)
+    return rows
 
 
 def card(name: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from .formatting import (
     scales_text,
     score,
 )
-from .results import PlaceholderError, dig, results
+from .results import PlaceholderError, dig, history, results
 
 # rows of section_models.json scored with a zoo model under another name
 ROW_MODELS = {
@@ -208,3 +208,36 @@ def section_comparison() -> str:
         (label, dig(table, [key], "section_models")) for key, label in SECTION_COMPARISON.items()
     ]
     return records_table("model", rows, SECTION_HEAD + iou_columns(r for _, r in rows))
+
+
+def section_scores(file: str, dataset: str = "lumenstone") -> str:
+    """Every model of a section_models.py results file (``file``, e.g. lumenstone_rule) on
+    its images, one row each, best of each column bold."""
+    table = dig(results(file), [dataset], file)
+    rows = [(code(key), record) for key, record in table.items()]
+    return records_table("model", rows, SECTION_HEAD + iou_columns(r for _, r in rows))
+
+
+def training_curves(runs: str, every: int = 10) -> str:
+    """Validation mIoU and pixel accuracy of training runs (``runs``: comma-separated names of
+    ``bench/results/NAME_history.csv``) every ``every`` epochs and at the best epoch."""
+    names = runs.split(",")
+    tables = {name: history(name) for name in names}
+    header = ["epoch", *(f"{code(name)} val mIoU / accuracy" for name in names)]
+
+    def cell(row: dict[str, str]) -> str:
+        return f"{score(float(row['val_miou']))} / {score(float(row['val_accuracy']))}"
+
+    last = max(len(rows) for rows in tables.values())
+    body = [
+        [
+            str(epoch),
+            *(cell(tables[n][epoch - 1]) if epoch <= len(tables[n]) else "" for n in names),
+        ]
+        for epoch in [1, *range(every, last + 1, every)]
+    ]
+    best = []
+    for name in names:
+        row = max(tables[name], key=lambda r: float(r["val_miou"]))
+        best.append(f"{cell(row)} (epoch {row['epoch']})")
+    return markdown_table(header, [*body, ["best", *best]])
