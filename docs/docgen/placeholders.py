@@ -58,6 +58,7 @@ from .sections import (
     training_curves,
 )
 from .speed import (
+    batch_scaling,
     model_layout,
     particle_memory,
     particle_stages,
@@ -93,6 +94,7 @@ TABLES: dict[str, Callable[..., str]] = {
     "particle_throughput": particle_throughput,
     "particle_memory": particle_memory,
     "resume_kills": resume_kills,
+    "batch_scaling": batch_scaling,
     "particle_stages": particle_stages,
     "section_throughput": section_throughput,
     "model_layout": model_layout,

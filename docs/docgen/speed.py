@@ -29,7 +29,7 @@ def particle_throughput() -> str:
     workers = integer(run["workers"])
     body = [
         [
-            f"`predict particles` end to end, {workers} workers (the default: one per core), "
+            f"`predict particles` end to end, {workers} workers (the default when measured), "
             f"{fixed(1)(run['megapixels'])} MP of synthetic scenes",
             rate(run["end_to_end_mp_per_s"]),
         ],
@@ -69,6 +69,23 @@ def particle_memory() -> str:
         for name, m in results("particle_throughput")["memory"].items()
     ]
     header = ["mosaic", "resampled by", "MP the model sees", "seconds", "peak memory (GB)"]
+    return markdown_table(header, body)
+
+
+def batch_scaling() -> str:
+    """`predict particles` on a batch with 1 and more local workers (batch_scaling.json)."""
+    data = results("batch_scaling")
+    body = [
+        [
+            workers,
+            f"{fixed(1)(run['seconds'])} s",
+            fixed(2)(run["images_per_s"]),
+            f"{fixed(2)(run['speedup'])}×",
+            "yes" if run["identical_to_first"] else "**no**",
+        ]
+        for workers, run in data["workers"].items()
+    ]
+    header = ["workers", "batch", "images per second", "speed-up", "files as one worker's"]
     return markdown_table(header, body)
 
 

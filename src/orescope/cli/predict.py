@@ -68,7 +68,7 @@ def particles(
         int | None,
         typer.Option(
             min=1,
-            help="Images predicted at once on a CPU, one process each (default: one per core).",
+            help="Images predicted at once on a CPU, one Dask worker process each (default: 1).",
         ),
     ] = None,
     resume: Resume = False,
@@ -182,7 +182,7 @@ def minerals(
         int | None,
         typer.Option(
             min=1,
-            help="Images segmented at once on a CPU, one process each (default: one per core).",
+            help="Images segmented at once on a CPU, one Dask worker process each (default: 1).",
         ),
     ] = None,
     scheduler: Annotated[

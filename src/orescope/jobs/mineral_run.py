@@ -198,7 +198,7 @@ def run_minerals(
         Keep the images an earlier, killed run into ``out`` finished with the same settings
         and do only the others (:mod:`orescope.jobs.manifest`).
     workers
-        Images segmented at once on a CPU, one process each (default: one per core; see
+        Images segmented at once on a CPU, one process each (default: 1, this process; see
         :mod:`orescope.jobs.parallel`).
     scheduler
         A Dask scheduler's address (``tcp://HOST:PORT``): the images are segmented on its

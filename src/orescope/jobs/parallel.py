@@ -1,17 +1,16 @@
-"""Tasks side by side, one way for every job: in this process, on a local Dask cluster of
-one-core worker processes (one per core by default), or on any Dask cluster (``--scheduler``).
+"""Tasks side by side, one way for every job: in this process (the default), on a local Dask
+cluster of one-core worker processes (``--workers N``), or on any Dask cluster
+(``--scheduler``).
 
-Decoding, measuring and writing an image run on one core while the other waits; two images at
-a time, one per core, keep both busy, and on 2 cores that beats one image with two torch
-threads (bench/particle_throughput.py measures both). Processes, not threads: the
-per-particle loops hold the GIL, and torch's Python dispatch would wait for it. Dask's
-distributed scheduler runs the same tasks on a workstation's cores and on a cluster.
+Processes, not threads: the per-particle loops hold the GIL, and torch's Python dispatch would
+wait for it. Dask's distributed scheduler runs the same tasks on a workstation's cores and on a
+cluster. On 2 cores one process, whose torch uses both, is as fast as two one-core workers
+(bench/batch_scaling.py), so one is the default; more cores and clusters are where workers pay.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -26,21 +25,14 @@ SCHEDULER_TIMEOUT_S = 20  # a scheduler that does not answer by then is reported
 ONE_CORE = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENCV_FOR_THREADS_NUM")
 
 
-def cpu_cores() -> int:
-    """Cores this process may run on (its affinity mask, where the OS has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
 def worker_count(requested: int | None, items: int, on_cpu: bool) -> int:
-    """``requested`` workers, or one per core by default; never more than there are items,
-    and one (this process) when the model runs on a GPU."""
+    """``requested`` workers, or one (this process) by default; never more than there are
+    items, and one when the model runs on a GPU."""
     if requested is not None and requested < 1:
         raise ValueError(f"workers must be at least 1, got {requested}")
     if not on_cpu:
         return 1
-    return max(1, min(requested or cpu_cores(), items))
+    return max(1, min(requested or 1, items))
 
 
 @contextmanager

@@ -75,7 +75,7 @@ def run_particles(
     progress
         Show a progress bar.
     workers
-        Images predicted at once on a CPU, one process each (default: one per core; see
+        Images predicted at once on a CPU, one process each (default: 1, this process; see
         ``orescope.jobs.parallel``).
     scheduler
         A Dask scheduler's address (``tcp://HOST:PORT``): the images are predicted on its
