@@ -3,8 +3,9 @@ pass over the same tiles, and peak memory on a large image.
 
 1. Throughput: `run_particles` (read, size estimate, tile, model, instances, measurements,
    overlay, tables, report) on synthetic scenes, with its default workers (one process since
-   the Dask executor; one per core before) and with one, against the model's forward pass alone (torch's default threads) over
-   exactly as many tiles as the run predicted (size probes included). Prints them in
+   the Dask executor; one per core before) and with one, against the model's forward pass
+   alone (torch's default threads) over exactly as many tiles as the run predicted (size
+   probes included). Prints them in
    megapixels per second and the ratios (the target is ≥ 0.8). A run also has costs that do
    not grow with its images (the workers' start, the PSD plot and report over all images,
    the last image's wait): the default workers are timed on the scenes twice over as well, and
