@@ -30,6 +30,16 @@ Resume = Annotated[
         "manifest.jsonl) and do the rest; refused if its settings differ."
     ),
 ]
+ImageWorkers = Annotated[
+    int | None,
+    typer.Option(
+        min=1, help="Images processed at once on a CPU, one Dask worker process each (default: 1)."
+    ),
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(help="Dask scheduler address (tcp://HOST:PORT): run the tasks on its workers."),
+]
 Scales = Annotated[
     str,
     typer.Option(
@@ -64,18 +74,9 @@ def particles(
     include_border: IncludeBorder = False,
     sieves: Sieves = None,
     min_area_px: Annotated[int, typer.Option(help="Smallest particle kept, in pixels.")] = 16,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            help="Images predicted at once on a CPU, one Dask worker process each (default: 1).",
-        ),
-    ] = None,
+    workers: ImageWorkers = None,
     resume: Resume = False,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(help="Dask scheduler address (tcp://HOST:PORT): predict the images there."),
-    ] = None,
+    scheduler: Scheduler = None,
 ) -> None:
     """Separate touching particles, measure them (mm with a scale) and report the PSD.
 
@@ -178,17 +179,8 @@ def minerals(
         typer.Option(help="Per-image colour correction: folder of <stem>.png region masks."),
     ] = None,
     resume: Resume = False,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            help="Images segmented at once on a CPU, one Dask worker process each (default: 1).",
-        ),
-    ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(help="Dask scheduler address (tcp://HOST:PORT): segment the images there."),
-    ] = None,
+    workers: ImageWorkers = None,
+    scheduler: Scheduler = None,
 ) -> None:
     """Map the minerals of section photos and report modal mineralogy, grains and association.
 
@@ -279,10 +271,7 @@ def volume(
         int,
         typer.Option(min=1, help="Local Dask worker processes of one core each (1: this process)."),
     ] = 1,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(help="Dask scheduler address (tcp://HOST:PORT): run the chunks there."),
-    ] = None,
+    scheduler: Scheduler = None,
     resume: Resume = False,
 ) -> None:
     """Label every particle of micro-CT volumes, chunk by chunk in bounded memory; measure them
