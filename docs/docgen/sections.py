@@ -210,7 +210,7 @@ def section_comparison() -> str:
     return records_table("model", rows, SECTION_HEAD + iou_columns(r for _, r in rows))
 
 
-def section_scores(file: str, dataset: str = "lumenstone") -> str:
+def section_scores(file: str = "lumenstone_rule", dataset: str = "lumenstone") -> str:
     """Every model of a section_models.py results file (``file``, e.g. lumenstone_rule) on
     its images, one row each, best of each column bold."""
     table = dig(results(file), [dataset], file)
@@ -218,7 +218,9 @@ def section_scores(file: str, dataset: str = "lumenstone") -> str:
     return records_table("model", rows, SECTION_HEAD + iou_columns(r for _, r in rows))
 
 
-def training_curves(runs: str, every: int = 10) -> str:
+def training_curves(
+    runs: str = "lumenstone_augmented,lumenstone_zscore_augmented", every: int = 10
+) -> str:
     """Validation mIoU and pixel accuracy of training runs (``runs``: comma-separated names of
     ``bench/results/NAME_history.csv``) every ``every`` epochs and at the best epoch."""
     names = runs.split(",")

@@ -131,7 +131,11 @@ def read_tiff(path: Path) -> np.ndarray:
 
 
 def _read_with_opencv(path: Path, data: np.ndarray) -> np.ndarray:
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    except cv2.error as error:  # OpenCV's own header checks (a width over its limit) raise
+        reason = str(error).strip().splitlines()[-1]
+        raise InputError(path, f"cannot decode image ({reason})") from None
     if image is None:
         raise InputError(path, "cannot decode image (truncated or not an image)")
     if image.ndim == 3 and image.shape[2] == 3:

@@ -62,7 +62,12 @@ def task_map(
         if address is None:
             one_core = {f"distributed.nanny.pre-spawn-environ.{name}": 1 for name in ONE_CORE}
             stack.enter_context(dask.config.set(one_core))
-            stack.enter_context(dask.config.set({"distributed.scheduler.allowed-failures": 1}))
+            # one task at a time a worker, so that a worker that dies takes no other image along
+            once = {
+                "distributed.scheduler.allowed-failures": 1,
+                "distributed.scheduler.worker-saturation": 1.0,
+            }
+            stack.enter_context(dask.config.set(once))
             cluster = LocalCluster(
                 n_workers=workers,
                 threads_per_worker=1,
