@@ -76,3 +76,28 @@ def test_a_symbolic_link_loop_and_an_unreadable_folder_are_named(tmp_path, monke
     monkeypatch.setattr(Path, "iterdir", refused)
     with pytest.raises(InputError, match=r"folder cannot be read \(Permission denied\)"):
         find_images([tmp_path])
+
+
+@pytest.mark.parametrize(
+    ("reader", "content", "reason"),
+    [
+        ("card", b"\x80name: particles\n", "not a valid model card"),
+        ("config", b"\x80name: particles\n", "not valid YAML"),
+        ("coco", b'{"images": [{"id": 1}], "annotations": []}', "missing 'height'"),
+        ("coco", b'{"images": [], "annotations": [{"id": 1}]}', "missing 'segmentation'"),
+    ],
+)
+def test_what_fuzzing_found_stays_a_clean_error(tmp_path, reader, content, reason):
+    suffix, read = READERS[reader]
+    path = tmp_path / f"found{suffix}"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=reason):
+        read(path)
+
+
+def test_a_bmp_wider_than_opencv_allows_is_a_clean_error(tmp_path):
+    seed = bytearray(seeds("bmp")[0])
+    seed[18:22] = struct.pack("<i", 2**21)  # over OpenCV's width limit, under the pixel limit
+    (tmp_path / "wide.bmp").write_bytes(bytes(seed))
+    with pytest.raises(InputError, match="wide.bmp: cannot decode image"):
+        read_image(tmp_path / "wide.bmp")
