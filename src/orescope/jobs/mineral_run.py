@@ -115,6 +115,7 @@ def _section_outputs(
     job: tuple[Path, Path | None, Path],
     config: MineralConfig,
     recolour: ColourPreparation,
+    colours: np.ndarray,
     xpl: bool,
 ) -> _Section | str:
     """One image from file to its outputs in ``folder`` (a task of the run, in any worker);
@@ -130,8 +131,6 @@ def _section_outputs(
     except InputError as error:
         return error.reason
     result = measure_section(section.classes, loaded.card.class_names, config)
-    colours = np.zeros((256, 3), dtype=np.float32)
-    colours[: len(loaded.card.class_colours)] = loaded.card.class_colours
     overlay = _write_outputs(folder, image, result, colours)
     vote: dict[str, Any] = {}
     if section.ore_type is not None:
@@ -246,7 +245,9 @@ def run_minerals(
     todo = [(path, twins.get(path), out / name) for path, name in jobs if path not in done_before]
     on_cpu = next(loaded.network.parameters()).is_cpu
     count = worker_count(workers, max(1, len(todo)), on_cpu)
-    task = partial(_section_outputs, config=config, recolour=recolour, xpl=bool(xpl))
+    task = partial(
+        _section_outputs, config=config, recolour=recolour, colours=colours, xpl=bool(xpl)
+    )
     sections: dict[Path, _Section | str] = {}
     with task_map(count, scheduler, lost=str) as run:
         results = track(
