@@ -69,10 +69,10 @@ def test_a_particle_filling_whole_cores_comes_back_as_one():
 
 
 def test_every_block_keeps_its_full_size_where_the_volume_allows():
-    from orescope.infer.chunks import _context
+    from orescope.infer.chunks import context_slice
 
     # a thin last core (96..100 of 100) gets context from inside, not a thin block
-    assert _context(slice(96, 100), 100, 32, 8) == slice(52, 100)
-    assert _context(slice(0, 32), 100, 32, 8) == slice(0, 48)
-    assert _context(slice(32, 64), 100, 32, 8) == slice(24, 72)
-    assert _context(slice(0, 20), 20, 32, 8) == slice(0, 20)  # the volume is smaller
+    assert context_slice(slice(96, 100), 100, 32, 8) == slice(52, 100)
+    assert context_slice(slice(0, 32), 100, 32, 8) == slice(0, 48)
+    assert context_slice(slice(32, 64), 100, 32, 8) == slice(24, 72)
+    assert context_slice(slice(0, 20), 20, 32, 8) == slice(0, 20)  # the volume is smaller

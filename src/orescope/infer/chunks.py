@@ -91,7 +91,7 @@ def scaled_grid(chunk: int, halo: int, scale: float) -> tuple[int, int]:
     )
 
 
-def _context(core: slice, size: int, chunk: int, halo: int) -> slice:
+def context_slice(core: slice, size: int, chunk: int, halo: int) -> slice:
     """The block segmented for ``core`` along one axis: the core and ``halo`` voxels on each
     side, moved inward at the volume's ends so that it keeps its full ``chunk + 2·halo`` (a
     thin last core gets more context, not a thin block: a model sees every block alike)."""
@@ -105,7 +105,9 @@ def _segment_core(
 ) -> int:
     """Segment one core with its context, write its own labels (1..n, in their order) to
     ``out``; return n."""
-    padded = tuple(_context(c, size, chunk, halo) for c, size in zip(core, out.shape, strict=True))
+    padded = tuple(
+        context_slice(c, size, chunk, halo) for c, size in zip(core, out.shape, strict=True)
+    )
     labels = np.asarray(segment(read_block(volume, padded)))
     inner = tuple(
         slice(c.start - p.start, c.stop - p.start) for c, p in zip(core, padded, strict=True)

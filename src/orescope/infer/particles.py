@@ -1,8 +1,8 @@
 """Particle instances from a trained model: normalise, resample to the trained particle size,
 predict tile by tile, decode the instances and bring them back to the image's own grid. A large
 image goes block by block (:mod:`orescope.infer.chunks`), so its memory stays that of a block
-whatever the resampling; a chunk of a CT volume goes the same way, with the volume's statistics
-and particle size."""
+whatever the resampling. A CT volume's tiles are predicted with the volume's statistics
+(:func:`volume_particle_map`) and decoded as one (:mod:`orescope.infer.volume`)."""
 
 from __future__ import annotations
 
@@ -169,32 +169,6 @@ def volume_particle_map(
     )
 
 
-def segment_volume_chunk(
-    chunk: np.ndarray,
-    loaded: LoadedModel,
-    stats: IntensityStats,
-    scale: float = 1.0,
-    min_volume_px: int = 27,
-    settings: InferenceSettings | None = None,
-) -> np.ndarray:
-    """uint32 instance labels of a D×H×W chunk of a volume (same shape): resampled by
-    ``scale`` (the trained particle ESD over the volume's), predicted and decoded at the
-    trained size, resampled back; particles under ``min_volume_px`` voxels dropped.
-
-    The chunk is predicted in one pass, as one tile (its sides rounded up to a multiple of
-    32): its halo already gives the context at its faces, so overlapping tiles inside it
-    would only predict voxels twice (2.4 times the work at a quarter's overlap)."""
-    settings = settings or InferenceSettings.for_model(loaded)
-    resized = resize_volume(chunk, scale)
-    particle_map = volume_particle_map(resized, loaded, stats, _one_pass(settings, resized.shape))
-    del resized
-    labels = decode_particles(particle_map, loaded.card.target, loaded.card.particle_px)
-    del particle_map
-    if labels.shape != chunk.shape:
-        labels = resize_labels(labels, chunk.shape)
-    return remove_small(labels, min_volume_px, in_place=True)
-
-
 def estimate_volume_particle_px(
     chunk: np.ndarray, loaded: LoadedModel, stats: IntensityStats
 ) -> float:
@@ -214,7 +188,7 @@ def estimate_volume_particle_px(
             slice((n - s) // 2, (n - s) // 2 + s) for n, s in zip(chunk.shape, side, strict=True)
         )
         resized = resize_volume(chunk[centre], scale)
-        probe = _one_pass(InferenceSettings.for_model(loaded), resized.shape)
+        probe = one_pass(InferenceSettings.for_model(loaded), resized.shape)
         particle_map = volume_particle_map(resized, loaded, stats, probe)
         labels = decode_particles(particle_map, loaded.card.target, target, every_seed=True)
         return median_diameter_px(remove_small(_inside(labels), speck_px))
@@ -222,9 +196,10 @@ def estimate_volume_particle_px(
     return _probed_size(measure, target)
 
 
-def _one_pass(settings: InferenceSettings, shape: tuple[int, ...]) -> InferenceSettings:
+def one_pass(settings: InferenceSettings, shape: tuple[int, ...]) -> InferenceSettings:
     """``settings`` with one tile that covers a block of ``shape`` (its longest side rounded
-    up to a multiple of 32): a chunk is predicted in a single forward pass."""
+    up to a multiple of 32): a volume's tile is predicted in a single forward pass, its halo
+    giving the context at its faces (overlapping tiles inside it would predict voxels twice)."""
     return replace(settings, tile=32 * int(np.ceil(max(shape) / 32)), batch_size=1)
 
 

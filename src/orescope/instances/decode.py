@@ -5,6 +5,7 @@ the watershed of its h-maxima; a foreground mask by watershed or connected compo
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -18,6 +19,22 @@ from orescope.zoo.card import Target
 ForegroundSplit = Literal["watershed", "components"]
 # P(core) above which a voxel seeds a particle in a volume (images: decode_core_map's 0.7)
 CORE_THRESHOLD_3D = 0.7
+MIN_AREA_PX = 4  # smallest particle a decoding keeps at the model's scale (pixels, voxels)
+
+
+@dataclass(frozen=True)
+class CoreDecoding:
+    """How a border-core map becomes particles: the P(core) of a seed, the smallest seed and
+    the smallest particle (pixels or voxels at the model's scale)."""
+
+    core_threshold: float
+    min_core_px: int
+    min_area_px: int
+
+    @classmethod
+    def for_volume(cls, particle_px: float | None) -> CoreDecoding:
+        """The decoding of a volume model trained at ``particle_px`` voxels."""
+        return cls(CORE_THRESHOLD_3D, min_core_px(particle_px, 3), MIN_AREA_PX)
 
 
 def min_core_px(particle_px: float | None, spatial_dims: int = 2) -> int:
@@ -43,7 +60,7 @@ def decode_particles(
     target: Target,
     particle_px: float | None,
     split: ForegroundSplit = "watershed",
-    min_area_px: int = 4,
+    min_area_px: int = MIN_AREA_PX,
     every_seed: bool = False,
 ) -> np.ndarray:
     """Instances from a model's per-pixel (per-voxel) map: border-core maps by their seeds,
@@ -55,8 +72,8 @@ def decode_particles(
     if target == "border_core" and every_seed:
         return decode_core_map(particle_map, 0.5, min_core_px=4, min_area_px=min_area_px)
     if target == "border_core" and particle_map.ndim == 3:
-        smallest = min_core_px(particle_px, 3)
-        return decode_core_map(particle_map, CORE_THRESHOLD_3D, smallest, min_area_px)
+        volume = CoreDecoding.for_volume(particle_px)
+        return decode_core_map(particle_map, volume.core_threshold, volume.min_core_px, min_area_px)
     if target == "border_core":
         smallest = min_core_px(particle_px)
         return decode_core_map(particle_map, min_core_px=smallest, min_area_px=min_area_px)

@@ -87,12 +87,17 @@ def read_volume(path: str | Path, spacing_mm: float | Sequence[float] | None = N
     return Volume(data, _spacing(path, found if spacing_mm is None else spacing_mm), path)
 
 
-def volume_blocks(shape: tuple[int, ...], chunk: int) -> list[tuple[slice, ...]]:
-    """The blocks of ``chunk`` voxels a side that tile a volume once, in C order (smaller at
-    the far ends): the unit every chunked pass over a volume works in."""
-    starts = [range(0, size, chunk) for size in shape]
+def volume_blocks(shape: tuple[int, ...], chunk: int | tuple[int, ...]) -> list[tuple[slice, ...]]:
+    """The blocks of ``chunk`` voxels a side (one size, or one per axis) that tile a volume
+    once, in C order (smaller at the far ends): the unit every chunked pass over a volume
+    works in."""
+    sides = (chunk,) * len(shape) if isinstance(chunk, int) else chunk
+    starts = [range(0, size, side) for size, side in zip(shape, sides, strict=True)]
     return [
-        tuple(slice(s, min(s + chunk, size)) for s, size in zip(corner, shape, strict=True))
+        tuple(
+            slice(s, min(s + side, size))
+            for s, side, size in zip(corner, sides, shape, strict=True)
+        )
         for corner in itertools.product(*starts)
     ]
 

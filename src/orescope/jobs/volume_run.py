@@ -8,9 +8,10 @@ and pictured by three orthogonal slices with the particles outlined and a maximu
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, Literal
@@ -26,12 +27,11 @@ from skimage.filters import threshold_otsu
 
 from orescope.errors import InputError
 from orescope.infer.chunks import scaled_grid, segment_in_chunks
-from orescope.infer.particles import (
-    estimate_volume_particle_px,
-    segment_volume_chunk,
-)
+from orescope.infer.particles import estimate_volume_particle_px, one_pass, volume_particle_map
 from orescope.infer.settings import InferenceSettings
-from orescope.instances.threshold import Polarity, keep_contrasting, volume_intensity
+from orescope.infer.volume import Contrast, segment_volume
+from orescope.instances.decode import CoreDecoding
+from orescope.instances.threshold import Polarity, volume_intensity
 from orescope.instances.threshwater import threshwater_instances
 from orescope.io import (
     atomic_path,
@@ -49,12 +49,13 @@ from orescope.jobs.particle_run import RunOutcome
 from orescope.jobs.particles import shared_model
 from orescope.measure import Fit, fit_all, measure_volume_particles, psd_tables, size_distribution
 from orescope.preprocess.intensity import IntensityStats, sample_voxels, volume_stats
-from orescope.preprocess.resample import size_scale
+from orescope.preprocess.resample import grid_shape, size_scale
 from orescope.report.html import Thumbnail, write_report
 from orescope.report.overlay import instance_overlay
 from orescope.report.plots import plot_psd
 
 VolumeSize = Literal["esd", "axis_major", "axis_middle", "axis_minor"]
+PROBE_VOXELS = 96  # side of the central cube on which the particle size is measured
 
 
 class VolumeJobConfig(BaseModel, extra="forbid"):
@@ -174,22 +175,45 @@ def _process(path: Path, folder: Path, config: VolumeJobConfig, progress: bool) 
     volume = read_volume(path, config.spacing_mm)
     if volume.spacing_mm is None:
         raise InputError(path, "the voxel spacing is unknown: give it (--spacing MM)")
-    segment, scale = _segmenter(volume.data, volume.spacing_mm, config)
-    chunk, halo = scaled_grid(config.chunk, config.halo, scale)
+    # what the whole volume decides, before a cluster starts (it would compute these too)
+    scales = (1.0, 1.0, 1.0)
+    if config.method == "model":
+        predict, decoding, scales = _model(volume.data, volume.spacing_mm, config)
+        contrast = _contrast(volume.data, config) if config.contrast_filter else None
+    else:
+        segment = _threshwater(volume.data, config)
     final = folder / "labels.zarr"
     source: Any = volume.data
     if config.scheduler or config.workers > 1:  # an open TIFF cannot travel: its path can
         source = _VolumeFile(str(path), config.spacing_mm, tuple(volume.data.shape))
+    sides = tuple(scaled_grid(config.chunk, config.halo, scale)[0] for scale in scales)
     started = time.perf_counter()
     with atomic_path(final) as partial_store, task_map(config.workers, config.scheduler) as run:
         labels = zarr.open_array(
-            str(partial_store), mode="w", shape=volume.data.shape, chunks=(chunk,) * 3, dtype="u4"
+            str(partial_store), mode="w", shape=volume.data.shape, chunks=sides, dtype="u4"
         )
         mapper = partial(_tracked, run, progress, path.name)
-        segment_in_chunks(source, segment, labels, chunk, halo, map=mapper)
+        if config.method == "threshwater":
+            segment_in_chunks(source, segment, labels, config.chunk, config.halo, map=mapper)
+        else:
+            grid = grid_shape(volume.data.shape, scales)
+            with tempfile.TemporaryDirectory(prefix=".work-", dir=folder) as scratch:
+                segment_volume(
+                    source,
+                    labels,
+                    predict,
+                    grid,
+                    config.chunk,
+                    config.halo,
+                    decoding,
+                    config.min_volume_px,
+                    Path(scratch),
+                    mapper,
+                    contrast,
+                )
     segmented = time.perf_counter()
     labels = zarr.open_array(str(final), mode="r")
-    particles = measure_volume_particles(labels, volume.spacing_mm, volume.data, chunk)
+    particles = measure_volume_particles(labels, volume.spacing_mm, volume.data, max(sides))
     seconds = {
         "segment_s": segmented - started,
         "measure_s": time.perf_counter() - segmented,
@@ -200,7 +224,8 @@ def _process(path: Path, folder: Path, config: VolumeJobConfig, progress: bool) 
     write_image(folder / "slices.png", picture)
     # plain numbers, as the manifest keeps them for a resumed run
     numbers = {k: v.item() if isinstance(v, np.generic) else v for k, v in summary.items()}
-    summary = {"volume": folder.name, **numbers, "resampled_by": scale, **seconds}
+    resampled_by = float(np.mean(scales))
+    summary = {"volume": folder.name, **numbers, "resampled_by": resampled_by, **seconds}
     return _Finished(
         particles.assign(volume=folder.name),
         summary,
@@ -223,61 +248,67 @@ def _caption(summary: dict) -> str:
     return f"{summary['particles']} particles, P50 {summary['mass_P50_mm']:.3g} mm (volume)"
 
 
-def _segmenter(
-    volume: da.Array, spacing_mm: tuple[float, float, float], config: VolumeJobConfig
-) -> tuple[Callable[[np.ndarray], np.ndarray], float]:
-    """The function each chunk is segmented with, fixed for the whole volume (one threshold,
-    or one normalisation and resampling scale for the model), and that scale."""
-    if config.method == "threshwater":
-        segment = partial(
-            threshwater_instances,
-            threshold=_threshold(volume, config.polarity),
-            polarity=config.polarity,
-            min_area_px=config.min_volume_px,
-            volume=True,
-        )
-        return segment, 1.0
-    loaded = shared_model(config.model)  # here, before any worker: one clear error
-    if loaded.card.architecture.spatial_dims != 3:
-        raise InputError(config.model, "is a model of images, not of volumes (--model)")
-    stats = volume_stats(volume)
-    trained = loaded.card.particle_px
-    scale = 1.0
-    if trained is not None:
-        if config.particle_size_mm is not None:
-            typical = config.particle_size_mm / float(np.mean(spacing_mm))
-        else:
-            typical = estimate_volume_particle_px(_central(volume, config.chunk), loaded, stats)
-        scale = size_scale(typical, trained)
-    floor = _threshold(volume, config.polarity) if config.contrast_filter else None
-    chunks = _ModelChunks(
-        config.model, stats, scale, config.tta, config.min_volume_px, floor, config.polarity
+def _threshwater(volume: da.Array, config: VolumeJobConfig) -> Callable[[np.ndarray], np.ndarray]:
+    """ThreshWater 3D with one Otsu threshold for the whole volume."""
+    return partial(
+        threshwater_instances,
+        threshold=_threshold(volume, config.polarity),
+        polarity=config.polarity,
+        min_area_px=config.min_volume_px,
+        volume=True,
     )
-    return chunks, scale
+
+
+def _model(
+    volume: da.Array, spacing_mm: tuple[float, float, float], config: VolumeJobConfig
+) -> tuple[ModelMap, CoreDecoding, tuple[float, float, float]]:
+    """The model's map of a block, its decoding, and the scale of each axis that brings the
+    typical particle to the trained size in cubic voxels: one normalisation (dark particles
+    turned bright with ``--polarity dark``) and one resampling grid for the whole volume."""
+    loaded = shared_model(config.model)  # here, before any worker: one clear error
+    card = loaded.card
+    if card.architecture.spatial_dims != 3:
+        raise InputError(config.model, "is a model of images, not of volumes (--model)")
+    if card.target != "border_core":
+        raise InputError(config.model, "volumes are decoded from border-core maps only")
+    stats = replace(volume_stats(volume), sign=-1.0 if config.polarity == "dark" else 1.0)
+    scales = (1.0, 1.0, 1.0)
+    if card.particle_px is not None:
+        typical_mm = config.particle_size_mm
+        if typical_mm is None:  # measured in voxels, counted as cubes of the mean spacing
+            typical = estimate_volume_particle_px(_central(volume, PROBE_VOXELS), loaded, stats)
+            typical_mm = typical * float(np.mean(spacing_mm))
+        size = card.particle_px
+        scales = tuple(size_scale(typical_mm / s, size) for s in spacing_mm)  # type: ignore[assignment]
+    return (
+        ModelMap(config.model, stats, config.tta),
+        CoreDecoding.for_volume(card.particle_px),
+        scales,
+    )
 
 
 @dataclass(frozen=True)
-class _ModelChunks:
-    """Segments chunks with a model named by its zoo name or folder, loaded once a process:
-    what a task sent to a cluster's worker carries (the network stays on the worker)."""
+class ModelMap:
+    """The one-byte map of a block of the resampled volume by a model named by its zoo name
+    or folder, loaded once a process: what a task sent to a cluster's worker carries (the
+    network stays on the worker)."""
 
     model: str
     stats: IntensityStats
-    scale: float
     tta: bool
-    min_volume_px: int
-    floor: float | None  # the contrast filter's threshold, or None
-    polarity: Polarity
 
-    def __call__(self, chunk: np.ndarray) -> np.ndarray:
+    def __call__(self, block: np.ndarray) -> np.ndarray:
         loaded = shared_model(self.model)
-        settings = InferenceSettings.for_model(loaded, tta=self.tta)
-        labels = segment_volume_chunk(
-            chunk, loaded, self.stats, self.scale, self.min_volume_px, settings
-        )
-        if self.floor is None:
-            return labels
-        return keep_contrasting(labels, volume_intensity(chunk), self.floor, self.polarity)
+        settings = one_pass(InferenceSettings.for_model(loaded, tta=self.tta), block.shape)
+        return volume_particle_map(block, loaded, self.stats, settings)
+
+
+def _contrast(volume: da.Array, config: VolumeJobConfig) -> Contrast:
+    """The contrast filter's floor, in the volume's own grey values."""
+    floor = _threshold(volume, config.polarity)
+    if np.issubdtype(volume.dtype, np.integer):  # thresholds count integers scaled to [0, 1]
+        floor *= float(np.iinfo(volume.dtype).max)
+    return Contrast(floor, config.polarity)
 
 
 def _central(volume: da.Array, side: int) -> np.ndarray:

@@ -18,17 +18,20 @@ SAMPLE_VOXELS = 2_000_000  # enough voxels for percentiles steady to a grey leve
 
 @dataclass(frozen=True)
 class IntensityStats:
-    """Clipping limits, and mean and standard deviation of the clipped voxels."""
+    """Clipping limits, and mean and standard deviation of the clipped voxels; ``sign`` -1
+    turns the z-scores over, so that dark particles in bright resin come out as a model
+    trained on bright particles saw them."""
 
     low: float
     high: float
     mean: float
     std: float
+    sign: float = 1.0
 
     def normalise(self, chunk: np.ndarray) -> np.ndarray:
         """``chunk`` clipped to the limits and z-scored, as float32."""
         clipped = np.clip(chunk.astype(np.float32), self.low, self.high)
-        return (clipped - np.float32(self.mean)) / np.float32(self.std)
+        return (clipped - np.float32(self.mean)) / np.float32(self.sign * self.std)
 
 
 def sample_voxels(volume: da.Array, count: int = SAMPLE_VOXELS, seed: int = 0) -> np.ndarray:
