@@ -1,61 +1,95 @@
 """How `predict particles` scales with local Dask workers on a batch of many images.
 
-A batch of synthetic scenes runs with each ``--workers`` count (default model, sizes
-estimated), each into a fresh folder; prints the images per second, the rate against one
-worker (the scaling; issue 33's target is ≥ 1.7 with 2 workers on 2 cores) and whether every
-output file matches the one-worker run's bytes. Writes bench/results/batch_scaling.json.
+A batch of synthetic scenes runs (default model, sizes estimated), each into a fresh folder:
+in this process (``--workers 1``, the default: PyTorch on every core), and on local Dask
+clusters of 1 and of 2 one-core worker processes (``--workers 2`` starts the latter; the
+cluster's start is timed with its run). Prints the images per second, the rates against the
+one-worker cluster (the scaling efficiency; issue 33's target is ≥ 1.7 with 2 workers on 2
+cores) and against this process, and whether every output file matches the first run's bytes.
+Writes bench/results/batch_scaling.json.
 
-    python bench/batch_scaling.py [--images 200] [--side 384] [--workers 1 2]
+    python bench/batch_scaling.py [--images 200] [--side 384]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
+import dask
+from distributed import LocalCluster
 from resume import checksums  # the same comparison of a run's files
 
 from orescope.jobs import ParticleConfig, run_particles
+from orescope.jobs.parallel import ONE_CORE
 from orescope.synth import SceneConfig, write_scenes
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def timed_run(paths: list[Path], out: Path, workers: int | None) -> float:
+    """Seconds to run the batch in this process (``workers`` None) or on a local cluster of
+    ``workers`` one-core processes, started as ``--workers`` starts it and timed with it."""
+    config = ParticleConfig(mm_per_px=0.25)
+    started = time.perf_counter()
+    if workers is None:
+        run_particles(paths, out, config, progress=False)
+        return time.perf_counter() - started
+    with ExitStack() as stack:
+        one_core = {f"distributed.nanny.pre-spawn-environ.{name}": 1 for name in ONE_CORE}
+        stack.enter_context(dask.config.set(one_core))
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+        stack.enter_context(cluster)
+        run_particles(paths, out, config, progress=False, scheduler=cluster.scheduler_address)
+        return time.perf_counter() - started
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--side", type=int, default=384)
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
-    config = ParticleConfig(mm_per_px=0.25)
-    runs = {}
+    runs: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         scenes = SceneConfig(height=args.side, width=args.side, mm_per_px=0.25, seed=10000)
         paths = write_scenes(root / "scenes", scenes, args.images, progress=False)
         first = None
-        for workers in args.workers:
-            out = root / f"workers_{workers}"
-            started = time.perf_counter()
-            run_particles(paths, out, config, progress=False, workers=workers)
-            seconds = time.perf_counter() - started
+        for name, workers in (
+            ("this process", None),
+            ("1 local worker", 1),
+            ("2 local workers", 2),
+        ):
+            out = root / name.replace(" ", "_")
+            seconds = timed_run(paths, out, workers)
             sums = checksums(out)
             first = first or sums
-            runs[workers] = {"seconds": seconds, "identical_to_first": sums == first}
-    one = runs[args.workers[0]]["seconds"]
-    for workers, run in runs.items():
+            runs[name] = {"seconds": seconds, "identical_to_first": sums == first}
+    one, here = runs["1 local worker"]["seconds"], runs["this process"]["seconds"]
+    for name, run in runs.items():
         run["images_per_s"] = args.images / run["seconds"]
-        run["speedup"] = one / run["seconds"]
+        run["speedup_over_1_worker"] = one / run["seconds"]
+        run["speedup_over_this_process"] = here / run["seconds"]
         print(
-            f"{workers} worker(s): {run['seconds']:.1f} s, {run['images_per_s']:.2f} images/s, "
-            f"{run['speedup']:.2f}x, outputs identical: {run['identical_to_first']}"
+            f"{name}: {run['seconds']:.1f} s, {run['images_per_s']:.2f} images/s, "
+            f"{run['speedup_over_1_worker']:.2f}x one worker, "
+            f"{run['speedup_over_this_process']:.2f}x this process, "
+            f"outputs identical: {run['identical_to_first']}"
         )
-    result = {"images": args.images, "side": args.side, "workers": runs}
+    result = {"images": args.images, "side": args.side, "runs": runs}
     output = ROOT / "bench" / "results" / "batch_scaling.json"
-    output.write_text(json.dumps(result, indent=2))
+    output.write_text(json.dumps(result, indent=2) + "\n")
     print(f"written {output}")
 
 

@@ -8,8 +8,8 @@ the equivalent-sphere-diameter P50 (results in bench/results/volume_models.json)
 The model runs with the volume's true median particle size given (``--particle-size``), and
 with the size it measures itself; and once more with the true size in chunks of
 ``--other-chunk`` voxels, to count the particles that come out voxel for voxel the same
-whatever the chunk size (``chunk_consistency``). ``--write-card`` records the zoo model's scores
-on its card.
+whatever the chunk size, and whether the labels are equal (``chunk_consistency``).
+``--write-card`` records the zoo model's scores on its card.
 """
 
 from __future__ import annotations
@@ -96,7 +96,8 @@ def main() -> None:
                     chunk=args.other_chunk if "other chunk" in method else args.chunk,
                     halo=16,
                 )
-                out = folder / method.replace(",", "").replace(" ", "_")
+                # a folder a volume: each run's settings (its size) are its own
+                out = folder / method.replace(",", "").replace(" ", "_") / name
                 started = time.perf_counter()
                 run_volumes([folder / f"{name}.tif"], out, job, progress=False)
                 seconds = time.perf_counter() - started
@@ -113,6 +114,7 @@ def main() -> None:
             "identical_particles": float(
                 np.mean([_identical_particles(folder, name) for name in truths])
             ),
+            "identical_labels": all(_identical_labels(folder, name) for name in truths),
         }
         print(results["chunk_consistency"])
     args.out.write_text(json.dumps(results, indent=2) + "\n")
@@ -130,13 +132,26 @@ def touching_share(labels: np.ndarray) -> float:
     return float(np.unique(labels[touches]).size / max(np.unique(labels).size - 1, 1))
 
 
+def _runs(folder: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The labels of the true-size runs in both chunk sizes."""
+    a, b = (
+        zarr.open_array(str(folder / run / name / name / "labels.zarr"), mode="r")[:].astype(
+            np.int64
+        )
+        for run in ("model_true_size", "model_true_size_other_chunk")
+    )
+    return a, b
+
+
+def _identical_labels(folder: Path, name: str) -> bool:
+    """Whether both chunk sizes' runs wrote the same labels, ids and all."""
+    return bool(np.array_equal(*_runs(folder, name)))
+
+
 def _identical_particles(folder: Path, name: str) -> float:
     """Share of the particles of the true-size run that the other chunk size's run holds voxel
     for voxel (under whatever id)."""
-    a, b = (
-        zarr.open_array(str(folder / run / name / "labels.zarr"), mode="r")[:].astype(np.int64)
-        for run in ("model_true_size", "model_true_size_other_chunk")
-    )
+    a, b = _runs(folder, name)
     pairs, shared = np.unique(a * (b.max() + 1) + b, return_counts=True)
     first, second = pairs // (b.max() + 1), pairs % (b.max() + 1)
     size_a, size_b = np.bincount(a.ravel()), np.bincount(b.ravel())

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
+import orescope.infer.particles as infer_particles
 import orescope.jobs.particle_run as particle_run
 from orescope.io import read_labels
 from orescope.jobs import ParticleConfig, run_particles
@@ -59,6 +60,31 @@ def test_two_workers_write_exactly_what_one_writes(tmp_path, method):
         assert one.max() > 10 and (one == two).all()
     for table in ("summary.csv", "psd.csv"):
         assert (tmp_path / "out1" / table).read_text() == (tmp_path / "out2" / table).read_text()
+
+
+def test_a_large_image_is_segmented_block_by_block_on_the_workers(tmp_path, monkeypatch):
+    # blocks of 96 px with 24 around, every image "large": their blocks are the tasks
+    monkeypatch.setattr(infer_particles, "BLOCK_PX", 96)
+    monkeypatch.setattr(infer_particles, "BLOCK_HALO_PX", 24)
+    scenes = SceneConfig(height=256, width=320, mm_per_px=0.25, x50_mm=5.0, seed=5)
+    paths = write_scenes(tmp_path / "in", scenes, 2, progress=False)
+    config = ParticleConfig(mm_per_px=0.25)
+    run_particles(paths, tmp_path / "here", config, progress=False)
+    blocks_run = []
+    segment = particle_run.segment_blocks_in_parallel
+    monkeypatch.setattr(particle_run, "LARGE_IMAGE_PX", 0)
+    monkeypatch.setattr(
+        particle_run,
+        "segment_blocks_in_parallel",
+        lambda *args: blocks_run.append(1) or segment(*args),
+    )
+    run_particles(paths, tmp_path / "workers", config, progress=False, workers=2)
+    assert len(blocks_run) == 2  # each image went block by block
+    for path in paths:
+        here = read_labels(tmp_path / "here" / path.stem / "labels.tif")
+        workers = read_labels(tmp_path / "workers" / path.stem / "labels.tif")
+        assert here.max() > 10 and (here == workers).all()
+        assert not any(p.name.startswith(".") for p in (tmp_path / "workers" / path.stem).iterdir())
 
 
 def test_the_run_fits_its_psd_once_for_the_summary_and_the_plot(tmp_path, monkeypatch):

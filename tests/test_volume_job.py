@@ -182,26 +182,60 @@ def tiny_volume_model(tmp_path_factory):
     return _saved_model(tmp_path_factory.mktemp("model"), {"name": "unet3d", "options": options}, 1)
 
 
-def test_a_volume_model_labels_in_chunks_whatever_the_workers(scans, tmp_path, tiny_volume_model):
-    runs = []
-    for workers in (1, 2):
-        config = VolumeJobConfig(
-            method="model",
-            model=str(tiny_volume_model),
-            particle_size_mm=0.12,
-            chunk=24,
-            halo=8,
-            workers=workers,
-            min_volume_px=1,
+def _model_labels(volume: Path, out: Path, model: str, **settings) -> np.ndarray:
+    config = VolumeJobConfig(
+        method="model", model=model, particle_size_mm=0.12, min_volume_px=1, **settings
+    )
+    run_volumes([volume], out, config, progress=False)
+    return zarr.open_array(str(out / volume.stem / "labels.zarr"), mode="r")[:]
+
+
+def test_a_volume_model_labels_alike_whatever_the_workers_and_chunks(scans, tmp_path):
+    volume = scans / "images" / "volume_000.tif"
+    runs = [
+        _model_labels(volume, tmp_path / f"{n}", "ct-particles", **settings)
+        for n, settings in enumerate(
+            [
+                {"chunk": 24, "halo": 8, "workers": 1},
+                {"chunk": 24, "halo": 8, "workers": 2},
+                {"chunk": 16, "halo": 8, "workers": 1},
+                {"chunk": 40, "halo": 8, "workers": 1},
+            ]
         )
-        out = tmp_path / str(workers)
-        run_volumes([scans / "images" / "volume_000.tif"], out, config, progress=False)
-        labels = zarr.open_array(str(out / "volume_000" / "labels.zarr"), mode="r")[:]
-        assert labels.shape == SCANS.shape and labels.dtype == np.uint32
-        runs.append(labels)
-    assert np.array_equal(*runs)
-    particles = pd.read_csv(tmp_path / "1" / "volume_000" / "particles.csv")
-    assert len(particles) == len(np.unique(runs[0])) - 1
+    ]
+    assert runs[0].shape == SCANS.shape and runs[0].dtype == np.uint32
+    assert runs[0].max() > 20  # particles the chunks cut, all whole
+    for other in runs[1:]:
+        assert np.array_equal(runs[0], other)
+    particles = pd.read_csv(tmp_path / "0" / "volume_000" / "particles.csv")
+    assert len(particles) == runs[0].max()
+    assert not any(p.name.startswith(".") for p in (tmp_path / "0" / "volume_000").iterdir())
+
+
+def test_dark_particles_are_labelled_as_the_bright_ones_of_the_turned_over_volume(scans, tmp_path):
+    bright = scans / "images" / "volume_000.tif"
+    dark = tmp_path / "dark.tif"
+    tifffile.imwrite(dark, np.iinfo(np.uint16).max - tifffile.imread(bright))
+    settings = {"chunk": 24, "halo": 8, "spacing_mm": SCANS.spacing_mm}
+    as_bright = _model_labels(bright, tmp_path / "bright", "ct-particles", **settings)
+    as_dark = _model_labels(dark, tmp_path / "dark", "ct-particles", polarity="dark", **settings)
+    assert as_bright.max() > 20
+    assert np.array_equal(as_bright, as_dark)  # z-scores turned over are the same numbers
+    as_if_bright = _model_labels(dark, tmp_path / "as if bright", "ct-particles", **settings)
+    assert as_if_bright.max() < 5  # without it, the resin is taken for particles
+
+
+def test_anisotropic_voxels_are_resampled_to_cubes_of_the_trained_size(
+    scans, tmp_path, tiny_volume_model
+):
+    volume = scans / "images" / "volume_000.tif"
+    labels = _model_labels(
+        volume, tmp_path, str(tiny_volume_model), chunk=24, halo=8, spacing_mm=(0.02, 0.01, 0.01)
+    )
+    assert labels.shape == SCANS.shape
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    # 12 trained voxels over 0.12 mm: 2 along z (0.02 mm voxels), 1 along y and x
+    assert summary["resampled_by"].iloc[0] == pytest.approx(4 / 3)
 
 
 def test_the_particle_size_is_measured_when_not_given(scans, tmp_path, tiny_volume_model):

@@ -10,6 +10,8 @@ from orescope.preprocess import (
     resize_volume,
     volume_stats,
 )
+from orescope.preprocess.intensity import IntensityStats
+from orescope.preprocess.resample import grid_shape, resampled_block
 
 
 def test_labels_of_a_volume_resize_by_nearest_neighbour_exactly():
@@ -32,6 +34,37 @@ def test_a_volume_resizes_to_rounded_sizes_keeping_its_type_and_its_values():
     assert smaller.shape == (5, 6, 10) and 0 < smaller.mean() < 1900
     flat = np.full((8, 8, 8), 777, np.uint16)
     assert np.array_equal(resize_volume(flat, 0.37), np.full((3, 3, 3), 777, np.uint16))
+
+
+@pytest.mark.parametrize("scales", [(0.5, 0.5, 0.5), (1.5, 1.5, 1.5), (2.0, 1.0, 0.37)])
+def test_a_volume_resampled_block_by_block_is_the_volume_resampled_whole(scales):
+    volume = np.random.default_rng(0).integers(0, 4000, (20, 26, 30)).astype(np.uint16)
+    grid = grid_shape(volume.shape, scales)
+    whole = resampled_block(volume, tuple(slice(0, n) for n in grid), grid)
+    pieces = np.zeros(grid, np.float32)
+    for z in range(0, grid[0], 7):
+        for y in range(0, grid[1], 5):
+            box = (slice(z, min(z + 7, grid[0])), slice(y, min(y + 5, grid[1])), slice(3, grid[2]))
+            pieces[box] = resampled_block(volume, box, grid)
+    assert np.array_equal(pieces[:, :, 3:], whole[:, :, 3:])
+    if len(set(scales)) == 1:  # the sampling resize_volume does, away from the faces
+        inner = (slice(2, -2),) * 3
+        resized = resize_volume(volume.astype(np.float32), scales[0])
+        assert np.abs(whole[inner] - resized[inner]).mean() < 0.01 * 4000
+
+
+def test_a_volume_resampled_at_its_own_scale_is_itself():
+    volume = np.random.default_rng(1).random((5, 6, 7)).astype(np.float32)
+    box = (slice(1, 4), slice(0, 6), slice(2, 5))
+    assert np.array_equal(resampled_block(volume, box, volume.shape), volume[box])
+
+
+def test_dark_particles_are_z_scored_as_bright_ones():
+    stats = IntensityStats(low=0.0, high=100.0, mean=40.0, std=10.0)
+    dark = IntensityStats(low=0.0, high=100.0, mean=40.0, std=10.0, sign=-1.0)
+    values = np.array([0.0, 40.0, 90.0, 150.0])
+    assert stats.normalise(values).tolist() == [-4.0, 0.0, 5.0, 6.0]
+    assert dark.normalise(values).tolist() == [4.0, 0.0, -5.0, -6.0]
 
 
 def test_the_typical_size_of_a_volume_is_the_median_equivalent_sphere_diameter():

@@ -73,19 +73,28 @@ def particle_memory() -> str:
 
 
 def batch_scaling() -> str:
-    """`predict particles` on a batch with 1 and more local workers (batch_scaling.json)."""
+    """`predict particles` on a batch in this process and on local clusters of one and two
+    one-core workers (batch_scaling.json)."""
     data = results("batch_scaling")
     body = [
         [
-            workers,
+            name,
             f"{fixed(1)(run['seconds'])} s",
             fixed(2)(run["images_per_s"]),
-            f"{fixed(2)(run['speedup'])}×",
+            f"{fixed(2)(run['speedup_over_1_worker'])}×",
+            f"{fixed(2)(run['speedup_over_this_process'])}×",
             "yes" if run["identical_to_first"] else "**no**",
         ]
-        for workers, run in data["workers"].items()
+        for name, run in data["runs"].items()
     ]
-    header = ["workers", "batch", "images per second", "speed-up", "files as one worker's"]
+    header = [
+        "run",
+        "batch",
+        "images per second",
+        "over one worker",
+        "over this process",
+        "files as the first run's",
+    ]
     return markdown_table(header, body)
 
 

@@ -7,7 +7,7 @@ whatever the resampling. A CT volume's tiles are predicted with the volume's sta
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
@@ -102,6 +102,38 @@ def estimate_particle_px(
     )
 
 
+@dataclass(frozen=True)
+class BlockPlan:
+    """How an image is segmented block by block, fixed for the whole image so that its blocks
+    agree: the scale the model sees it at, one normalisation, and the blocks and their context
+    (pixels of the image's own grid)."""
+
+    scale: float
+    stats: tuple[np.ndarray, np.ndarray]
+    block: int
+    halo: int
+
+
+def plan_blocks(
+    image: np.ndarray,
+    loaded: LoadedModel,
+    particle_px: float | None = None,
+    settings: InferenceSettings | None = None,
+) -> BlockPlan:
+    """The :class:`BlockPlan` of ``image``: resampled so that its typical particle diameter
+    (``particle_px``, estimated when not given) matches the size the model was trained at,
+    normalised by the statistics of the image's own grid, cut in blocks of :data:`BLOCK_PX`
+    and :data:`BLOCK_HALO_PX` at the model's scale."""
+    settings = settings or InferenceSettings.for_model(loaded)
+    card = loaded.card
+    scale = 1.0
+    if card.particle_px is not None:
+        typical = particle_px or estimate_particle_px(image, loaded, settings)
+        scale = size_scale(typical, card.particle_px)
+    stats = card.fixed_stats or channel_stats(image)
+    return BlockPlan(scale, stats, *scaled_grid(BLOCK_PX, BLOCK_HALO_PX, scale))
+
+
 def segment_with_model(
     image: np.ndarray,
     loaded: LoadedModel,
@@ -114,45 +146,37 @@ def segment_with_model(
 
     ``particle_px`` is the typical (median) particle diameter in the image in pixels; it is
     estimated when not given. The image is resampled so that this matches the size the model
-    was trained at, and the labels are resampled back. ``split`` says how a foreground-only
-    model's mask becomes particles: watershed on its distance map, or connected components
-    (paper 000). ``settings`` (default: the card's) say how the model is slid over the
-    image; their ``scales`` other than (1,) average it over those multiples of the resampled
-    image's scale.
+    was trained at, and the labels are resampled back (:func:`plan_blocks`). ``split`` says
+    how a foreground-only model's mask becomes particles: watershed on its distance map, or
+    connected components (paper 000). ``settings`` (default: the card's) say how the model
+    is slid over the image; their ``scales`` other than (1,) average it over those multiples
+    of the resampled image's scale.
     """
     settings = settings or InferenceSettings.for_model(loaded)
-    card = loaded.card
-    scale = 1.0
-    if card.particle_px is not None:
-        typical = particle_px or estimate_particle_px(image, loaded, settings)
-        scale = size_scale(typical, card.particle_px)
-    # one normalisation for every block, so that blocks agree with each other
-    stats = card.fixed_stats or channel_stats(image)
-    block, halo = scaled_grid(BLOCK_PX, BLOCK_HALO_PX, scale)
+    plan = plan_blocks(image, loaded, particle_px, settings)
     labels = np.zeros(image.shape[:2], np.uint32)
-    segment = partial(_segment_block, loaded=loaded, settings=settings, scale=scale, stats=stats)
-    segment_in_chunks(image, partial(segment, split=split), labels, block, halo)
+    segment = partial(segment_block, loaded=loaded, settings=settings, plan=plan, split=split)
+    segment_in_chunks(image, segment, labels, plan.block, plan.halo)
     return remove_small(labels, min_area_px, in_place=True)
 
 
-def _segment_block(
+def segment_block(
     block: np.ndarray,
     loaded: LoadedModel,
     settings: InferenceSettings,
-    scale: float,
-    stats: tuple[np.ndarray, np.ndarray],
+    plan: BlockPlan,
     split: ForegroundSplit,
 ) -> np.ndarray:
     """Instance labels of one block of an image, on the block's own grid."""
     card = loaded.card
-    resized = resize_image(block, scale)
+    resized = resize_image(block, plan.scale)
     particle_map = predict_particle_map(
-        resized, loaded.network, card.target, card.in_channels, settings, stats
+        resized, loaded.network, card.target, card.in_channels, settings, plan.stats
     )
     del resized  # freed before decoding, which holds the block's peak memory
     labels = decode_particles(particle_map, card.target, card.particle_px, split)
     del particle_map
-    return resize_labels(labels, block.shape[:2]) if scale != 1.0 else labels
+    return resize_labels(labels, block.shape[:2]) if plan.scale != 1.0 else labels
 
 
 def volume_particle_map(

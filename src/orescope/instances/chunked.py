@@ -112,7 +112,7 @@ def decode_core_map_in_chunks(
     Examples
     --------
     >>> import tempfile
-    >>> from orescope.instances import decode_core_map
+    >>> from orescope.instances.border_core import decode_core_map
     >>> core_map = np.zeros((12, 12, 30), np.uint8)
     >>> core_map[2:10, 2:10, 2:28] = 1  # one long particle through three chunks...
     >>> core_map[4:8, 4:8, 4:26] = 255  # ...around one long seed
@@ -133,26 +133,14 @@ def decode_core_map_in_chunks(
     )
     cores = grid.blocks()
     labelled = list(map(partial(_label, particle_map, seed_store, region_store, seed_byte), cores))
-    seed_sizes = [sizes for sizes, _, _ in labelled]
-    seed_offsets = _offsets([s.size for s in seed_sizes])
-    region_offsets = _offsets([regions for _, _, regions in labelled])
-    offsets = (seed_offsets, region_offsets)
+    offsets = (
+        _offsets([sizes.size for sizes, _, _ in labelled]),
+        _offsets([regions for _, _, regions in labelled]),
+    )
     linked = list(
         map(partial(_link, particle_map, seed_store, region_store, seed_byte, grid, offsets), cores)
     )
-    seeds = _components(seed_offsets[-1], [pairs for pairs, _ in linked])
-    regions = _components(region_offsets[-1], [pairs for _, pairs in linked])
-    # a seed is kept by its whole size; its region is then seeded
-    whole = np.bincount(seeds[1:], weights=np.concatenate(seed_sizes), minlength=seeds.max() + 1)
-    kept = whole >= min_core_px
-    kept[0] = False
-    seed_ids = np.where(kept, np.cumsum(kept), 0)[seeds].astype(np.uint32)
-    homes = np.concatenate([h + o for (_, h, _), o in zip(labelled, region_offsets, strict=False)])
-    seeded = np.zeros(regions.max() + 1, bool)
-    seeded[regions[homes[seed_ids[1:] > 0]]] = True
-    orphan = ~seeded
-    orphan[0] = False
-    orphan_ids = np.where(orphan, np.cumsum(orphan) + kept.sum(), 0)[regions].astype(np.uint32)
+    seed_ids, orphan_ids = _particle_ids(labelled, linked, offsets, min_core_px)
     tables = (_save(scratch, seed_ids), _save(scratch, orphan_ids))
     grow = partial(
         _grow, particle_map, seed_store, region_store, out, grid, offsets, tables, max(halo, 1)
@@ -164,8 +152,11 @@ def decode_core_map_in_chunks(
 
 
 def tally(
-    labels: Any, chunk: int | tuple[int, ...], map: Mapper = map, weights: Any = None
-) -> Tallies:  # noqa: A002
+    labels: Any,
+    chunk: int | tuple[int, ...],
+    map: Mapper = map,  # noqa: A002
+    weights: Any = None,
+) -> Tallies:
     """The :class:`Tallies` of every id in ``labels`` (0 left out), chunk by chunk; ``sums``
     of ``weights`` (an array of the labels' shape, e.g. grey values) where given."""
     grid = Grid(tuple(labels.shape), _sides(chunk, labels.ndim))
@@ -241,6 +232,30 @@ def _link(
         anchors = np.repeat(both[1, first], np.diff(np.append(first, both.shape[1])))
         pairs.append(np.stack([anchors, both[1]]))
     return pairs[0], pairs[1]
+
+
+def _particle_ids(
+    labelled: list[tuple],
+    linked: list[tuple],
+    offsets: tuple[np.ndarray, np.ndarray],
+    min_core_px: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The particle id of every seed (global id, 0 where dropped: its whole size is under
+    ``min_core_px``) and of every region without a kept seed (0 for the seeded ones)."""
+    seed_offsets, region_offsets = offsets
+    seeds = _components(seed_offsets[-1], [pairs for pairs, _ in linked])
+    regions = _components(region_offsets[-1], [pairs for _, pairs in linked])
+    sizes = np.concatenate([sizes for sizes, _, _ in labelled])
+    kept = np.bincount(seeds[1:], weights=sizes, minlength=seeds.max() + 1) >= min_core_px
+    kept[0] = False
+    seed_ids = np.where(kept, np.cumsum(kept), 0)[seeds].astype(np.uint32)
+    # the region each seed lies in, as a global id
+    homes = np.concatenate([h + o for (_, h, _), o in zip(labelled, region_offsets, strict=False)])
+    orphan = np.ones(regions.max() + 1, bool)
+    orphan[regions[homes[seed_ids[1:] > 0]]] = False
+    orphan[0] = False
+    orphan_ids = np.where(orphan, np.cumsum(orphan) + kept.sum(), 0)[regions].astype(np.uint32)
+    return seed_ids, orphan_ids
 
 
 def _grow(

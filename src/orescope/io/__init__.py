@@ -13,6 +13,7 @@ from orescope.io.datasets import (
 )
 from orescope.io.images import (
     find_images,
+    image_size,
     output_names,
     read_image,
     to_gray_float,
@@ -30,6 +31,7 @@ __all__ = [
     "Volume",
     "SectionSample",
     "find_images",
+    "image_size",
     "find_volumes",
     "output_names",
     "load_conveyor",

@@ -72,6 +72,21 @@ def max_pixels() -> int:
     return int(value) if value.isdigit() else DEFAULT_MAX_PIXELS
 
 
+def image_size(path: str | Path) -> tuple[int, int] | None:
+    """(height, width) of an image from its header alone, None where it cannot be told
+    (a broken or unknown file: reading it says why)."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() in TIFF_SUFFIXES:
+            with tifffile.TiffFile(path) as tiff:
+                height, width = _plane(tiff.series[0].shape)
+                return height, width
+        with path.open("rb") as file:
+            return _header_size(file.read(65536))
+    except Exception:  # noqa: BLE001  (any unreadable file: read_image names the reason)
+        return None
+
+
 def _check_pixels(path: Path, shape: tuple[int, ...] | None) -> None:
     """Refuse an image whose header claims more pixels than :func:`max_pixels`."""
     if shape is None or len(shape) < 2:

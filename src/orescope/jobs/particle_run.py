@@ -5,9 +5,11 @@ A bad image is recorded with its reason and skipped; the others are still writte
 
 from __future__ import annotations
 
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,7 @@ from rich.progress import track
 from orescope.errors import InputError
 from orescope.io import (
     find_images,
+    image_size,
     output_names,
     read_image,
     write_image,
@@ -26,16 +29,21 @@ from orescope.io import (
     write_text,
 )
 from orescope.jobs.manifest import Manifest
-from orescope.jobs.parallel import task_map, worker_count
+from orescope.jobs.parallel import Mapper, task_map, worker_count
 from orescope.jobs.particles import (
     ParticleConfig,
     psd_sizes,
     psd_summary,
+    segment_blocks_in_parallel,
     segment_particles,
     shared_model,
 )
 from orescope.measure import fit_all, measure_particles, size_distribution
 from orescope.report import Thumbnail, instance_overlay, plot_psd, write_report
+
+# an image of more pixels than this is segmented block by block on the workers of a cluster:
+# four blocks at the model's own scale (orescope.infer.particles.BLOCK_PX)
+LARGE_IMAGE_PX = 4 * 2048**2
 
 
 @dataclass
@@ -121,11 +129,18 @@ def run_particles(
             raise InputError(config.model, "is a model of volumes, not of images (--model)")
         on_cpu = next(loaded.network.parameters()).is_cpu
     count = worker_count(workers, max(1, len(todo)), on_cpu)
+    # on a cluster, a large image's blocks are its tasks; any other image is one task
+    in_blocks = config.method == "model" and (count > 1 or scheduler is not None)
+    large = [job for job in todo if in_blocks and _pixels(job[0]) > LARGE_IMAGE_PX]
+    whole = [job for job in todo if job not in large]
     finished: dict[Path, _Finished] = {}
     with task_map(count, scheduler, lost=str) as run:
-        results = run(partial(_process, config=config), todo)
+        results = chain(
+            run(partial(_process, config=config), whole),
+            (_process_in_blocks(job, config, run) for job in large),
+        )
         shown = track(results, total=len(todo), description="particles", disable=not progress)
-        for (path, folder), done in zip(todo, shown, strict=True):
+        for (path, folder), done in zip([*whole, *large], shown, strict=True):
             if isinstance(done, str):
                 outcome.failures.append((str(path), done))
                 continue
@@ -166,6 +181,27 @@ def _process(job: tuple[Path, Path], config: ParticleConfig) -> _Finished | str:
     except InputError as error:
         return error.reason
     return _finish(image, segment_particles(image, config), folder, config)
+
+
+def _process_in_blocks(
+    job: tuple[Path, Path], config: ParticleConfig, run: Mapper
+) -> _Finished | str:
+    """One large image, read here and segmented block by block on ``run``'s workers."""
+    path, folder = job
+    try:
+        image = read_image(path)
+    except InputError as error:
+        return error.reason
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".blocks-", dir=folder) as scratch:
+        labels = segment_blocks_in_parallel(image, config, run, Path(scratch))
+    return _finish(image, labels, folder, config)
+
+
+def _pixels(path: Path) -> int:
+    """Pixels of an image by its header; 0 where the header cannot tell."""
+    size = image_size(path)
+    return 0 if size is None else size[0] * size[1]
 
 
 def _finish(

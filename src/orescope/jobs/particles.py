@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import zarr
 from pydantic import BaseModel, Field, PositiveFloat, field_validator
 
+from orescope.infer.chunks import Mapper, segment_in_chunks
 from orescope.infer.device import pick_device
-from orescope.infer.particles import segment_with_model
+from orescope.infer.particles import BlockPlan, plan_blocks, segment_block, segment_with_model
 from orescope.infer.settings import InferenceSettings
-from orescope.instances import otsu_instances, threshwater_instances
+from orescope.instances import otsu_instances, remove_small, threshwater_instances
+from orescope.instances.decode import ForegroundSplit
 from orescope.measure import (
     SIZE_MEASURES,
     Fit,
@@ -118,6 +122,52 @@ def segment_particles(image: np.ndarray, config: ParticleConfig) -> np.ndarray:
         seed_size=config.seed_size,
         min_area_px=config.min_area_px,
     )
+
+
+def segment_blocks_in_parallel(
+    image: np.ndarray, config: ParticleConfig, run: Mapper, scratch: Path
+) -> np.ndarray:
+    """A large image's particles by the configured model, its blocks segmented side by side
+    by ``run``'s workers (the run's Dask cluster), with the labels of
+    :func:`segment_particles`: the image and its labels go through zarr arrays in
+    ``scratch``, a folder the workers see, and each worker loads the model once."""
+    loaded = shared_model(config.model)
+    settings = InferenceSettings.for_model(loaded, tta=config.tta, scales=config.scales)
+    plan = plan_blocks(image, loaded, config.particle_px, settings)
+    sides = (plan.block, plan.block)
+    pixels = zarr.open_array(
+        str(scratch / "image.zarr"),
+        mode="w",
+        shape=image.shape,
+        chunks=sides + image.shape[2:],
+        dtype=image.dtype,
+    )
+    pixels[:] = image
+    labels = zarr.open_array(
+        str(scratch / "labels.zarr"), mode="w", shape=image.shape[:2], chunks=sides, dtype="u4"
+    )
+    segment = _BlockTask(
+        config.model, config.tta, tuple(config.scales), plan, config.foreground_split
+    )
+    segment_in_chunks(pixels, segment, labels, plan.block, plan.halo, map=run)
+    return remove_small(np.asarray(labels[:]), config.min_area_px, in_place=True)
+
+
+@dataclass(frozen=True)
+class _BlockTask:
+    """Segments one block of an image with a model named by its zoo name or folder, loaded
+    once a process: what a block's task carries to a worker (the network stays there)."""
+
+    model: str
+    tta: bool
+    scales: tuple[float, ...]
+    plan: BlockPlan
+    split: ForegroundSplit
+
+    def __call__(self, block: np.ndarray) -> np.ndarray:
+        loaded = shared_model(self.model)
+        settings = InferenceSettings.for_model(loaded, tta=self.tta, scales=self.scales)
+        return segment_block(block, loaded, settings, self.plan, self.split)
 
 
 def predict_particles(

@@ -1,0 +1,91 @@
+"""Border-core decoding chunk by chunk (orescope.instances.chunked): exactly the particles that
+decoding the whole map gives, numbered in the order they first appear, whatever the chunk."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from orescope.instances.border_core import decode_core_map
+from orescope.instances.chunked import decode_core_map_in_chunks, renumber, tally
+
+
+def _core_map(seed: int, shape: tuple[int, ...] = (30, 36, 33)) -> np.ndarray:
+    """A smooth random core map: blobs that touch, merge and carry seeds of every size."""
+    noise = ndimage.gaussian_filter(np.random.default_rng(seed).random(shape), 2.5)
+    noise = (noise - noise.min()) / (noise.max() - noise.min())
+    core = np.clip((noise - 0.45) * 4, 0, 1)
+    return np.where(noise > 0.45, 1 + np.rint(254 * core), 0).astype(np.uint8)
+
+
+def _in_first_order(labels: np.ndarray) -> np.ndarray:
+    ids, first = np.unique(labels.ravel(), return_index=True)
+    ids, first = ids[ids > 0], first[ids > 0]
+    lookup = np.zeros(int(labels.max()) + 1, np.uint32)
+    lookup[ids[np.argsort(first)]] = np.arange(1, ids.size + 1)
+    return lookup[labels]
+
+
+def _in_chunks(core_map: np.ndarray, chunk: int, halo: int, scratch) -> tuple[np.ndarray, int]:
+    out = np.zeros(core_map.shape, np.uint32)
+    count = decode_core_map_in_chunks(core_map, out, chunk, scratch, 0.7, 9, 27, halo)
+    return out, count
+
+
+@pytest.mark.parametrize(("chunk", "halo"), [(9, 2), (16, 4), (64, 16)])
+def test_chunks_decode_to_the_particles_of_the_whole_map(chunk, halo, tmp_path):
+    for seed in (0, 1):
+        core_map = _core_map(seed)
+        whole = _in_first_order(decode_core_map(core_map, 0.7, 9, 27))
+        assert whole.max() >= 10  # touching and merging blobs, not a trivial map
+        out, count = _in_chunks(core_map, chunk, halo, tmp_path / f"{seed}")
+        assert count == whole.max()
+        assert np.array_equal(out, whole)
+
+
+def test_a_seed_beyond_the_first_margin_is_found(tmp_path):
+    # one bar through five chunks, seeded at one end only: its far voxels' nearest seed lies
+    # 30 voxels away, beyond a margin of 1, which must grow until it holds the seed
+    core_map = np.zeros((8, 8, 44), np.uint8)
+    core_map[2:6, 2:6, 2:42] = 1
+    core_map[3:5, 3:5, 2:8] = 255
+    bar = np.zeros((8, 8, 44), np.uint32)
+    bar[2:6, 2:6, 2:42] = 1
+    out, count = _in_chunks(core_map, 8, 1, tmp_path)
+    assert count == 1 and np.array_equal(out, bar)
+
+
+def test_a_region_without_a_kept_seed_is_a_particle_of_its_own(tmp_path):
+    core_map = np.zeros((10, 10, 30), np.uint8)
+    core_map[1:9, 1:9, 1:12] = 1  # no seed at all
+    core_map[1:9, 1:9, 16:29] = 1
+    core_map[4:6, 4:6, 20:22] = 255  # a seed of 8 voxels, under the 9 kept: dropped
+    out, count = _in_chunks(core_map, 7, 2, tmp_path)
+    assert count == 2
+    assert np.unique(out[1:9, 1:9, 1:12]).tolist() == [1]
+    assert np.unique(out[1:9, 1:9, 16:29]).tolist() == [2]
+
+
+def test_small_particles_go_and_the_rest_are_numbered_as_they_first_appear(tmp_path):
+    labels = np.zeros((4, 6), np.uint32)
+    labels[0, 3:6] = 70  # first in C order, 3 pixels
+    labels[1, 0:2] = 5  # 2 pixels: too small
+    labels[2:4, 0:3] = 9  # 6 pixels, through both chunks of 3 rows... and columns
+    found = tally(labels, 3)
+    assert found.ids.tolist() == [5, 9, 70]
+    assert found.sizes.tolist() == [2, 6, 3]
+    assert found.first.tolist() == [6, 12, 3]
+    assert renumber(labels, 3, found, found.sizes >= 3, tmp_path) == 2
+    assert labels.tolist() == [
+        [0, 0, 0, 1, 1, 1],
+        [0, 0, 0, 0, 0, 0],
+        [2, 2, 2, 0, 0, 0],
+        [2, 2, 2, 0, 0, 0],
+    ]
+
+
+def test_a_tally_sums_weights_per_particle():
+    labels = np.array([[1, 1, 0, 2]], np.uint32)
+    found = tally(labels, 2, weights=np.array([[0.5, 1.5, 9.0, 4.0]]))
+    assert found.means.tolist() == [1.0, 4.0]
