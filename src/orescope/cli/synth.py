@@ -69,3 +69,31 @@ def volume(
         seed=seed,
     )
     write_volumes(out, config, count)
+
+
+@app.command("wet")
+@one_line_errors
+def wet(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="Dry images: a folder in the gravel layout (images/, labels/), the conveyor "
+            "layout (images/, annotations.json), or a folder of images without labels."
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    wetness: Annotated[
+        str, typer.Option(help="Range of wetness drawn per image, LOW,HIGH (0 dry, 1 flooded).")
+    ] = "0.2,1.0",
+    seed: Annotated[int, typer.Option(help="Seed of the first pair.")] = 0,
+) -> None:
+    """Wet twins of dry images, the dry image the exact target: dry/, wet/, labels/ (the dry
+    image's, valid for both), wetness.csv and resolutions.csv."""
+    from orescope.errors import InputError
+    from orescope.synth import write_wet_pairs
+
+    try:
+        low, high = (float(value) for value in wetness.split(","))
+    except ValueError:
+        raise InputError(wetness, "give the wetness as LOW,HIGH, e.g. 0.2,1.0") from None
+    write_wet_pairs(source, out, (low, high), seed)

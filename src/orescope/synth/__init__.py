@@ -2,7 +2,8 @@
 
 from orescope.synth.particles import Scene, SceneConfig, synthesize_scene
 from orescope.synth.volumes import SyntheticVolume, VolumeConfig, synthesize_volume, write_volumes
-from orescope.synth.writer import write_scenes
+from orescope.synth.wet import wet_image
+from orescope.synth.writer import write_scenes, write_wet_pairs
 
 __all__ = [
     "Scene",
@@ -13,4 +14,6 @@ __all__ = [
     "synthesize_volume",
     "write_scenes",
     "write_volumes",
+    "write_wet_pairs",
+    "wet_image",
 ]
