@@ -56,6 +56,25 @@ def volume(
     )
 
 
+@app.command("restore")
+@one_line_errors
+def restore(
+    pred: Annotated[Path, typer.Option("--pred", help="Output folder of 'restore'.")],
+    truth: Annotated[Path, typer.Option("--truth", help="Folder of the dry reference images.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Where metrics.json goes.")] = None,
+) -> None:
+    """PSNR (dB) and SSIM of each restored image against its dry reference, and their mean."""
+    from orescope.jobs.restore_run import evaluate_restore
+
+    result = evaluate_restore(pred, truth, out or pred)
+    mean = _skipped_then_mean(result)
+    console.print(
+        "mean over {} image(s): PSNR {psnr_db:.2f} dB  SSIM {ssim:.3f}".format(
+            len(result["images"]), **mean
+        )
+    )
+
+
 def _skipped_then_mean(result: dict) -> dict:
     """Print the predictions that could not be scored; return the mean scores."""
     for stem, reason in result["failures"].items():

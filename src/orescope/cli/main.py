@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from orescope import __version__
-from orescope.cli import convert, demo, evaluate, predict, synth, train
+from orescope.cli import convert, demo, evaluate, predict, restore, synth, train
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(predict.app, name="predict")
@@ -20,6 +20,7 @@ app.add_typer(evaluate.app, name="evaluate")
 app.command("demo")(demo.demo)
 app.command("train")(train.train)
 app.command("convert")(convert.convert)
+app.command("restore")(restore.restore)
 
 
 def _print_version(asked: bool) -> None:

@@ -74,6 +74,13 @@ def particles(
     include_border: IncludeBorder = False,
     sieves: Sieves = None,
     min_area_px: Annotated[int, typer.Option(help="Smallest particle kept, in pixels.")] = 16,
+    restore: Annotated[
+        str,
+        typer.Option(
+            help="Restore wet photos first: 'inpaint' paints their specular highlights over "
+            "(writes restored.png; the report shows before and after)."
+        ),
+    ] = "none",
     workers: ImageWorkers = None,
     resume: Resume = False,
     scheduler: Scheduler = None,
@@ -98,6 +105,7 @@ def particles(
         include_border=include_border,
         sieves=[float(s) for s in sieves.split(",")] if sieves else None,
         min_area_px=min_area_px,
+        restore=restore,
     )
     outcome = run_particles(
         list(inputs), out, config, workers=workers, resume=resume, scheduler=scheduler

@@ -28,10 +28,12 @@ from orescope.io import (
     write_table,
     write_text,
 )
+from orescope.io.images import to_uint8_rgb
 from orescope.jobs.manifest import Manifest
 from orescope.jobs.parallel import Mapper, task_map, worker_count
 from orescope.jobs.particles import (
     ParticleConfig,
+    prepare_image,
     psd_sizes,
     psd_summary,
     segment_blocks_in_parallel,
@@ -148,7 +150,7 @@ def run_particles(
             finished[path] = done
     for path, name in jobs:
         if path in done_before:
-            finished[path] = _read_finished(out / name, config)
+            finished[path] = _read_finished(out / name, config, path)
         if path in finished:
             outcome.processed.append(str(path))
     failures = out / "failures.csv"
@@ -177,10 +179,11 @@ def _process(job: tuple[Path, Path], config: ParticleConfig) -> _Finished | str:
     """One image from file to its outputs in ``folder``; the reason if it cannot be read."""
     path, folder = job
     try:
-        image = read_image(path)
+        photo = read_image(path)
     except InputError as error:
         return error.reason
-    return _finish(image, segment_particles(image, config), folder, config)
+    image = _prepared(photo, folder, config)
+    return _finish(image, segment_particles(image, config), folder, config, photo)
 
 
 def _process_in_blocks(
@@ -189,13 +192,22 @@ def _process_in_blocks(
     """One large image, read here and segmented block by block on ``run``'s workers."""
     path, folder = job
     try:
-        image = read_image(path)
+        photo = read_image(path)
     except InputError as error:
         return error.reason
     folder.mkdir(parents=True, exist_ok=True)
+    image = _prepared(photo, folder, config)
     with tempfile.TemporaryDirectory(prefix=".blocks-", dir=folder) as scratch:
         labels = segment_blocks_in_parallel(image, config, run, Path(scratch))
-    return _finish(image, labels, folder, config)
+    return _finish(image, labels, folder, config, photo)
+
+
+def _prepared(photo: np.ndarray, folder: Path, config: ParticleConfig) -> np.ndarray:
+    """The image particles are found in; a restored one is written as ``restored.png``."""
+    image = prepare_image(photo, config)
+    if image is not photo:
+        write_image(folder / "restored.png", image)
+    return image
 
 
 def _pixels(path: Path) -> int:
@@ -205,11 +217,12 @@ def _pixels(path: Path) -> int:
 
 
 def _finish(
-    image: np.ndarray, labels: np.ndarray, folder: Path, config: ParticleConfig
+    image: np.ndarray, labels: np.ndarray, folder: Path, config: ParticleConfig, photo: np.ndarray
 ) -> _Finished:
     """Measure one image's particles and write its labels, overlay and table. The pictures
     are drawn and encoded in a second thread while the particles are measured: OpenCV and the
-    encoders release the GIL, so on a large image the two share the cores."""
+    encoders release the GIL, so on a large image the two share the cores. A restored
+    ``image``'s thumbnail shows the ``photo`` before it beside the overlay."""
     with ThreadPoolExecutor(1) as painter:
         drawing = painter.submit(_write_pictures, image, labels, folder)
         particles = measure_particles(labels, config.mm_per_px)
@@ -220,21 +233,32 @@ def _finish(
     return _Finished(
         particles.assign(image=stem),
         {"image": stem, **summary},
-        Thumbnail(stem, overlay, _caption(summary, config)),
+        Thumbnail(stem, _before_after(photo, overlay, config), _caption(summary, config)),
     )
 
 
-def _read_finished(folder: Path, config: ParticleConfig) -> _Finished:
-    """An image an earlier run finished, from its outputs: the same tables and thumbnail as
-    if it were done now (the particles' numbers read back exactly, the overlay losslessly)."""
+def _read_finished(folder: Path, config: ParticleConfig, path: Path) -> _Finished:
+    """An image an earlier run finished, from its outputs (and its photo, ``path``, when it
+    was restored): the same tables and thumbnail as if it were done now (the particles'
+    numbers read back exactly, the overlay losslessly)."""
     particles = pd.read_csv(folder / "particles.csv")
     summary, _ = psd_summary(particles, config)
     stem = folder.name
+    overlay = read_image(folder / "overlay.png")
+    photo = read_image(path) if config.restore != "none" else overlay
     return _Finished(
         particles.assign(image=stem),
         {"image": stem, **summary},
-        Thumbnail(stem, read_image(folder / "overlay.png"), _caption(summary, config)),
+        Thumbnail(stem, _before_after(photo, overlay, config), _caption(summary, config)),
     )
+
+
+def _before_after(photo: np.ndarray, overlay: np.ndarray, config: ParticleConfig) -> np.ndarray:
+    """The report's picture of an image: its overlay, after the photo when it was restored."""
+    if config.restore == "none":
+        return overlay
+    gap = np.full((overlay.shape[0], 8, 3), 255, np.uint8)
+    return np.concatenate([to_uint8_rgb(photo), gap, overlay], axis=1)
 
 
 def _write_pictures(image: np.ndarray, labels: np.ndarray, folder: Path) -> np.ndarray:

@@ -25,6 +25,7 @@ from orescope.measure import (
     psd_tables,
     spheroid_volume,
 )
+from orescope.preprocess.restore import inpaint_highlights
 from orescope.zoo import LoadedModel, load_model
 
 MIN_MM_PER_PX = 1e-4  # 0.1 um per pixel: finer than any light microscope resolves
@@ -48,6 +49,11 @@ class ParticleConfig(BaseModel, extra="forbid"):
     """
 
     method: Literal["model", "threshwater", "otsu"] = "model"
+    restore: Literal["none", "inpaint"] = Field(
+        "none",
+        description="restore wet photos before particles are found: 'inpaint' paints their "
+        "specular highlights over (paper 004's classical method)",
+    )
     model: str = Field("particles", description="zoo name or folder with card.yaml (method model)")
     particle_px: float | None = Field(
         None, gt=0, description="typical particle diameter in px; estimated by the model if unset"
@@ -98,6 +104,11 @@ class ParticleResult:
 def shared_model(name_or_path: str) -> LoadedModel:
     """One loaded copy of each model per process, on the GPU when there is one."""
     return load_model(name_or_path, pick_device("auto"))
+
+
+def prepare_image(image: np.ndarray, config: ParticleConfig) -> np.ndarray:
+    """The image the particles are found in: the photo itself, or restored (``restore``)."""
+    return inpaint_highlights(image) if config.restore == "inpaint" else image
 
 
 def segment_particles(image: np.ndarray, config: ParticleConfig) -> np.ndarray:
@@ -207,7 +218,7 @@ def predict_particles(
     if config is not None and settings:
         raise TypeError("give either a ParticleConfig or keyword settings, not both")
     config = config or ParticleConfig(**settings)
-    labels = segment_particles(image, config)
+    labels = segment_particles(prepare_image(image, config), config)
     return ParticleResult(labels, measure_particles(labels, config.mm_per_px))
 
 
