@@ -46,6 +46,7 @@ from .particles import (
     particle_sides,
     particle_size_estimate,
 )
+from .restore import restore_methods
 from .results import PlaceholderError, dig, source
 from .sections import (
     class_balance,
@@ -98,6 +99,7 @@ TABLES: dict[str, Callable[..., str]] = {
     "particle_stages": particle_stages,
     "section_throughput": section_throughput,
     "model_layout": model_layout,
+    "restore_methods": restore_methods,
 }
 
 

@@ -224,13 +224,15 @@ def _link(
         (seeds, block > seed_byte, offsets[0]),
         (regions, block > 0, offsets[1]),
     ):
-        mine = label_regions(mask)[0]
-        stored = _global_ids(store, grown, grid, offset)
-        both = np.unique(np.stack([mine[mask], stored[mask]]), axis=1)
+        mine = label_regions(mask)[0][mask].astype(np.int64)
+        stored = _global_ids(store, grown, grid, offset)[mask]
+        width = int(stored.max(initial=0)) + 1
+        both = np.unique(mine * width + stored)  # each (region here, stored id) met, sorted
+        region, met = both // width, both % width
         # every id met by one of this block's regions joins the first id that region met
-        _, first = np.unique(both[0], return_index=True)
-        anchors = np.repeat(both[1, first], np.diff(np.append(first, both.shape[1])))
-        pairs.append(np.stack([anchors, both[1]]))
+        _, first = np.unique(region, return_index=True)
+        anchors = np.repeat(met[first], np.diff(np.append(first, both.size)))
+        pairs.append(np.stack([anchors, met]))
     return pairs[0], pairs[1]
 
 
