@@ -60,7 +60,7 @@ def test_evaluate_restore_scores_against_the_dry_images(tmp_path):
 
 def test_predict_particles_restores_first_and_shows_before_and_after(tmp_path):
     write_image(tmp_path / "in" / "wet.png", WET)
-    config = ParticleConfig(method="threshwater", mm_per_px=0.25, restore="inpaint")
+    config = ParticleConfig(method="threshwater", mm_per_px=0.25, restore=True)
     run_particles([tmp_path / "in"], tmp_path / "out", config, progress=False)
     assert np.array_equal(
         read_image(tmp_path / "out" / "wet" / "restored.png"), inpaint_highlights(WET)

@@ -75,12 +75,12 @@ def particles(
     sieves: Sieves = None,
     min_area_px: Annotated[int, typer.Option(help="Smallest particle kept, in pixels.")] = 16,
     restore: Annotated[
-        str,
+        bool,
         typer.Option(
-            help="Restore wet photos first: 'inpaint' paints their specular highlights over "
-            "(writes restored.png; the report shows before and after)."
+            help="Restore wet photos first, their specular highlights painted over (writes "
+            "restored.png; the report shows before and after)."
         ),
-    ] = "none",
+    ] = False,
     workers: ImageWorkers = None,
     resume: Resume = False,
     scheduler: Scheduler = None,

@@ -245,7 +245,7 @@ def _read_finished(folder: Path, config: ParticleConfig, path: Path) -> _Finishe
     summary, _ = psd_summary(particles, config)
     stem = folder.name
     overlay = read_image(folder / "overlay.png")
-    photo = read_image(path) if config.restore != "none" else overlay
+    photo = read_image(path) if config.restore else overlay
     return _Finished(
         particles.assign(image=stem),
         {"image": stem, **summary},
@@ -255,7 +255,7 @@ def _read_finished(folder: Path, config: ParticleConfig, path: Path) -> _Finishe
 
 def _before_after(photo: np.ndarray, overlay: np.ndarray, config: ParticleConfig) -> np.ndarray:
     """The report's picture of an image: its overlay, after the photo when it was restored."""
-    if config.restore == "none":
+    if not config.restore:
         return overlay
     gap = np.full((overlay.shape[0], 8, 3), 255, np.uint8)
     return np.concatenate([to_uint8_rgb(photo), gap, overlay], axis=1)

@@ -49,10 +49,10 @@ class ParticleConfig(BaseModel, extra="forbid"):
     """
 
     method: Literal["model", "threshwater", "otsu"] = "model"
-    restore: Literal["none", "inpaint"] = Field(
-        "none",
-        description="restore wet photos before particles are found: 'inpaint' paints their "
-        "specular highlights over (paper 004's classical method)",
+    restore: bool = Field(
+        False,
+        description="restore wet photos before particles are found: their specular "
+        "highlights painted over (paper 004's classical method)",
     )
     model: str = Field("particles", description="zoo name or folder with card.yaml (method model)")
     particle_px: float | None = Field(
@@ -108,7 +108,7 @@ def shared_model(name_or_path: str) -> LoadedModel:
 
 def prepare_image(image: np.ndarray, config: ParticleConfig) -> np.ndarray:
     """The image the particles are found in: the photo itself, or restored (``restore``)."""
-    return inpaint_highlights(image) if config.restore == "inpaint" else image
+    return inpaint_highlights(image) if config.restore else image
 
 
 def segment_particles(image: np.ndarray, config: ParticleConfig) -> np.ndarray:
