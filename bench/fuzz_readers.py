@@ -4,7 +4,7 @@ writes bench/results/fuzz_readers.json: examples tried, failures found and the s
 per reader (a failure found is kept as a regression test in tests/test_readers_fuzz.py, then
 fixed).
 
-    python bench/fuzz_readers.py [--seconds 600] [--readers png tiff ...] [--max-pixels N]
+    python bench/fuzz_readers.py [--seconds 600] [--jobs 2] [--readers png tiff ...]
 
 A mutated header can claim any size up to the pixel limit, and decoding a gigapixel of zeros
 takes minutes while proving nothing new, so the fuzzing runs with ``ORESCOPE_MAX_PIXELS`` at
@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import traceback
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, given, settings
@@ -37,8 +38,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from readers import READERS, mutated, seeds  # noqa: E402  (the targets the tests run too)
 
 
-class Hang(Exception):
-    """An example that took longer than the limit."""
+class Hang(BaseException):
+    """An example that took longer than the limit (not an Exception: readers that catch
+    every Exception must not swallow it)."""
 
 
 def _hang(signum: int, frame: object) -> None:
@@ -83,11 +85,18 @@ def fuzz(reader: str, seconds: float, hang_s: int, kept: Path) -> dict:
     while time.monotonic() < stop:
         try:
             target()
-        except (Exception, HypothesisException):
+        except (Exception, HypothesisException, Hang):
             first = traceback.format_exc(limit=3)
             kept.write_bytes(last[0])
             return {"examples": tried[0], "failures": 1, "slowest_s": slowest[0], "first": first}
     return {"examples": tried[0], "failures": 0, "slowest_s": slowest[0]}
+
+
+def fuzz_one(reader: str, seconds: float, hang_s: int, out: Path) -> dict:
+    """:func:`fuzz` in a worker process of its own (its own alarm)."""
+    signal.signal(signal.SIGALRM, _hang)
+    kept = out.with_name(f"fuzz_failure_{reader}{READERS[reader][0]}")
+    return fuzz(reader, seconds, hang_s, kept)
 
 
 def main() -> None:
@@ -96,18 +105,21 @@ def main() -> None:
     parser.add_argument("--readers", nargs="+", choices=sorted(READERS), default=sorted(READERS))
     parser.add_argument("--max-pixels", type=int, default=2**22)
     parser.add_argument("--hang", type=int, default=20, help="seconds an example may take")
+    parser.add_argument("--jobs", type=int, default=1, help="readers fuzzed at once")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/fuzz_readers.json")
     args = parser.parse_args()
     os.environ[MAX_PIXELS_VARIABLE] = str(args.max_pixels)
-    signal.signal(signal.SIGALRM, _hang)
     results = {}
-    for reader in args.readers:
-        kept = args.out.with_name(f"fuzz_failure_{reader}{READERS[reader][0]}")
-        found = fuzz(reader, args.seconds, args.hang, kept)
-        results[reader] = {"seconds": args.seconds, "max_pixels": args.max_pixels, **found}
-        found = results[reader]
-        print(f"{reader}: {found['examples']} examples, {found['failures']} failures")
-        args.out.write_text(json.dumps(results, indent=2) + "\n")  # after each reader
+    with ProcessPoolExecutor(args.jobs) as pool:
+        futures = {
+            reader: pool.submit(fuzz_one, reader, args.seconds, args.hang, args.out)
+            for reader in args.readers
+        }
+        for reader, future in futures.items():
+            found = future.result()
+            results[reader] = {"seconds": args.seconds, "max_pixels": args.max_pixels, **found}
+            print(f"{reader}: {found['examples']} examples, {found['failures']} failures")
+            args.out.write_text(json.dumps(results, indent=2) + "\n")  # as each finishes
     print(f"written {args.out}")
 
 

@@ -2,6 +2,7 @@
 one clean ``InputError`` naming the file: never another exception, never an allocation that a
 header merely claims. (Issue 33; ``bench/fuzz_readers.py`` runs the same targets for minutes.)"""
 
+import io
 import struct
 import zlib
 from pathlib import Path
@@ -101,3 +102,21 @@ def test_a_bmp_wider_than_opencv_allows_is_a_clean_error(tmp_path):
     (tmp_path / "wide.bmp").write_bytes(bytes(seed))
     with pytest.raises(InputError, match="wide.bmp: cannot decode image"):
         read_image(tmp_path / "wide.bmp")
+
+
+@pytest.mark.parametrize("reader", ["tiff", "labels", "volume"])
+def test_a_tiff_page_without_rows_is_refused_at_once(tmp_path, reader):
+    # fuzzing found it: tifffile walks such a page again and again without end
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, np.ones((3, 4, 4), np.uint8))
+    content = bytearray(buffer.getvalue())
+    first = struct.unpack("<I", content[4:8])[0]
+    for entry in range(struct.unpack("<H", content[first : first + 2])[0]):
+        at = first + 2 + 12 * entry
+        if struct.unpack("<H", content[at : at + 2])[0] == 257:  # ImageLength
+            content[at + 8 : at + 12] = struct.pack("<I", 0)
+    suffix, read = READERS[reader]
+    path = tmp_path / f"rowless{suffix}"
+    path.write_bytes(bytes(content))
+    with pytest.raises(InputError, match=r"rowless.tif: a TIFF page of \(0, .*pixels: no image"):
+        read(path)

@@ -79,7 +79,7 @@ def image_size(path: str | Path) -> tuple[int, int] | None:
     try:
         if path.suffix.lower() in TIFF_SUFFIXES:
             with tifffile.TiffFile(path) as tiff:
-                height, width = _plane(tiff.series[0].shape)
+                height, width = _plane(tiff_series(tiff, path).shape)
                 return height, width
         with path.open("rb") as file:
             return _header_size(file.read(65536))
@@ -130,12 +130,20 @@ def _header_size(head: bytes) -> tuple[int, int] | None:
     return None
 
 
+def tiff_series(tiff: tifffile.TiffFile, path: Path) -> tifffile.TiffPageSeries:
+    """The first series of an open TIFF, refused when its first page holds no pixels: tifffile
+    then walks the same page again and again without end (found by fuzzing)."""
+    if 0 in tiff.pages.first.shape:
+        raise InputError(path, f"a TIFF page of {tiff.pages.first.shape} pixels: no image")
+    return tiff.series[0]
+
+
 def read_tiff(path: Path) -> np.ndarray:
     """The first series of a TIFF, singleton axes dropped; refused when it claims more pixels
     a plane than :func:`max_pixels` or cannot be decoded, naming the file."""
     try:
         with tifffile.TiffFile(path) as tiff:
-            series = tiff.series[0]
+            series = tiff_series(tiff, path)
             _check_pixels(path, _plane(series.shape))
             image = series.asarray()
     except InputError:

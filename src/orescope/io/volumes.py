@@ -23,7 +23,7 @@ from dask import delayed
 
 from orescope.errors import InputError
 from orescope.io.atomic import atomic_path
-from orescope.io.images import find_images, read_image
+from orescope.io.images import find_images, read_image, tiff_series
 
 # millimetres per unit, for the units OME-Zarr and ImageJ write
 UNIT_MM = {
@@ -136,7 +136,7 @@ def _pages(path: Path) -> int:
     """How many pages (slices) the first series of a TIFF has; 0 if it is no readable TIFF."""
     try:
         with tifffile.TiffFile(path) as tiff:
-            shape = tiff.series[0].shape
+            shape = tiff_series(tiff, path).shape
     except Exception:  # tifffile raises many types for corrupt files
         return 0
     return int(shape[0]) if len(shape) >= 3 else 1
@@ -199,7 +199,7 @@ def _read_tiff(path: Path) -> tuple[da.Array, tuple[float, float, float] | None]
     its resolution tags and ImageJ metadata."""
     try:
         with tifffile.TiffFile(path) as tiff:
-            series = tiff.series[0]
+            series = tiff_series(tiff, path)
             if series.ndim == 2:
                 raise InputError(path, "a 2D image, not a volume (a TIFF stack has many pages)")
             if (end := _data_end(series)) > path.stat().st_size:
@@ -264,7 +264,7 @@ def _slice_shape(path: Path) -> tuple[int, ...]:
     try:
         if path.suffix.lower() in (".tif", ".tiff"):
             with tifffile.TiffFile(path) as tiff:
-                return tuple(tiff.series[0].shape)
+                return tuple(tiff_series(tiff, path).shape)
         from PIL import Image
 
         with Image.open(path) as image:
