@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import signal
 import sys
@@ -93,8 +94,10 @@ def fuzz(reader: str, seconds: float, hang_s: int, kept: Path) -> dict:
 
 
 def fuzz_one(reader: str, seconds: float, hang_s: int, out: Path) -> dict:
-    """:func:`fuzz` in a worker process of its own (its own alarm)."""
+    """:func:`fuzz` in a worker process of its own (its own alarm; the libraries' warnings
+    about broken files, millions of lines, kept quiet)."""
     signal.signal(signal.SIGALRM, _hang)
+    logging.disable(logging.WARNING)
     kept = out.with_name(f"fuzz_failure_{reader}{READERS[reader][0]}")
     return fuzz(reader, seconds, hang_s, kept)
 
