@@ -5,7 +5,8 @@ in this process (``--workers 1``, the default: PyTorch on every core), and on lo
 clusters of 1 and of 2 one-core worker processes (``--workers 2`` starts the latter; the
 cluster's start is timed with its run). Prints the images per second, the rates against the
 one-worker cluster (the scaling efficiency; issue 33's target is ≥ 1.7 with 2 workers on 2
-cores) and against this process, and whether every output file matches the first run's bytes.
+cores) and against this process, whether every output file matches the first run's bytes, and
+each worker's peak resident memory.
 Writes bench/results/batch_scaling.json.
 
     python bench/batch_scaling.py [--images 200] [--side 384]
@@ -16,13 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import resource
 import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
 
 import dask
-from distributed import LocalCluster
+from distributed import Client, LocalCluster
 from resume import checksums  # the same comparison of a run's files
 
 from orescope.jobs import ParticleConfig, run_particles
@@ -32,14 +34,20 @@ from orescope.synth import SceneConfig, write_scenes
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def timed_run(paths: list[Path], out: Path, workers: int | None) -> float:
+def peak_rss_gb() -> float:
+    """This process's peak resident memory so far, in GB (Linux counts kB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+
+
+def timed_run(paths: list[Path], out: Path, workers: int | None) -> dict:
     """Seconds to run the batch in this process (``workers`` None) or on a local cluster of
-    ``workers`` one-core processes, started as ``--workers`` starts it and timed with it."""
+    ``workers`` one-core processes, started as ``--workers`` starts it and timed with it; and
+    each worker's peak resident memory (GB)."""
     config = ParticleConfig(mm_per_px=0.25)
     started = time.perf_counter()
     if workers is None:
         run_particles(paths, out, config, progress=False)
-        return time.perf_counter() - started
+        return {"seconds": time.perf_counter() - started}
     with ExitStack() as stack:
         one_core = {f"distributed.nanny.pre-spawn-environ.{name}": 1 for name in ONE_CORE}
         stack.enter_context(dask.config.set(one_core))
@@ -52,7 +60,10 @@ def timed_run(paths: list[Path], out: Path, workers: int | None) -> float:
         )
         stack.enter_context(cluster)
         run_particles(paths, out, config, progress=False, scheduler=cluster.scheduler_address)
-        return time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        with Client(cluster) as client:
+            peaks = sorted(client.run(peak_rss_gb).values())
+        return {"seconds": seconds, "worker_peak_gb": peaks}
 
 
 def main() -> None:
@@ -72,10 +83,10 @@ def main() -> None:
             ("2 local workers", 2),
         ):
             out = root / name.replace(" ", "_")
-            seconds = timed_run(paths, out, workers)
+            run = timed_run(paths, out, workers)
             sums = checksums(out)
             first = first or sums
-            runs[name] = {"seconds": seconds, "identical_to_first": sums == first}
+            runs[name] = run | {"identical_to_first": sums == first}
     one, here = runs["1 local worker"]["seconds"], runs["this process"]["seconds"]
     for name, run in runs.items():
         run["images_per_s"] = args.images / run["seconds"]

@@ -84,6 +84,7 @@ def batch_scaling() -> str:
             f"{fixed(2)(run['speedup_over_1_worker'])}×",
             f"{fixed(2)(run['speedup_over_this_process'])}×",
             "yes" if run["identical_to_first"] else "**no**",
+            " / ".join(f"{fixed(2)(gb)} GB" for gb in run.get("worker_peak_gb", [])) or "",
         ]
         for name, run in data["runs"].items()
     ]
@@ -94,6 +95,7 @@ def batch_scaling() -> str:
         "over one worker",
         "over this process",
         "files as the first run's",
+        "peak memory of each worker",
     ]
     return markdown_table(header, body)
 
