@@ -58,17 +58,17 @@ def seconds_per_tile(
     random, and the grid they lie on."""
     predict = ModelMap(model, volume_stats(da.from_array(image, chunks=MAP_TILE)), tta=False)
     grid = grid_shape(image.shape, (scale,) * 3)
+    # every tile, a thin one at the end too, is a block of the same size: any is typical
     tiles = volume_blocks(grid, MAP_TILE)
-    whole = [t for t in tiles if all(s.stop - s.start == MAP_TILE for s in t)] or tiles
-    picks = np.random.default_rng(0).choice(len(whole), min(timed, len(whole)), replace=False)
+    picks = np.random.default_rng(0).choice(len(tiles), min(timed, len(tiles)), replace=False)
     seconds = []
-    for index in picks:
-        tile = whole[int(index)]
+    for index in [picks[0], *picks]:  # the first, once more: the model's first call warms up
+        tile = tiles[int(index)]
         box = tuple(context_slice(t, n, MAP_TILE, halo) for t, n in zip(tile, grid, strict=True))
         started = time.perf_counter()
         predict(resampled_block(image, box, grid))
         seconds.append(time.perf_counter() - started)
-    return seconds, grid
+    return seconds[1:], grid
 
 
 def tiles_of(shape: tuple[int, ...], scale: float) -> int:
