@@ -267,8 +267,12 @@ def volume(
     ] = "esd",
     include_border: IncludeBorder = False,
     sieves: Sieves = None,
-    chunk: Annotated[int, typer.Option(help="Voxels a side of each chunk.")] = 96,
-    halo: Annotated[int, typer.Option(help="Voxels of context around each chunk.")] = 16,
+    chunk: Annotated[
+        int, typer.Option(help="Voxels a side of each task (a model's labels do not depend on it).")
+    ] = 96,
+    halo: Annotated[
+        int, typer.Option(help="Voxels of context around each tile the model sees.")
+    ] = 16,
     min_volume_px: Annotated[
         int, typer.Option("--min-volume-px", help="Smallest particle kept, in voxels.")
     ] = 27,

@@ -93,10 +93,18 @@ class VolumeJobConfig(BaseModel, extra="forbid"):
     include_border: bool = Field(False, description="count particles cut by the volume's edge")
     sieves: list[float] | None = Field(None, description="sieve openings in mm")
     chunk: int = Field(
-        96, ge=16, le=1024, description="voxels a side of each task's core, at the model's scale"
+        96,
+        ge=16,
+        le=1024,
+        description="voxels a side of each task, at the model's scale (model: the decoding's "
+        "tasks, which do not change the labels; ThreshWater: the chunks it segments)",
     )
     halo: int = Field(
-        16, ge=0, le=256, description="voxels of context around each core, at the model's scale"
+        16,
+        ge=0,
+        le=256,
+        description="voxels of context around each of the model's tiles (ThreshWater: each "
+        "chunk), at the model's scale",
     )
     min_volume_px: int = Field(27, ge=1, description="smallest particle kept, in voxels")
     polarity: Polarity = "bright"
