@@ -16,19 +16,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import resource
 import tempfile
 import time
-from contextlib import ExitStack
 from pathlib import Path
 
-import dask
-from distributed import Client, LocalCluster
+from distributed import Client
 from resume import checksums  # the same comparison of a run's files
 
 from orescope.jobs import ParticleConfig, run_particles
-from orescope.jobs.parallel import ONE_CORE
+from orescope.jobs.parallel import local_cluster
 from orescope.synth import SceneConfig, write_scenes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,17 +45,7 @@ def timed_run(paths: list[Path], out: Path, workers: int | None) -> dict:
     if workers is None:
         run_particles(paths, out, config, progress=False)
         return {"seconds": time.perf_counter() - started}
-    with ExitStack() as stack:
-        one_core = {f"distributed.nanny.pre-spawn-environ.{name}": 1 for name in ONE_CORE}
-        stack.enter_context(dask.config.set(one_core))
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
-        stack.enter_context(cluster)
+    with local_cluster(workers) as cluster:
         run_particles(paths, out, config, progress=False, scheduler=cluster.scheduler_address)
         seconds = time.perf_counter() - started
         with Client(cluster) as client:

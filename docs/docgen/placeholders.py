@@ -60,6 +60,7 @@ from .sections import (
 )
 from .speed import (
     batch_scaling,
+    fuzz_readers,
     model_layout,
     particle_memory,
     particle_stages,
@@ -100,6 +101,7 @@ TABLES: dict[str, Callable[..., str]] = {
     "section_throughput": section_throughput,
     "model_layout": model_layout,
     "restore_methods": restore_methods,
+    "fuzz_readers": fuzz_readers,
 }
 
 

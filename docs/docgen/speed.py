@@ -163,3 +163,21 @@ def model_layout() -> str:
         Column("training, channels-last (patches/s)", "train_last_patches_per_s", fixed(1)),
     ]
     return records_table("model", rows, columns)
+
+
+def fuzz_readers() -> str:
+    """Each reader of user files under bench/fuzz_readers.py: examples tried in its time,
+    failures, and the slowest example (fuzz_readers.json)."""
+    data = results("fuzz_readers")
+    body = [
+        [
+            code(reader),
+            f"{fixed(0)(run['seconds'] / 60)} min",
+            integer(run["examples"]),
+            integer(run["failures"]),
+            f"{fixed(2)(run['slowest_s'])} s",
+        ]
+        for reader, run in data.items()
+    ]
+    header = ["reader", "fuzzed for", "examples", "failures", "slowest example"]
+    return markdown_table(header, body)

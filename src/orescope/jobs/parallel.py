@@ -56,27 +56,12 @@ def task_map(
     if not scheduler and workers <= 1:
         yield map
         return
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     with ExitStack() as stack:
         address = scheduler
         if address is None:
-            one_core = {f"distributed.nanny.pre-spawn-environ.{name}": 1 for name in ONE_CORE}
-            stack.enter_context(dask.config.set(one_core))
-            # one task at a time a worker, so that a worker that dies takes no other image along
-            once = {
-                "distributed.scheduler.allowed-failures": 1,
-                "distributed.scheduler.worker-saturation": 1.0,
-            }
-            stack.enter_context(dask.config.set(once))
-            cluster = LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
-            address = stack.enter_context(cluster).scheduler_address
+            address = stack.enter_context(local_cluster(workers)).scheduler_address
         try:
             client = stack.enter_context(Client(address, timeout=f"{SCHEDULER_TIMEOUT_S}s"))
         except (OSError, TimeoutError):
@@ -85,6 +70,30 @@ def task_map(
         yield lambda task, items: (
             _result(future, lost) for future in client.map(task, items, pure=False)
         )
+
+
+@contextmanager
+def local_cluster(workers: int) -> Iterator[Any]:
+    """A local Dask cluster of ``workers`` worker processes of one thread each (torch, BLAS
+    and OpenCV on one core each), handing out one task at a time a worker, so that a worker
+    that dies takes no other task along, and retrying such a task once."""
+    from distributed import LocalCluster
+
+    one_core = {f"distributed.nanny.pre-spawn-environ.{name}": 1 for name in ONE_CORE}
+    once = {
+        "distributed.scheduler.allowed-failures": 1,
+        "distributed.scheduler.worker-saturation": 1.0,
+    }
+    with dask.config.set({**one_core, **once}):
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+        with cluster:
+            yield cluster
 
 
 def _result(future: Any, lost: Callable[[str], Any] | None) -> Any:
