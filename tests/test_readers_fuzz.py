@@ -120,3 +120,33 @@ def test_a_tiff_page_without_rows_is_refused_at_once(tmp_path, reader):
     path.write_bytes(bytes(content))
     with pytest.raises(InputError, match=r"rowless.tif: a TIFF page of \(0, .*pixels: no image"):
         read(path)
+
+
+def _next_offset_at(content: bytearray, ifd: int) -> int:
+    """Where a classic little-endian TIFF page at byte ``ifd`` keeps its next page's offset."""
+    return ifd + 2 + 12 * struct.unpack("<H", content[ifd : ifd + 2])[0]
+
+
+@pytest.mark.parametrize("loop", ["back to the first page", "through an empty page"])
+@pytest.mark.parametrize("reader", ["tiff", "labels", "volume"])
+def test_tiff_pages_that_loop_are_refused_at_once(tmp_path, reader, loop):
+    # fuzzing found both: tifffile catches a page pointing to itself, not these
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, np.ones((2, 4, 4), np.uint8), photometric="minisblack")
+    content = bytearray(buffer.getvalue())
+    first = struct.unpack("<I", content[4:8])[0]
+    second_at = _next_offset_at(content, first)
+    second = struct.unpack("<I", content[second_at : second_at + 4])[0]
+    if loop == "back to the first page":
+        at = _next_offset_at(content, second)
+        content[at : at + 4] = struct.pack("<I", first)
+    else:
+        empty = len(content) + len(content) % 2
+        content += b"\0" * (empty - len(content))
+        content += struct.pack("<HI", 0, empty)  # no entries, and itself as the next page
+        content[second_at : second_at + 4] = struct.pack("<I", empty)
+    suffix, read = READERS[reader]
+    path = tmp_path / f"looping{suffix}"
+    path.write_bytes(bytes(content))
+    with pytest.raises(InputError, match="looping.tif: its TIFF pages loop back to the page at"):
+        read(path)

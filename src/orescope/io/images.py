@@ -131,11 +131,42 @@ def _header_size(head: bytes) -> tuple[int, int] | None:
 
 
 def tiff_series(tiff: tifffile.TiffFile, path: Path) -> tifffile.TiffPageSeries:
-    """The first series of an open TIFF, refused when its first page holds no pixels: tifffile
-    then walks the same page again and again without end (found by fuzzing)."""
+    """The first series of an open TIFF, refused when its pages point back to an earlier one
+    or past the file's end, or its first page holds no pixels: tifffile would then walk the
+    same pages again and again without end (found by fuzzing)."""
+    _check_page_chain(path)
     if 0 in tiff.pages.first.shape:
         raise InputError(path, f"a TIFF page of {tiff.pages.first.shape} pixels: no image")
     return tiff.series[0]
+
+
+def _check_page_chain(path: Path) -> None:
+    """Walk a TIFF's chain of pages (image file directories) by their offsets alone, refusing
+    a loop or a page past the end. By hand: tifffile catches a page that points to itself,
+    not a longer loop or one through a page it cannot parse."""
+    size = path.stat().st_size
+    with path.open("rb") as file:
+        head = file.read(16)
+        order = "<" if head[:2] == b"II" else ">"
+        big = struct.unpack(order + "H", head[2:4])[0] == 43  # BigTIFF: 64-bit offsets
+        offset_format, count_format = ("Q", "Q") if big else ("I", "H")
+        entry_size, count_size, offset_size = (20, 8, 8) if big else (12, 2, 4)
+        offset = struct.unpack(order + offset_format, head[8:16] if big else head[4:8])[0]
+        seen: set[int] = set()
+        while offset:
+            if offset in seen:
+                raise InputError(path, f"its TIFF pages loop back to the page at byte {offset}")
+            seen.add(offset)
+            file.seek(offset)
+            raw = file.read(count_size)
+            if len(raw) < count_size:
+                raise InputError(path, f"a TIFF page at byte {offset}, past the end ({size})")
+            entries = struct.unpack(order + count_format, raw)[0]
+            file.seek(offset + count_size + entries * entry_size)
+            raw = file.read(offset_size)
+            if len(raw) < offset_size:
+                raise InputError(path, f"the TIFF page at byte {offset} runs past the end")
+            offset = struct.unpack(order + offset_format, raw)[0]
 
 
 def read_tiff(path: Path) -> np.ndarray:
