@@ -4,7 +4,7 @@ writes bench/results/fuzz_readers.json: examples tried, failures found and the s
 per reader (a failure found is kept as a regression test in tests/test_readers_fuzz.py, then
 fixed).
 
-    python bench/fuzz_readers.py [--seconds 600] [--jobs 2] [--readers png tiff ...]
+    python bench/fuzz_readers.py [--seconds 600] [--jobs 2] [--readers png tiff ...] [--update]
 
 A mutated header can claim any size up to the pixel limit, and decoding a gigapixel of zeros
 takes minutes while proving nothing new, so the fuzzing runs with ``ORESCOPE_MAX_PIXELS`` at
@@ -110,9 +110,12 @@ def main() -> None:
     parser.add_argument("--hang", type=int, default=20, help="seconds an example may take")
     parser.add_argument("--jobs", type=int, default=1, help="readers fuzzed at once")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/fuzz_readers.json")
+    parser.add_argument(
+        "--update", action="store_true", help="keep the other readers' results already in --out"
+    )
     args = parser.parse_args()
     os.environ[MAX_PIXELS_VARIABLE] = str(args.max_pixels)
-    results = {}
+    results = json.loads(args.out.read_text()) if args.update and args.out.is_file() else {}
     with ProcessPoolExecutor(args.jobs) as pool:
         futures = {
             reader: pool.submit(fuzz_one, reader, args.seconds, args.hang, args.out)
