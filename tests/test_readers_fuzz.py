@@ -150,3 +150,22 @@ def test_tiff_pages_that_loop_are_refused_at_once(tmp_path, reader, loop):
     path.write_bytes(bytes(content))
     with pytest.raises(InputError, match="looping.tif: its TIFF pages loop back to the page at"):
         read(path)
+
+
+def test_a_tiff_stack_whose_slices_claim_a_gigapixel_is_refused(tmp_path):
+    # fuzzing found it: a stack of four pages each claiming 1.5 billion rows, which dask then
+    # cut into as many chunks as rows; a slice is held to the pixel limit of any image
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, np.ones((4, 4, 4), np.uint8), photometric="minisblack")
+    content = bytearray(buffer.getvalue())
+    page = struct.unpack("<I", content[4:8])[0]
+    while page:
+        for entry in range(struct.unpack("<H", content[page : page + 2])[0]):
+            at = page + 2 + 12 * entry
+            if struct.unpack("<H", content[at : at + 2])[0] == 257:  # ImageLength
+                content[at + 8 : at + 12] = struct.pack("<I", 1_572_543_881)
+        at = _next_offset_at(content, page)
+        page = struct.unpack("<I", content[at : at + 4])[0]
+    (tmp_path / "tall.tif").write_bytes(bytes(content))
+    with pytest.raises(InputError, match="tall.tif: claims 4 x 1572543881 pixels"):
+        READERS["volume"][1](tmp_path / "tall.tif")

@@ -65,7 +65,7 @@ def test_a_zarr_array_and_an_ome_zarr_round_trip(tmp_path):
     [
         (lambda p: tifffile.imwrite(p / "v.tif", _scan((20, 30))), "a 2D image, not a volume"),
         (lambda p: tifffile.imwrite(p / "v.tif", _scan((1, 20, 30))), "singleton axis"),
-        (lambda p: (p / "v.tif").write_bytes(b"II*\x00 not really"), "not a readable TIFF"),
+        (lambda p: (p / "v.tif").write_bytes(b"II*\x00 not really"), "TIFF page .* past the end"),
         (lambda p: zarr.open_array(str(p / "v"), mode="w", shape=(4, 4, 4), dtype=bool), "type"),
         (lambda p: zarr.open_array(str(p / "v"), mode="w", shape=(4, 4), dtype="u2"), "2 axes"),
         (lambda p: zarr.open_group(str(p / "v"), mode="w"), "without OME multiscales"),

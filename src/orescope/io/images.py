@@ -61,7 +61,7 @@ def read_image(path: str | Path) -> np.ndarray:
             image = np.moveaxis(image, 0, -1)
     else:
         data = np.fromfile(path, dtype=np.uint8)
-        _check_pixels(path, _header_size(data.tobytes()[:65536]))
+        check_pixels(path, _header_size(data.tobytes()[:65536]))
         image = _read_with_opencv(path, data)
     return _check_image(path, image)
 
@@ -87,7 +87,7 @@ def image_size(path: str | Path) -> tuple[int, int] | None:
         return None
 
 
-def _check_pixels(path: Path, shape: tuple[int, ...] | None) -> None:
+def check_pixels(path: Path, shape: tuple[int, ...] | None) -> None:
     """Refuse an image whose header claims more pixels than :func:`max_pixels`."""
     if shape is None or len(shape) < 2:
         return
@@ -175,7 +175,7 @@ def read_tiff(path: Path) -> np.ndarray:
     try:
         with tifffile.TiffFile(path) as tiff:
             series = tiff_series(tiff, path)
-            _check_pixels(path, _plane(series.shape))
+            check_pixels(path, _plane(series.shape))
             image = series.asarray()
     except InputError:
         raise

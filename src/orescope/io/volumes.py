@@ -23,7 +23,7 @@ from dask import delayed
 
 from orescope.errors import InputError
 from orescope.io.atomic import atomic_path
-from orescope.io.images import find_images, read_image, tiff_series
+from orescope.io.images import check_pixels, find_images, read_image, tiff_series
 
 # millimetres per unit, for the units OME-Zarr and ImageJ write
 UNIT_MM = {
@@ -202,6 +202,7 @@ def _read_tiff(path: Path) -> tuple[da.Array, tuple[float, float, float] | None]
             series = tiff_series(tiff, path)
             if series.ndim == 2:
                 raise InputError(path, "a 2D image, not a volume (a TIFF stack has many pages)")
+            check_pixels(path, tuple(series.shape[-2:]))  # a slice, as any image
             if (end := _data_end(series)) > path.stat().st_size:
                 raise InputError(path, f"truncated: its pages need {end} bytes, it has fewer")
             spacing = _tiff_spacing(tiff)
