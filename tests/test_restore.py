@@ -31,13 +31,15 @@ def test_restore_writes_every_readable_image_at_its_size(tmp_path):
     write_image(tmp_path / "in" / "wet.png", WET)
     (tmp_path / "in" / "broken.png").write_bytes(b"not a png")
     done = CliRunner().invoke(
-        app, ["restore", str(tmp_path / "in"), "--out", str(tmp_path / "out")]
+        app, ["restore", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--model", "inpaint"]
     )
     assert done.exit_code == 0, done.output
     assert np.array_equal(read_image(tmp_path / "out" / "wet.png"), inpaint_highlights(WET))
     assert "broken.png" in (tmp_path / "out" / "failures.csv").read_text()
     again = CliRunner().invoke(
-        app, ["restore", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--resume"]
+        app,
+        ["restore", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--model", "inpaint"]
+        + ["--resume"],
     )
     assert again.exit_code == 0, again.output
 
@@ -47,20 +49,25 @@ def test_evaluate_restore_scores_against_the_dry_images(tmp_path):
     write_image(tmp_path / "dry" / "a.png", dry)
     write_image(tmp_path / "pred" / "a.png", dry + 1)  # one grey level off everywhere
     write_image(tmp_path / "pred" / "b.png", dry)  # no reference
+    write_image(tmp_path / "dry" / "c.png", dry)
+    write_image(tmp_path / "pred" / "c.png", dry)  # identical: no finite PSNR
     done = CliRunner().invoke(
         app,
         ["evaluate", "restore", "--pred", str(tmp_path / "pred"), "--truth", str(tmp_path / "dry")],
     )
     assert done.exit_code == 0, done.output
     metrics = json.loads((tmp_path / "pred" / "metrics.json").read_text())
-    assert round(metrics["mean"]["psnr_db"], 2) == 48.13
+    assert round(metrics["mean"]["psnr_db"], 2) == 48.13  # c's infinite PSNR left out
+    assert metrics["images"]["c"] == {"psnr_db": None, "ssim": 1.0}
     assert metrics["mean"]["ssim"] > 0.99
     assert list(metrics["failures"]) == ["b"]
 
 
 def test_predict_particles_restores_first_and_shows_before_and_after(tmp_path):
     write_image(tmp_path / "in" / "wet.png", WET)
-    config = ParticleConfig(method="threshwater", mm_per_px=0.25, restore=True)
+    config = ParticleConfig(
+        method="threshwater", mm_per_px=0.25, restore=True, restore_model="inpaint"
+    )
     run_particles([tmp_path / "in"], tmp_path / "out", config, progress=False)
     assert np.array_equal(
         read_image(tmp_path / "out" / "wet" / "restored.png"), inpaint_highlights(WET)

@@ -46,7 +46,7 @@ from .particles import (
     particle_sides,
     particle_size_estimate,
 )
-from .restore import restore_methods
+from .restore import restore_methods, restore_training
 from .results import PlaceholderError, dig, source
 from .sections import (
     class_balance,
@@ -101,6 +101,7 @@ TABLES: dict[str, Callable[..., str]] = {
     "section_throughput": section_throughput,
     "model_layout": model_layout,
     "restore_methods": restore_methods,
+    "restore_training": restore_training,
     "fuzz_readers": fuzz_readers,
 }
 

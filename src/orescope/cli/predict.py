@@ -77,10 +77,17 @@ def particles(
     restore: Annotated[
         bool,
         typer.Option(
-            help="Restore wet photos first, their specular highlights painted over (writes "
-            "restored.png; the report shows before and after)."
+            help="Restore wet photos first (writes restored.png; the report shows before "
+            "and after)."
         ),
     ] = False,
+    restore_model: Annotated[
+        str,
+        typer.Option(
+            help="Restoration model (zoo name or folder), or 'inpaint' for the specular "
+            "highlights painted over."
+        ),
+    ] = "restore",
     workers: ImageWorkers = None,
     resume: Resume = False,
     scheduler: Scheduler = None,
@@ -106,6 +113,7 @@ def particles(
         sieves=[float(s) for s in sieves.split(",")] if sieves else None,
         min_area_px=min_area_px,
         restore=restore,
+        restore_model=restore_model,
     )
     outcome = run_particles(
         list(inputs), out, config, workers=workers, resume=resume, scheduler=scheduler

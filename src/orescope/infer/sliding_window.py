@@ -21,6 +21,7 @@ from orescope.infer.tiling import gaussian_weights, tile_starts
 
 Normalise = Callable[[np.ndarray], np.ndarray]
 Reduce = Callable[[np.ndarray], np.ndarray]
+Activate = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (outputs, inputs) -> maps
 
 
 def predict_classes(
@@ -156,9 +157,12 @@ def probability_bands(
     device: str | torch.device,
     progress: bool,
     spatial_dims: int = 2,
+    activate: Activate | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Final blended probabilities as (first row, K×h×W band), top to bottom, covering H rows
-    (of a volume: K×d×H×W bands covering D slices); the arguments are :func:`predict_classes`'.
+    (of a volume: K×d×H×W bands covering D slices); the arguments are :func:`predict_classes`',
+    and ``activate`` turns a batch's outputs into what is blended (default: probabilities;
+    :func:`network_outputs` for a network whose outputs are images).
 
     Tile starts on the padded grid are such that a tile row starting at ``top`` overlaps only
     rows ``[top, top + tile)``, so the accumulators are exactly one tile high. Each band is a
@@ -187,7 +191,16 @@ def probability_bands(
     model.to(device).eval()
     try:
         tiles = _tile_probabilities(
-            pixels, model, normalise, origins, tile, batch_size, tta, device, progress
+            pixels,
+            model,
+            normalise,
+            origins,
+            tile,
+            batch_size,
+            tta,
+            device,
+            progress,
+            activate or probabilities_of,
         )
         first = next(tiles)
         band = np.zeros((len(first[1]), tile, *padded), dtype=np.float32)
@@ -236,16 +249,17 @@ def _tile_probabilities(
     tta: bool,
     device: str | torch.device,
     progress: bool,
+    activate: Activate,
 ) -> Iterator[tuple[tuple[int, ...], np.ndarray]]:
-    """(origin, K×tile×tile probabilities) per tile (K×tile³ in a volume), in the order of
-    ``origins``.
+    """(origin, K×tile×tile activated outputs) per tile (K×tile³ in a volume), in the order
+    of ``origins``.
 
     Batches run across tile rows, so narrow images still fill ``batch_size``.
     """
     pending = iter(track(origins, description="tiles", disable=not progress))
     while chunk := list(islice(pending, batch_size)):
         inputs = np.stack([_model_input(normalise, _crop(pixels, start, tile)) for start in chunk])
-        probabilities = _probabilities(model, torch.from_numpy(inputs).to(device), tta)
+        probabilities = _probabilities(model, torch.from_numpy(inputs).to(device), tta, activate)
         yield from zip(chunk, probabilities, strict=True)
 
 
@@ -286,25 +300,35 @@ def _flips(spatial_dims: int) -> list[tuple[int, ...]]:
     ]
 
 
-def _probabilities(model: torch.nn.Module, inputs: torch.Tensor, tta: bool) -> np.ndarray:
-    """Probabilities (B×K×h×w float32) of a batch, averaged over the mirror variants if ``tta``."""
+def _probabilities(
+    model: torch.nn.Module, inputs: torch.Tensor, tta: bool, activate: Activate
+) -> np.ndarray:
+    """Activated outputs (B×K×h×w float32) of a batch, averaged over the mirror variants if
+    ``tta``."""
     with torch.inference_mode():
         if not tta:  # no flips, no running sum: each is a copy of the batch
-            return _activate(model(inputs), inputs).cpu().numpy()
+            return activate(model(inputs), inputs).cpu().numpy()
         total = torch.zeros(())
         variants = _flips(inputs.ndim - 2)
         for dims in variants:
-            total = total + torch.flip(_activate(model(torch.flip(inputs, dims)), inputs), dims)
+            total = total + torch.flip(activate(model(torch.flip(inputs, dims)), inputs), dims)
     return (total / len(variants)).cpu().numpy()
 
 
-def _activate(logits: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+def network_outputs(outputs: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """The outputs themselves as float32 (a restored image), checked as
+    :func:`probabilities_of` checks them."""
+    batch, _, *sides = inputs.shape
+    if outputs.ndim != inputs.ndim or (len(outputs), *outputs.shape[2:]) != (batch, *sides):
+        raise ValueError(
+            f"model must map B×C×h×w to B×K×h×w; got {tuple(inputs.shape)} -> "
+            f"{tuple(outputs.shape)}"
+        )
+    return outputs.float()
+
+
+def probabilities_of(logits: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
     """Sigmoid of K = 1 logits, softmax over K otherwise; checks the model kept B and the
     spatial sides."""
-    batch, _, *sides = inputs.shape
-    if logits.ndim != inputs.ndim or (len(logits), *logits.shape[2:]) != (batch, *sides):
-        raise ValueError(
-            f"model must map B×C×h×w to B×K×h×w; got {tuple(inputs.shape)} -> {tuple(logits.shape)}"
-        )
-    logits = logits.float()
+    logits = network_outputs(logits, inputs)
     return torch.sigmoid(logits) if logits.shape[1] == 1 else torch.softmax(logits, dim=1)

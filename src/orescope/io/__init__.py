@@ -6,10 +6,12 @@ from orescope.io.coco import polygons_to_labels, read_coco
 from orescope.io.datasets import (
     ParticleSample,
     SectionSample,
+    WetPair,
     load_conveyor,
     load_gravel,
     load_lumenstone,
     load_thinsections,
+    load_wet_pairs,
 )
 from orescope.io.images import (
     find_images,
@@ -30,6 +32,7 @@ __all__ = [
     "ParticleSample",
     "Volume",
     "SectionSample",
+    "WetPair",
     "find_images",
     "image_size",
     "find_volumes",
@@ -38,6 +41,7 @@ __all__ = [
     "load_gravel",
     "load_lumenstone",
     "load_thinsections",
+    "load_wet_pairs",
     "polygons_to_labels",
     "read_class_registry",
     "read_coco",

@@ -11,7 +11,7 @@ import numpy as np
 from orescope.errors import InputError
 from orescope.io.classes import ClassRegistry, read_class_registry
 from orescope.io.coco import read_coco
-from orescope.io.images import read_image
+from orescope.io.images import find_images, read_image, to_uint8_rgb
 from orescope.io.labels import read_labels, read_mask
 
 ROCK_CATEGORIES = {2, 3}  # conveyor COCO: 2 roca (rock), 3 glomero (agglomerate); 1 is the belt
@@ -68,6 +68,25 @@ class SectionSample:
 
     def read_mask(self) -> np.ndarray:
         return read_mask(self.mask_path)
+
+
+@dataclass(frozen=True)
+class WetPair:
+    """A wet photo of ore and the dry photo of the same ore, taken from the same place."""
+
+    stem: str
+    wet_path: Path
+    dry_path: Path
+
+    def read_pair(self) -> tuple[np.ndarray, np.ndarray]:
+        """Both as uint8 RGB, refused when they differ in size: a pair must match pixel for
+        pixel to teach a restoration."""
+        wet, dry = to_uint8_rgb(read_image(self.wet_path)), to_uint8_rgb(read_image(self.dry_path))
+        if wet.shape != dry.shape:
+            raise InputError(
+                self.wet_path, f"{wet.shape[:2]} differs in size from its dry twin {dry.shape[:2]}"
+            )
+        return wet, dry
 
 
 def _require_dir(path: Path) -> Path:
@@ -129,6 +148,21 @@ def load_lumenstone(root: str | Path) -> tuple[list[SectionSample], ClassRegistr
         for path in sorted((root / "images").glob("*.jpg"))
     ]
     return samples, read_class_registry(root / "classes.yaml")
+
+
+def load_wet_pairs(root: str | Path) -> list[WetPair]:
+    """``wet/<stem>.*`` + ``dry/<stem>.*`` (``orescope synth wet``'s layout, or a user's own
+    real pairs); an image without its partner is an error naming it."""
+    root = _require_dir(Path(root))
+    sides = {
+        side: {path.stem: path for path in find_images([_require_dir(root / side)])}
+        for side in ("wet", "dry")
+    }
+    for side, other in (("wet", "dry"), ("dry", "wet")):
+        lonely = sorted(sides[side].keys() - sides[other].keys())
+        if lonely:
+            raise InputError(sides[side][lonely[0]], f"has no partner of that name in {other}/")
+    return [WetPair(stem, path, sides["dry"][stem]) for stem, path in sorted(sides["wet"].items())]
 
 
 def load_thinsections(root: str | Path) -> tuple[list[SectionSample], ClassRegistry]:

@@ -18,6 +18,7 @@ import yaml
 from rich.progress import track
 
 from orescope.errors import InputError
+from orescope.infer.restoration import INPAINT, restoration_model
 from orescope.io import (
     find_images,
     image_size,
@@ -113,6 +114,8 @@ def run_particles(
     >>> outcome.failures  # doctest: +SKIP
     [('photos/broken.png', 'cannot decode image (truncated or not an image)')]
     """
+    if config.restore and config.restore_model != INPAINT:
+        restoration_model(config.restore_model)  # a wrong model fails the run, not each image
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     settings = yaml.safe_dump(config.model_dump(), sort_keys=False)
@@ -180,9 +183,11 @@ def _process(job: tuple[Path, Path], config: ParticleConfig) -> _Finished | str:
     path, folder = job
     try:
         photo = read_image(path)
+        image = _prepared(photo, folder, config)
     except InputError as error:
         return error.reason
-    image = _prepared(photo, folder, config)
+    except ValueError as error:  # a photo the restoration cannot take
+        return str(error)
     return _finish(image, segment_particles(image, config), folder, config, photo)
 
 
@@ -193,10 +198,12 @@ def _process_in_blocks(
     path, folder = job
     try:
         photo = read_image(path)
+        image = _prepared(photo, folder, config)
     except InputError as error:
         return error.reason
+    except ValueError as error:  # a photo the restoration cannot take
+        return str(error)
     folder.mkdir(parents=True, exist_ok=True)
-    image = _prepared(photo, folder, config)
     with tempfile.TemporaryDirectory(prefix=".blocks-", dir=folder) as scratch:
         labels = segment_blocks_in_parallel(image, config, run, Path(scratch))
     return _finish(image, labels, folder, config, photo)
@@ -206,6 +213,7 @@ def _prepared(photo: np.ndarray, folder: Path, config: ParticleConfig) -> np.nda
     """The image particles are found in; a restored one is written as ``restored.png``."""
     image = prepare_image(photo, config)
     if image is not photo:
+        folder.mkdir(parents=True, exist_ok=True)
         write_image(folder / "restored.png", image)
     return image
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, PositiveFloat, field_validator
 from orescope.infer.chunks import Mapper, segment_in_chunks
 from orescope.infer.device import pick_device
 from orescope.infer.particles import BlockPlan, plan_blocks, segment_block, segment_with_model
+from orescope.infer.restoration import restore_photo
 from orescope.infer.settings import InferenceSettings
 from orescope.instances import otsu_instances, remove_small, threshwater_instances
 from orescope.instances.decode import ForegroundSplit
@@ -25,7 +26,6 @@ from orescope.measure import (
     psd_tables,
     spheroid_volume,
 )
-from orescope.preprocess.restore import inpaint_highlights
 from orescope.zoo import LoadedModel, load_model
 
 MIN_MM_PER_PX = 1e-4  # 0.1 um per pixel: finer than any light microscope resolves
@@ -49,10 +49,11 @@ class ParticleConfig(BaseModel, extra="forbid"):
     """
 
     method: Literal["model", "threshwater", "otsu"] = "model"
-    restore: bool = Field(
-        False,
-        description="restore wet photos before particles are found: their specular "
-        "highlights painted over (paper 004's classical method)",
+    restore: bool = Field(False, description="restore wet photos before particles are found")
+    restore_model: str = Field(
+        "restore",
+        description="how: a restoration model (zoo name or folder), or 'inpaint' for the "
+        "specular highlights painted over (paper 004's classical method)",
     )
     model: str = Field("particles", description="zoo name or folder with card.yaml (method model)")
     particle_px: float | None = Field(
@@ -107,8 +108,14 @@ def shared_model(name_or_path: str) -> LoadedModel:
 
 
 def prepare_image(image: np.ndarray, config: ParticleConfig) -> np.ndarray:
-    """The image the particles are found in: the photo itself, or restored (``restore``)."""
-    return inpaint_highlights(image) if config.restore else image
+    """The image the particles are found in: the photo itself, or restored (``restore``).
+
+    Raises
+    ------
+    InputError
+        When the restoration model cannot be loaded; ValueError for a photo it cannot take.
+    """
+    return restore_photo(image, config.restore_model) if config.restore else image
 
 
 def segment_particles(image: np.ndarray, config: ParticleConfig) -> np.ndarray:

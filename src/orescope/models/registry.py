@@ -15,9 +15,12 @@ import torch
 from torch import nn
 
 from orescope.models.ra_unetpp import RAUNetPlusPlus
+from orescope.models.restoration import build_patchgan, build_pix2pix, build_restore_unet
 
 __all__ = [
+    "DISCRIMINATORS",
     "ENCODERLESS",
+    "IMAGE_TO_IMAGE",
     "MODEL_NAMES",
     "SIZE_DIVISOR",
     "VOLUME_MODELS",
@@ -78,29 +81,27 @@ def _build_smp(
         ) from err
 
 
-def _build_ra_unetpp(
-    *,
-    in_channels: int,
-    classes: int,
-    encoder: str,
-    encoder_weights: str | None,
-    **kwargs: Any,
-) -> nn.Module:
-    # `encoder` is ignored: RA-UNet++ has its own residual encoder (set its size with `widths`).
-    if encoder_weights is not None:
-        raise ValueError(
-            f"ra_unetpp has its own encoder and no pretrained weights; got encoder_weights="
-            f"{encoder_weights!r}, use None"
-        )
-    return RAUNetPlusPlus(in_channels=in_channels, classes=classes, **kwargs)
+def _own_encoder(name: str, build: Builder) -> Builder:
+    """A builder for an architecture with an encoder of its own: ``encoder`` is ignored (its
+    size is set by its own options) and pretrained ``encoder_weights`` are refused."""
+
+    def builder(
+        *, in_channels: int, classes: int, encoder: str, encoder_weights: str | None, **kwargs: Any
+    ) -> nn.Module:
+        if encoder_weights is not None:
+            raise ValueError(
+                f"{name} has its own encoder and no pretrained weights; got encoder_weights="
+                f"{encoder_weights!r}, use None"
+            )
+        return build(in_channels=in_channels, classes=classes, **kwargs)
+
+    return builder
 
 
 def _build_unet3d(
     *,
     in_channels: int,
     classes: int,
-    encoder: str,
-    encoder_weights: str | None,
     features: tuple[int, ...] | list[int] = (16, 16, 32, 64, 128, 16),
     **kwargs: Any,
 ) -> nn.Module:
@@ -109,11 +110,6 @@ def _build_unet3d(
     our own. Smaller ``features`` than MONAI's default (32 ... 256) so it trains on a CPU."""
     from monai.networks.nets import BasicUNet
 
-    if encoder_weights is not None:
-        raise ValueError(
-            f"unet3d has its own encoder and no pretrained weights; got encoder_weights="
-            f"{encoder_weights!r}, use None"
-        )
     return BasicUNet(
         spatial_dims=3,
         in_channels=in_channels,
@@ -131,11 +127,16 @@ _BUILDERS: dict[str, Builder] = {
     "linknet": partial(_build_smp, smp.Linknet),
     "upernet": partial(_build_smp, smp.UPerNet),
     "deeplabv3plus": partial(_build_smp, smp.DeepLabV3Plus),
-    "ra_unetpp": _build_ra_unetpp,
-    "unet3d": _build_unet3d,
+    "ra_unetpp": _own_encoder("ra_unetpp", RAUNetPlusPlus),
+    "unet3d": _own_encoder("unet3d", _build_unet3d),
+    "restore_unet": _own_encoder("restore_unet", build_restore_unet),
+    "pix2pix": _own_encoder("pix2pix", build_pix2pix),
+    "patchgan": _own_encoder("patchgan", build_patchgan),
 }
-ENCODERLESS = ("ra_unetpp", "unet3d")  # architectures with an encoder of their own
+ENCODERLESS = ("ra_unetpp", "unet3d", "restore_unet", "pix2pix", "patchgan")  # own encoders
 VOLUME_MODELS = ("unet3d",)  # B x C x D x H x W in and out; the rest take images
+IMAGE_TO_IMAGE = ("restore_unet", "pix2pix")  # images out (restoration), not logits
+DISCRIMINATORS = ("patchgan",)  # score (condition, image) pairs; they train generators
 
 MODEL_NAMES: tuple[str, ...] = tuple(_BUILDERS)
 
@@ -155,10 +156,12 @@ def build_model(
     The smp architectures take any smp encoder (`resnet18`, `efficientnet-b0`, ...) or a timm one
     as `tu-<timm name>` (e.g. `tu-mobilenetv3_small_100`). `encoder_weights=None` (the default)
     initialises at random and needs no network; `encoder_weights="imagenet"` downloads pretrained
-    encoder weights, an option for users with a network connection. `ra_unetpp` and `unet3d`
-    (volumes: B x C x D x H x W of any size) ignore `encoder` and take no `encoder_weights`.
+    encoder weights, an option for users with a network connection. `ra_unetpp`, `unet3d`
+    (volumes: B x C x D x H x W of any size) and the restoration networks (`restore_unet`,
+    `pix2pix`: images out; `patchgan`: a discriminator of image pairs) ignore `encoder` and
+    take no `encoder_weights`.
     Other keyword arguments go to the architecture (e.g. `decoder_channels` for smp models,
-    `widths` for ra_unetpp, `features` for unet3d).
+    `widths` for ra_unetpp, `features` for unet3d, `channels` for the restoration networks).
 
     Raises ValueError, with one line naming the problem and the valid choices, for an unknown
     name or encoder, unknown weights, or a channel count below 1.

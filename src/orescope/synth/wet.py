@@ -123,12 +123,13 @@ def _specular(height: np.ndarray, light: np.ndarray, shininess: float) -> np.nda
 
 
 def _film(height: np.ndarray, scale: float, wetness: float, rng: np.random.Generator) -> np.ndarray:
-    """Water depth (0..1) pooled up to a level rising with the wetness: in the belt between
-    particles first, then in each particle's hollows (its height below its surroundings'),
-    the level rippled a little."""
+    """Water depth (0..1) pooled up to a level rising with the wetness: in the deepest gaps
+    between tall particles first (damp), then over the belt and into each particle's hollows
+    (its height below its surroundings') until the low particles drown (flooded), the level
+    rippled a little."""
     surroundings = cv2.GaussianBlur(height, (0, 0), max(scale, 1.0))
     hollow = height - 0.5 * surroundings
-    level = wetness**2 * 0.5 * scale + 0.1 * scale * fractal_noise(height.shape, rng)
+    level = (0.7 * wetness - 0.45) * scale + 0.1 * scale * fractal_noise(height.shape, rng)
     depth = np.clip((level - hollow) / max(0.2 * scale, 1.0), 0, 1)
     return cv2.GaussianBlur(depth.astype(np.float32), (0, 0), 1.5)
 

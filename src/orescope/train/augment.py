@@ -43,6 +43,12 @@ class AugmentConfig(BaseModel, extra="forbid"):
     noise_std: float = Field(0.03, ge=0, le=1, description="largest Gaussian noise std")
     touching_p: float = Field(0.5, ge=0, le=1)
 
+    def geometric(self) -> AugmentConfig:
+        """The same moves without the photometric changes: for an input and a target image
+        that must stay each other's exact pair (restoration)."""
+        still = {"brightness": 0, "contrast": 0, "colour": 0, "cross_talk": 0, "exposure": 0}
+        return self.model_copy(update=still | {"blur_p": 0, "noise_std": 0, "touching_p": 0})
+
     @model_validator(mode="after")
     def _scale_range_valid(self) -> AugmentConfig:
         low, high = self.scale_range

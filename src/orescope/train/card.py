@@ -26,6 +26,8 @@ def class_table(config: TrainConfig) -> tuple[list[str], list[tuple[int, int, in
         return list(DISTANCE_CLASS_NAMES), []
     if config.target == "foreground":
         return ["particle"], []
+    if config.target == "restore":  # the restored image's channels
+        return ["red", "green", "blue"], []
     registry = section_registry(config.train[0])
     known = {c.index: c for c in registry.classes}
     names = [known[i].name if i in known else "unused" for i in range(max(known) + 1)]

@@ -10,13 +10,14 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from orescope.errors import InputError
 from orescope.io.splits import seed_split
-from orescope.models.registry import VOLUME_MODELS
+from orescope.models.registry import DISCRIMINATORS, IMAGE_TO_IMAGE, VOLUME_MODELS
 from orescope.models.spec import ArchitectureSpec
 from orescope.train.augment import AugmentConfig
 from orescope.zoo.card import Normalisation, Target
 
 SECTION_KINDS = ("lumenstone", "thinsections")
 VOLUME_KINDS = ("synth_volume", "volumes")
+WET_KINDS = ("synth", "gravel", "grains", "wet_pairs")  # what a restoration model trains on
 
 
 class DataSource(BaseModel, extra="forbid"):
@@ -27,7 +28,11 @@ class DataSource(BaseModel, extra="forbid"):
     ignored), or a section dataset with class masks (``lumenstone``, ``thinsections``: the
     layouts of ../shared/data); or CT volumes: synthetic ones generated from ``volume``
     (``synth_volume``), or a folder of TIFF stacks with instance labels (``volumes``: images/
-    and labels/ of the same names, as ``orescope synth volume`` writes them).
+    and labels/ of the same names, as ``orescope synth volume`` writes them); or, for
+    restoration, recorded pairs of wet and dry photos (``wet_pairs``: wet/ and dry/ of the same
+    stems, as ``orescope synth wet`` writes them, or a user's own). A restoration model also
+    trains on dry particle images (``synth``, ``gravel``, ``grains``), made wet afresh for each
+    patch by ``orescope.synth.wet``.
 
     A source in a config's ``train`` list takes only the train side of its folder by the split
     rule (``orescope.io.splits``), one in ``val`` only the validation side; ``stems`` and
@@ -42,6 +47,7 @@ class DataSource(BaseModel, extra="forbid"):
         "thinsections",
         "synth_volume",
         "volumes",
+        "wet_pairs",
     ]
     path: str | None = Field(None, description="dataset root for the folder kinds")
     stems: list[str] | None = Field(None, description="only these images of the split's side")
@@ -79,8 +85,37 @@ class OptimizerConfig(BaseModel, extra="forbid"):
     lr: float = Field(1e-3, gt=0, le=10)
     weight_decay: float = Field(1e-4, ge=0)
     momentum: float = Field(0.9, ge=0, lt=1)
+    beta1: float = Field(
+        0.9, ge=0, lt=1, description="Adam's first-moment decay (0.5 for adversarial training)"
+    )
     schedule: Literal["constant", "cosine", "poly"] = "cosine"
     warmup_epochs: int = Field(0, ge=0)
+
+
+class RestorationConfig(BaseModel, extra="forbid"):
+    """How a restoration generator is trained (paper 004): against a discriminator, with
+    loss = adversarial + l1·L1 + ssim·(1 − SSIM), each optimised by Adam."""
+
+    discriminator: ArchitectureSpec = Field(
+        default_factory=lambda: ArchitectureSpec(name="patchgan"),
+        description="the discriminator of (wet, dry) pairs",
+    )
+    adversarial: float = Field(1.0, ge=0, description="weight of the adversarial loss")
+    l1: float = Field(100.0, ge=0, description="weight of the L1 loss (pix2pix: 100)")
+    ssim: float = Field(20.0, ge=0, description="weight of the SSIM loss (paper 004's addition)")
+    discriminator_lr: float = Field(2e-4, gt=0, le=1)
+    wetness: tuple[float, float] = Field(
+        (0.2, 1.0), description="range the wetness of dry images made wet is drawn from"
+    )
+
+    @model_validator(mode="after")
+    def _valid(self) -> RestorationConfig:
+        if self.discriminator.name not in DISCRIMINATORS:
+            raise ValueError(f"discriminator must be one of: {', '.join(DISCRIMINATORS)}")
+        low, high = self.wetness
+        if not 0 <= low <= high <= 1:
+            raise ValueError(f"wetness {self.wetness} is not 0 <= low <= high <= 1")
+        return self
 
 
 class TrainConfig(BaseModel, extra="forbid"):
@@ -95,8 +130,10 @@ class TrainConfig(BaseModel, extra="forbid"):
     )
     target: Target = Field(
         "border_core",
-        description="particles: border_core, distance or foreground; sections: classes",
+        description="particles: border_core, distance or foreground; sections: classes; "
+        "wet ore: restore (a generator of dry images, trained against a discriminator)",
     )
+    restoration: RestorationConfig = Field(default_factory=RestorationConfig)
     xpl: bool = Field(False, description="stack the XPL image as 3 more input channels")
     sampler: Literal["random", "balanced"] = Field(
         "random", description="balanced: paper 003's class-balanced patches (sections)"
@@ -114,7 +151,10 @@ class TrainConfig(BaseModel, extra="forbid"):
     balance_stride: int = Field(8, ge=1, le=256, description="grid step of the content maps")
     border_px: int = Field(2, ge=1, le=16)
     particle_px: float | None = Field(
-        32.0, gt=2, description="resample every image so its median particle ECD is this"
+        32.0,
+        gt=2,
+        description="resample every image so its median particle ECD is this (restoration: "
+        "unset, images at their own scale, as they will be restored)",
     )
     train: list[DataSource] = Field(min_length=1)
     val: list[DataSource] = Field(default_factory=list)
@@ -153,6 +193,16 @@ class TrainConfig(BaseModel, extra="forbid"):
         """Side of the tiles whole images are predicted in."""
         return self.tile or self.patch
 
+    @model_validator(mode="before")
+    @classmethod
+    def _own_scale_for_restoration(cls, data: Any) -> Any:
+        """A restoration model sees images at their own scale (the particle size of a photo
+        to be restored is not known) and in the fixed range of its colours, so ``particle_px``
+        defaults to unset and ``normalisation`` to ``dataset`` for it."""
+        if isinstance(data, dict) and data.get("target") == "restore":
+            data = {"particle_px": None, "normalisation": "dataset", **data}
+        return data
+
     @model_validator(mode="after")
     def _consistent(self) -> TrainConfig:
         for name, size in {"patch": self.patch, "tile": self.tile}.items():
@@ -161,6 +211,21 @@ class TrainConfig(BaseModel, extra="forbid"):
         sections = {s.kind in SECTION_KINDS for s in self.train + self.val}
         if sections != {self.target == "classes"}:
             raise ValueError("target 'classes' goes with section data sources, and only with them")
+        restoring = self.target == "restore"
+        if restoring != (self.architecture.name in IMAGE_TO_IMAGE):
+            raise ValueError(
+                "target 'restore' goes with a restoration architecture "
+                f"({', '.join(IMAGE_TO_IMAGE)}), and only with one"
+            )
+        if restoring and any(s.kind not in WET_KINDS for s in self.train + self.val):
+            raise ValueError(f"a restoration model trains on {', '.join(WET_KINDS)} data sources")
+        if not restoring and any(s.kind == "wet_pairs" for s in self.train + self.val):
+            raise ValueError("'wet_pairs' data sources train restoration models (target restore)")
+        if restoring and (self.particle_px is not None or self.normalisation != "dataset"):
+            raise ValueError(
+                "a restoration model works at the images' own scale and colours: unset "
+                "particle_px, normalisation dataset"
+            )
         if self.sampler == "balanced" and self.target != "classes":
             raise ValueError("the balanced sampler needs target 'classes'")
         if self.ore_types and self.target != "classes":

@@ -1,6 +1,7 @@
 """Training images in memory (particle images at the trained particle size, sections at their
-configured scale, CT volumes at the trained particle size) and the patches drawn from them: at
-random, or class-balanced. Volumes go the images' way: a grey channel, patches of cubes."""
+configured scale, CT volumes at the trained particle size, wet and dry photos at their own
+scale) and the patches drawn from them: at random, or class-balanced. Volumes go the images'
+way: a grey channel, patches of cubes. Restoration pairs a wet patch with its dry one."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from orescope.io.datasets import (
     load_gravel,
     load_lumenstone,
     load_thinsections,
+    load_wet_pairs,
 )
 from orescope.io.splits import Split, assign_splits
 from orescope.preprocess.align import align_to
@@ -37,6 +39,7 @@ from orescope.preprocess.resample import (
 )
 from orescope.synth.particles import SceneConfig, synthesize_scene
 from orescope.synth.volumes import VolumeConfig, synthesize_volume
+from orescope.synth.wet import wet_image
 from orescope.train.augment import AugmentConfig, augment_pair
 from orescope.train.balanced import ClassBalancedSampler, Window
 from orescope.train.config import VOLUME_KINDS, DataSource
@@ -49,13 +52,16 @@ UNLABELLED = -1  # label of pixels a sparse annotation leaves open: neither part
 class LabelledImage:
     """A uint8 image (RGB, or PPL + XPL; a volume D×H×W×1), its int32 instance labels
     (``UNLABELLED`` where a sparse annotation says nothing) or class mask, and the statistics
-    its tiles are normalised with (the whole image's, as at inference)."""
+    its tiles are normalised with (the whole image's, as at inference); for restoration, the
+    image is the dry one and ``wet`` its wet twin, recorded or made once (validation), or
+    ``None`` where each patch is made wet afresh (training)."""
 
     name: str
     image: np.ndarray
     labels: np.ndarray
     mean: np.ndarray
     std: np.ndarray
+    wet: np.ndarray | None = None
 
 
 def _synth_scenes(source: DataSource) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -168,6 +174,34 @@ def _folder_images(
     return [(s.stem, *s.read_pair()) for s in _selected(loader(source.path), source, split)]
 
 
+def _wet_pairs(source: DataSource, split: Split | None) -> list[LabelledImage]:
+    """Recorded pairs of a ``wet_pairs`` folder, the dry photo as the image, without labels."""
+    assert source.path is not None
+    items = []
+    for pair in _selected(load_wet_pairs(source.path), source, split):
+        wet, dry = pair.read_pair()
+        mean, std = channel_stats(dry)
+        unlabelled = np.zeros(dry.shape[:2], np.int32)
+        items.append(LabelledImage(pair.stem, dry, unlabelled, mean, std, wet))
+    return items
+
+
+def with_wet_twins(
+    images: list[LabelledImage], wetness: tuple[float, float], seed: int
+) -> list[LabelledImage]:
+    """The images with a wet twin each (those without a recorded one made so from the dry
+    image, at a wetness drawn from the range): fixed validation pairs, the same every epoch
+    and every run of the same seed."""
+    twinned = []
+    for index, item in enumerate(images):
+        if item.wet is None:
+            rng = np.random.default_rng([seed, index, 11])
+            labels = np.maximum(item.labels, 0).astype(np.uint32)
+            item = replace(item, wet=wet_image(item.image, labels, rng.uniform(*wetness), rng))
+        twinned.append(item)
+    return twinned
+
+
 def _sections(source: DataSource, split: Split | None) -> tuple[list[SectionSample], ClassRegistry]:
     assert source.path is not None
     loader = load_lumenstone if source.kind == "lumenstone" else load_thinsections
@@ -215,6 +249,8 @@ def load_source(
     gives the images of its ``split`` side by the split rule (``None``: all of them)."""
     if source.kind in VOLUME_KINDS:
         return load_volumes(source, particle_px, split)
+    if source.kind == "wet_pairs":
+        return _wet_pairs(source, split)
     if source.kind in ("lumenstone", "thinsections"):
         raw = _section_images(source, xpl, split)
         particle_px = None
@@ -269,12 +305,14 @@ class PatchDataset(Dataset):
         target: str,
         border_px: int,
         seed: int,
+        wetness: tuple[float, float] = (0.2, 1.0),
     ) -> None:
         self.sources = [s for s in sources if s]
         kept = [w for s, w in zip(sources, weights, strict=True) if s]
         self.weights = np.asarray(kept) / np.sum(kept)
         self.patch, self.length, self.augment = patch, length, augment
         self.target, self.border_px, self.seed = target, border_px, seed
+        self.wetness = wetness
         self.epoch = 0
         self.donors: list[Donor] = []
         if target != "classes" and augment.touching_p > 0:
@@ -303,11 +341,14 @@ class PatchDataset(Dataset):
         """The augmented, normalised patch at ``start`` (its first pixel or voxel) and its
         training target; an image smaller than the patch is mirrored out to it."""
         pads = [(0, max(0, self.patch - size)) for size in item.labels.shape]
-        image, labels = item.image, item.labels
+        image, labels, wet = item.image, item.labels, item.wet
         if any(after for _, after in pads):
             image = np.pad(image, [*pads, (0, 0)], mode="reflect")
             labels = np.pad(labels, pads, mode="reflect")
+            wet = None if wet is None else np.pad(wet, [*pads, (0, 0)], mode="reflect")
         window = tuple(slice(first, first + self.patch) for first in start)
+        if self.target == "restore":
+            return self._restoration_pair(item, image[window], labels[window], wet, window, rng)
         scale = (item.std / 255).astype(np.float32)
         image, labels = augment_pair(
             image[window].astype(np.float32) / 255,
@@ -327,6 +368,35 @@ class PatchDataset(Dataset):
             target = labels.astype(np.int64)
         target[labels < 0] = UNLABELLED  # a labelled particle's rim by open ground stays border
         return torch.from_numpy(np.moveaxis(values, -1, 0).copy()), torch.from_numpy(target)
+
+    def _restoration_pair(
+        self,
+        item: LabelledImage,
+        dry: np.ndarray,
+        labels: np.ndarray,
+        wet: np.ndarray | None,
+        window: tuple[slice, ...],
+        rng: np.random.Generator,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(wet, dry) patches in the card's [-1, 1]: a recorded pair moved alike, or the dry
+        patch augmented and then made wet at a wetness drawn from the range."""
+        if wet is not None:
+            both = np.concatenate([wet[window], dry], axis=2).astype(np.float32) / 255
+            both, _ = augment_pair(both, labels, rng, self.augment.geometric())
+            wet_patch, dry_patch = both[..., :3], both[..., 3:]
+        else:
+            moved, labels = augment_pair(
+                dry.astype(np.float32) / 255, labels, rng, self.augment, donors=self.donors
+            )
+            dry8 = (moved * 255 + 0.5).astype(np.uint8)
+            drawn = float(rng.uniform(*self.wetness))
+            wetted = wet_image(dry8, np.maximum(labels, 0).astype(np.uint32), drawn, rng)
+            wet_patch, dry_patch = wetted / np.float32(255), dry8 / np.float32(255)
+        wet_tensor, dry_tensor = (
+            torch.from_numpy(np.moveaxis((patch - item.mean / 255) / (item.std / 255), -1, 0))
+            for patch in (wet_patch, dry_patch)
+        )
+        return wet_tensor.float().contiguous(), dry_tensor.float().contiguous()
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.epoch, index])

@@ -17,15 +17,18 @@ from torch.utils.data import DataLoader
 from orescope.errors import InputError
 from orescope.infer.device import pick_device
 from orescope.infer.particles import predict_particle_map
+from orescope.infer.restoration import RESTORE_STATS, restore_image
 from orescope.infer.settings import InferenceSettings, predict_map
 from orescope.infer.tiling import tiles_per_batch
 from orescope.instances.decode import decode_particles
 from orescope.io.atomic import write_text
+from orescope.metrics.image import psnr, ssim
 from orescope.metrics.instance import instance_metrics
 from orescope.metrics.pixel import confusion_matrix, confusion_metrics, pixel_metrics
 from orescope.models.registry import channels_last_format
 from orescope.models.weights import load_weights
 from orescope.preprocess.normalise import zscore_normaliser
+from orescope.train.adversarial import Adversary
 from orescope.train.card import class_table, inherit_from, model_card, reference_colours
 from orescope.train.checkpoint import load_checkpoint, save_checkpoint
 from orescope.train.config import OptimizerConfig, TrainConfig
@@ -36,6 +39,7 @@ from orescope.train.data import (
     dataset_stats,
     load_source,
     with_stats,
+    with_wet_twins,
 )
 from orescope.train.history import write_history
 from orescope.train.losses import segmentation_loss
@@ -43,6 +47,7 @@ from orescope.zoo import LoadedModel, read_model_card
 from orescope.zoo.card import ore_type_problem
 
 EMA_FILE = "ema.safetensors"
+DISCRIMINATOR_FILE = "discriminator.safetensors"
 VALIDATION_SCORES = ("ap50", "f1_match", "eta", "merger_ratio", "splitter_ratio", "iou")
 
 
@@ -54,9 +59,10 @@ def make_optimizer(model: torch.nn.Module, config: OptimizerConfig) -> torch.opt
         return torch.optim.SGD(
             params, lr=lr, weight_decay=decay, momentum=config.momentum, nesterov=True
         )
+    betas = (config.beta1, 0.999)
     if config.name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=decay)
-    return torch.optim.AdamW(params, lr=lr, weight_decay=decay)
+        return torch.optim.Adam(params, lr=lr, weight_decay=decay, betas=betas)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=decay, betas=betas)
 
 
 def learning_rate(config: OptimizerConfig, epoch: int, epochs: int) -> float:
@@ -141,6 +147,20 @@ def validate_sections(
     return {"val_miou": scores["mean_iou"] or 0.0, "val_accuracy": scores["accuracy"]}
 
 
+def validate_restoration(
+    model: torch.nn.Module, images: list[LabelledImage], config: TrainConfig
+) -> dict[str, float]:
+    """Mean PSNR (dB) and SSIM of the validation images' wet twins restored whole, in the
+    configured tiles, against their dry images."""
+    scores: dict[str, list[float]] = {"psnr": [], "ssim": []}
+    for item in images:
+        assert item.wet is not None
+        restored = restore_image(item.wet, model, tile=config.inference_tile)
+        scores["psnr"].append(psnr(item.image, restored))
+        scores["ssim"].append(ssim(item.image, restored))
+    return {f"val_{name}": float(np.mean(values)) for name, values in scores.items()}
+
+
 def train(
     config: TrainConfig, resume: bool = False, progress: bool = True, command: str = ""
 ) -> Path:
@@ -163,7 +183,12 @@ def train(
         for item in load_source(s, config.particle_px, config.xpl, "validation")
     ]
     stats = None
-    if config.normalisation == "dataset":
+    if config.target == "restore":  # photos mapped onto [-1, 1], the generators' range
+        stats = RESTORE_STATS
+        train_sets = [with_stats(images, stats) for images in train_sets]
+        wetness = config.restoration.wetness
+        val_images = with_wet_twins(with_stats(val_images, stats), wetness, config.seed)
+    elif config.normalisation == "dataset":
         stats = dataset_stats([item for images in train_sets for item in images])
         train_sets = [with_stats(images, stats) for images in train_sets]
         val_images = with_stats(val_images, stats)
@@ -180,6 +205,7 @@ def train(
         config.target,
         config.border_px,
         config.seed,
+        config.restoration.wetness,
     )
     dataset: PatchDataset | BalancedPatches = patches
     if config.sampler == "balanced":
@@ -194,9 +220,24 @@ def train(
     )
     model = trained.network.to(memory_format=layout)
     optimizer = make_optimizer(model, config.optimizer)
+    adversary: Adversary | None = None
+    adversaries: dict[str, torch.optim.Optimizer] = {}
+    if config.target == "restore":
+        losses = config.restoration
+        adversary = Adversary(
+            losses.discriminator,
+            config.in_channels,
+            losses.discriminator_lr,
+            config.optimizer.beta1,
+            (losses.adversarial, losses.l1, losses.ssim),
+            device,
+        )
+        adversaries = {"discriminator_optimizer": adversary.optimizer}
     state: dict = {"epoch": 0, "best": -math.inf, "kept": None, "history": []}
     if resume:
-        state = load_checkpoint(last, model, optimizer)
+        state = load_checkpoint(last, model, optimizer, adversaries)
+        if adversary is not None:
+            load_weights(adversary.network, last / DISCRIMINATOR_FILE)
         if state.get("kept"):
             card = card.after_epoch(*state["kept"]).after_epoch(state["epoch"])
     average = weight_average(model, config.ema_decay)
@@ -220,27 +261,38 @@ def train(
                 drop_last=True,
             )
             model.train()
-            losses = []
+            steps_done: list[dict[str, float]] = []
             for images, targets in loader:
                 images = images.to(device).contiguous(memory_format=layout)
                 targets = targets.to(device)
-                optimizer.zero_grad(set_to_none=True)
-                loss = segmentation_loss(model(images), targets, config.loss)
-                loss.backward()
-                optimizer.step()
+                if adversary is not None:
+                    done = adversary.step(model, optimizer, images, targets)
+                else:
+                    optimizer.zero_grad(set_to_none=True)
+                    loss = segmentation_loss(model(images), targets, config.loss)
+                    loss.backward()
+                    optimizer.step()
+                    done = {"loss": loss.item()}
                 if average is not None:
                     average.update_parameters(model)
-                losses.append(loss.item())
-                bar.update(task, advance=1, description=f"epoch {epoch + 1} loss {loss.item():.3f}")
+                steps_done.append(done)
+                said = f"epoch {epoch + 1} loss {done['loss']:.3f}"
+                bar.update(task, advance=1, description=said)
             metrics = {}
             if val_images and config.target == "classes":
                 metrics = validate_sections(judged, val_images, config, len(names))
+            elif val_images and config.target == "restore":
+                metrics = validate_restoration(judged, val_images, config)
             elif val_images:
                 metrics = validate(judged, val_images, config)
-            row = {"epoch": epoch + 1, "lr": rate, "train_loss": float(np.mean(losses))}
+            row = {"epoch": epoch + 1, "lr": rate}
+            row |= {f"train_{k}": float(np.mean([d[k] for d in steps_done])) for k in done}
             row |= metrics | {"seconds": time.perf_counter() - started}
             state["history"].append(row)
-            score = metrics.get("val_ap50", metrics.get("val_miou", -row["train_loss"]))
+            score = next(
+                (metrics[k] for k in ("val_ap50", "val_miou", "val_psnr") if k in metrics),
+                -row["train_loss"],
+            )
             if score > state["best"]:
                 state["best"], state["kept"] = score, (epoch + 1, metrics)
                 card = card.after_epoch(epoch + 1, metrics)
@@ -249,6 +301,8 @@ def train(
                 card = card.after_epoch(epoch + 1)
                 card.save(out)
             state["epoch"] = epoch + 1
-            save_checkpoint(last, model, optimizer, state, {EMA_FILE: average})
+            discriminator = adversary.network if adversary is not None else None
+            kept = {EMA_FILE: average, DISCRIMINATOR_FILE: discriminator}
+            save_checkpoint(last, model, optimizer, state, kept, adversaries)
             write_history(state["history"], out)
     return out

@@ -105,7 +105,8 @@ def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> 
     folder = resolve_model_dir(name_or_path)
     card = read_card(folder / CARD_FILE)
     network = card.architecture.build(card.in_channels, card.classes)
-    load_weights(network, folder / WEIGHTS_FILE)
+    named = Path(name_or_path)  # a .safetensors file named is the one loaded, not its neighbour
+    load_weights(network, named if named.suffix == ".safetensors" else folder / WEIGHTS_FILE)
     network = network.to(memory_format=channels_last_format(network)).to(device).eval()
     return LoadedModel(network, card, folder)
 

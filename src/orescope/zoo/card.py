@@ -14,7 +14,8 @@ from orescope.io.atomic import write_text
 from orescope.models.spec import ArchitectureSpec
 
 CARD_FILE = "card.yaml"
-Target = Literal["border_core", "distance", "foreground", "classes"]
+# particles: border_core, distance, foreground; sections: classes; wet ore: restore (images out)
+Target = Literal["border_core", "distance", "foreground", "classes", "restore"]
 # image_zscore: every image by its own channel statistics (lighting varies, colour says little);
 # dataset: by the training images' statistics (the absolute colour identifies the mineral)
 Normalisation = Literal["image_zscore", "dataset"]
