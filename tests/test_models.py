@@ -19,7 +19,12 @@ from orescope.models import (
     save_weights,
 )
 from orescope.models.ra_unetpp import ASPP, PositionAttention, pooled_grid
-from orescope.models.registry import VOLUME_MODELS, channels_last_format
+from orescope.models.registry import (
+    DISCRIMINATORS,
+    IMAGE_TO_IMAGE,
+    VOLUME_MODELS,
+    channels_last_format,
+)
 
 SMALL = (8, 16, 32, 64, 128)
 
@@ -54,11 +59,17 @@ def test_names_and_divisor() -> None:
         "deeplabv3plus",
         "ra_unetpp",
         "unet3d",
+        "restore_unet",
+        "pix2pix",
+        "patchgan",
     )
     assert SIZE_DIVISOR == 32 and VOLUME_MODELS == ("unet3d",)
 
 
-IMAGE_MODELS = tuple(name for name in MODEL_NAMES if name not in VOLUME_MODELS)
+# networks of logits of images (the restoration ones are tested in test_restoration_models.py)
+IMAGE_MODELS = tuple(
+    name for name in MODEL_NAMES if name not in (*VOLUME_MODELS, *IMAGE_TO_IMAGE, *DISCRIMINATORS)
+)
 
 
 @pytest.mark.parametrize("name", IMAGE_MODELS)
