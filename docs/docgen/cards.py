@@ -5,10 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .formatting import code, fixed, markdown_table, score
+from .formatting import code, fixed, markdown_table
 from .metrics import metrics_markdown
-from .models import HEADLINES, chose_epoch_on, default_section, headline, job, weights_mb
-from .results import card
+from .models import (
+    HEADLINES,
+    chose_epoch_on,
+    default_section,
+    headline,
+    headline_value,
+    job,
+    weights_mb,
+)
+from .results import card, constants
 from .training import training_markdown
 
 
@@ -25,6 +33,7 @@ def swatch(rgb: Sequence[float]) -> str:
     )
 
 
+CHANNELS = {1: "grey", 3: "RGB", 6: "PPL RGB + XPL RGB registered onto PPL"}
 NORMALISATION = {
     "image_zscore": "every image by its own channel mean and standard deviation",
     "dataset": "by the training images' channel statistics (the absolute colour counts)",
@@ -33,6 +42,7 @@ TARGETS = {
     "border_core": "border-core: background, particle core, particle border of {border_px} px",
     "foreground": "foreground: one channel, split into particles afterwards",
     "classes": "classes: one output per class",
+    "restore": "restore: the dry image (RGB, −1…1), trained against a PatchGAN discriminator",
 }
 
 
@@ -54,20 +64,24 @@ def card_page(name: str, root: str = "") -> str:
     out = [
         f"# `{name}`",
         f"{job(name)[0].upper()}{job(name)[1:]}.",
-        f"Held-out score with the default settings: {label} **{score(value)}** on {measured}."
-        + caveat.format(root=root),
+        f"Held-out score with the default settings: {label} **{headline_value(name, value)}** "
+        f"on {measured}." + caveat.format(root=root),
         f"Weights: `src/orescope/zoo/{name}/model.safetensors`, {fixed(1)(weights_mb(name))} MB; "
         f"card: `src/orescope/zoo/{name}/card.yaml`.",
     ]
     options = architecture.get("options") or {}
     rows = [
         ["network", code(str(architecture.get("name")))],
-        ["encoder", code(str(architecture.get("encoder")))],
-        [
-            "pretrained encoder weights",
-            str(architecture.get("encoder_weights") or "none (from scratch)"),
-        ],
     ]
+    encoderless = constants("src/orescope/models/registry.py")["ENCODERLESS"]
+    if architecture.get("name") not in encoderless:
+        rows += [
+            ["encoder", code(str(architecture.get("encoder")))],
+            [
+                "pretrained encoder weights",
+                str(architecture.get("encoder_weights") or "none (from scratch)"),
+            ],
+        ]
     for key, option in options.items():
         shown = ", ".join(map(str, option)) if isinstance(option, list) else str(option)
         rows.append([f"option `{key}`", shown])
@@ -80,7 +94,7 @@ def card_page(name: str, root: str = "") -> str:
     inputs = [
         [
             "channels",
-            f"{channels} ({'PPL RGB + XPL RGB registered onto PPL' if channels == 6 else 'RGB'})",
+            f"{channels} ({CHANNELS.get(channels, 'channels')})",
         ],
         ["normalisation", f"`{normalisation}`: {NORMALISATION.get(normalisation, '')}"],
     ]

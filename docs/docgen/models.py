@@ -21,6 +21,7 @@ class Headline:
     section: str
     metric: str
     label: str
+    unit: str = ""  # written after the value, which then has two decimals (e.g. " dB")
 
 
 HEADLINES: dict[str, Headline] = {
@@ -58,6 +59,14 @@ HEADLINES: dict[str, Headline] = {
         "held-out synthetic volumes",
         "f1_match",
         "F1_match",
+    ),
+    "restore": Headline(
+        "wet photos of ore → the dry photo: darkening, glints and water films removed before "
+        "particles are measured (default of `restore` and `predict particles --restore`)",
+        "wet twins of the synthetic test side",
+        "psnr_db",
+        "PSNR",
+        " dB",
     ),
 }
 # words that mark a metrics section measured with other than the default settings
@@ -129,6 +138,12 @@ def headline(name: str) -> tuple[str, float, str]:
     return spec.label, float(value), condense(title)
 
 
+def headline_value(name: str, value: float) -> str:
+    """A headline score as the tables write it: a score's three decimals, or two and a unit."""
+    unit = HEADLINES[name].unit
+    return f"{fixed(2)(value)}{unit}" if unit else score(value)
+
+
 def _listed(title: str) -> tuple[set[str], bool]:
     """The items of a title's first parenthesised list, and whether it lists them as
     excluded ("all but ...")."""
@@ -174,7 +189,7 @@ def zoo(link: str = "{root}models/{name}.md", root: str = "") -> str:
                 f"[`{name}`]({target})",
                 job(name),
                 f"{fixed(1)(weights_mb(name))} MB",
-                f"{label} {score(value)} on {data}"
+                f"{label} {headline_value(name, value)} on {data}"
                 + (
                     "; a validation number: these images also chose the kept epoch"
                     if chose_epoch_on(name, title)
