@@ -68,12 +68,15 @@ Restorer = Callable[[np.ndarray], np.ndarray]
 
 def measure(samples: list[Sample], split: Split, methods: dict[str, Restorer]) -> dict:
     """Mean picture and particle scores of the dry, wet and restored versions of ``samples``
-    and each method's mean seconds per image."""
+    and each method's mean seconds per image; and each image's wetness and scores (how the
+    methods fare from damp to flooded)."""
     rows: dict[str, list[dict]] = {name: [] for name in ("dry", "wet", *methods)}
+    per_image = []
     for index, sample in enumerate(samples):
         rng = np.random.default_rng(FIRST_SEED[split] + index)
         dry = to_uint8_rgb(sample.image)
-        wet = wet_image(dry, sample.truth, float(rng.uniform(*WETNESS)), rng)
+        wetness = float(rng.uniform(*WETNESS))
+        wet = wet_image(dry, sample.truth, wetness, rng)
         versions = {"dry": dry, "wet": wet}
         seconds = {}
         for name, method in methods.items():
@@ -92,6 +95,13 @@ def measure(samples: list[Sample], split: Split, methods: dict[str, Restorer]) -
             rows[name].append(
                 {k: found.get(k, np.nan) for k in PARTICLE_SCORES} | pictures | timing
             )
+        per_image.append(
+            {"name": sample.name, "wetness": wetness}
+            | {
+                name: {k: v for k, v in found[-1].items() if k != "seconds"}
+                for name, found in rows.items()
+            }
+        )
     means = {
         name: {k: float(np.nanmean([row[k] for row in found])) for k in found[0]}
         for name, found in rows.items()
@@ -99,7 +109,7 @@ def measure(samples: list[Sample], split: Split, methods: dict[str, Restorer]) -
     dry_ap = means["dry"]["ap50"]
     for name in rows.keys() - {"dry"}:
         means[name]["ap50_loss_vs_dry"] = 1 - means[name]["ap50"] / dry_ap if dry_ap else np.nan
-    return means | {"images": len(samples)}
+    return means | {"images": len(samples), "per_image": per_image}
 
 
 def main() -> None:

@@ -46,7 +46,7 @@ from .particles import (
     particle_sides,
     particle_size_estimate,
 )
-from .restore import restore_methods, restore_training
+from .restore import restore_by_wetness, restore_methods, restore_training
 from .results import PlaceholderError, dig, source
 from .sections import (
     class_balance,
@@ -102,6 +102,7 @@ TABLES: dict[str, Callable[..., str]] = {
     "model_layout": model_layout,
     "restore_methods": restore_methods,
     "restore_training": restore_training,
+    "restore_by_wetness": restore_by_wetness,
     "fuzz_readers": fuzz_readers,
 }
 

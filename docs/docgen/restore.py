@@ -26,7 +26,7 @@ def restore_methods() -> str:
     for name, found in data["sets"].items():
         methods = {v: code(v) + (" (zoo)" if models.get(v) == v else "") for v in found}
         for version, label in (methods | FIXED).items():
-            if version == "images":
+            if not isinstance(found[version], dict):  # the count, the per-image list
                 continue
             row = found[version]
             body.append(
@@ -70,3 +70,36 @@ def restore_training(runs: str = "restore,restore_pix2pix", every: int = 5) -> s
         row = max(tables[name], key=lambda r: float(r["val_psnr"]))
         best.append(f"{cell(row)} (epoch {row['epoch']})")
     return markdown_table(header, [*body, ["best", *best]])
+
+
+def restore_by_wetness(sets: str = "synthetic,gravel", edges: str = "0.2,0.5,0.8,1.0") -> str:
+    """Mean PSNR, SSIM and AP@0.5 of each version of the images of ``sets`` (comma-separated)
+    by their wetness, in the bins between ``edges``: where water is beyond a method."""
+    data = results("restore_methods")
+    bounds = [float(edge) for edge in edges.split(",")]
+    body = []
+    for name in sets.split(","):
+        images = data["sets"][name]["per_image"]
+        versions = [v for v in images[0] if isinstance(images[0][v], dict) and v != "dry"]
+        for low, high in zip(bounds, bounds[1:], strict=False):
+            inside = [i for i in images if low <= i["wetness"] < high or i["wetness"] == high]
+            if not inside:
+                continue
+            for version in ["dry", *versions]:
+                rows = [i[version] for i in inside]
+
+                def mean(key: str, rows: list[dict] = rows) -> float:
+                    values = [r[key] for r in rows if key in r and not math.isnan(r[key])]
+                    return sum(values) / len(values) if values else math.nan
+
+                body.append(
+                    [
+                        f"{name}, wetness {low:g}–{high:g} ({len(inside)})",
+                        version if version in FIXED else code(version),
+                        "" if version == "dry" else fixed(2)(mean("psnr_db")),
+                        "" if version == "dry" else score(mean("ssim")),
+                        score(mean("ap50")),
+                    ]
+                )
+    header = ["images (count)", "image", "PSNR (dB)", "SSIM", "AP@0.5"]
+    return markdown_table(header, body)
