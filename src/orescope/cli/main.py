@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from orescope import __version__
-from orescope.cli import convert, demo, evaluate, predict, restore, synth, train
+from orescope.cli import convert, demo, evaluate, predict, restore, stitch, synth, train
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(predict.app, name="predict")
@@ -21,6 +21,7 @@ app.command("demo")(demo.demo)
 app.command("train")(train.train)
 app.command("convert")(convert.convert)
 app.command("restore")(restore.restore)
+app.command("stitch")(stitch.stitch)
 
 
 def _print_version(asked: bool) -> None:

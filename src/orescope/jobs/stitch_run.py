@@ -1,0 +1,480 @@
+"""``orescope stitch``: overlapping microscope fields of a polished section into one panorama
+(paper 003 §4), in memory bounded by a few fields.
+
+Fields are read twice: once to find their keypoints (keeping an eighth-size copy for the
+exposure), and once when the panorama is written, tile by tile, each tile from only the fields
+that cover it (a small cache of fields). The panorama is an OME-Zarr with a pyramid of
+halvings, built beside its final name and renamed when complete; ``poses.csv`` says where each
+field went and ``unmatched.csv`` which fields matched nothing, and why.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import yaml
+import zarr
+from pydantic import BaseModel, Field, PositiveInt
+from rich.progress import track
+
+from orescope.errors import InputError
+from orescope.io.atomic import atomic_path, write_table, write_text
+from orescope.io.images import find_images, read_image
+from orescope.preprocess.blend import (
+    blend_tile,
+    exposure_gains,
+    feather_weights,
+    flat_field_gain,
+    overlap_means,
+)
+from orescope.preprocess.stitch import (
+    MIN_MATCHES,
+    Features,
+    Model,
+    Order,
+    PairMatch,
+    Poses,
+    detect_features,
+    grid_cells,
+    grid_neighbours,
+    main_group,
+    match_pair,
+    might_overlap,
+    overlap_mask,
+    pair_residuals,
+    solve_poses,
+)
+
+PANORAMA = "panorama.ome.zarr"
+TILE_PX = 1024  # side of the panorama's zarr chunks, and of the tiles it is blended in
+FIELD_CACHE = 8  # fields held while tiles are blended: a tile of a 20 % grid needs up to four
+EXPOSURE_SCALE = 8  # the copies kept for comparing exposures are this many times smaller
+SEARCH_FRACTION = 0.1  # with a grid: how far (of a field's longer side) a field may stray
+GAIN_COLUMNS = {1: ["gain"], 3: ["gain_r", "gain_g", "gain_b"]}
+
+
+class StitchConfig(BaseModel, extra="forbid"):
+    """How fields are stitched; a run writes it as ``config.yaml`` next to its outputs.
+
+    Examples
+    --------
+    >>> StitchConfig(grid=(5, 5), order="snake").overlap
+    0.2
+    """
+
+    model: Model = Field(
+        "translation",
+        description="how fields may move: translation (a sliding stage), rigid (also turning "
+        "a little), affine (also shear and scale)",
+    )
+    grid: tuple[PositiveInt, PositiveInt] | None = Field(
+        None, description="the stage's grid (columns, rows): only neighbours are matched"
+    )
+    overlap: float = Field(0.2, gt=0, lt=1, description="nominal overlap of grid neighbours")
+    order: Order = Field("row", description="how the stage walks the grid: row or snake")
+
+
+@dataclass
+class StitchOutcome:
+    """What a run made: the panorama, its (height, width) in px, the fields' poses, and the
+    fields that matched nothing (placed by the grid, or left out)."""
+
+    panorama: Path
+    shape: tuple[int, int]
+    poses: pd.DataFrame
+    unmatched: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """The fields of a run and how to read one as it goes into the panorama."""
+
+    paths: list[Path]
+    first: np.ndarray
+    flat: np.ndarray | None  # flat-field divisor, (H, W, C)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.first.shape[1], self.first.shape[0]
+
+    @property
+    def channels(self) -> int:
+        return 1 if self.first.ndim == 2 else self.first.shape[2]
+
+    def corrected(self, index: int) -> np.ndarray:
+        """Field ``index`` as (H, W, C) float32, flat-field corrected; a field unlike the
+        first is an :class:`InputError` naming it."""
+        image = self.first if index == 0 else self._alike(self.paths[index])
+        width, height = self.size
+        values = image.astype(np.float32).reshape(height, width, self.channels)
+        return values if self.flat is None else values / self.flat
+
+    def gained(self, index: int, gain: np.ndarray) -> np.ndarray:
+        """Field ``index`` as it goes into the panorama: flat-field corrected, gained, and
+        rounded back to its own pixel type (the cache holds a quarter of float32's memory)."""
+        values = self.corrected(index) * gain.astype(np.float32)
+        dtype = self.first.dtype
+        if np.issubdtype(dtype, np.integer):
+            return np.clip(np.round(values), 0, _full_scale(dtype)).astype(dtype)
+        return values.astype(dtype)
+
+    def _alike(self, path: Path) -> np.ndarray:
+        image = _drop_alpha(read_image(path))
+        first, name = self.first, self.paths[0].name
+        if image.shape[:2] != first.shape[:2]:
+            reason = f"{image.shape[1]} × {image.shape[0]} px, but {name} is "
+            raise InputError(path, reason + f"{first.shape[1]} × {first.shape[0]} px")
+        if image.dtype != first.dtype:
+            raise InputError(path, f"{image.dtype} pixels, but {name} has {first.dtype}")
+        if image.shape != first.shape:
+            channels = 1 if image.ndim == 2 else image.shape[2]
+            raise InputError(path, f"{channels} channel(s), but {name} has {self.channels}")
+        return image
+
+
+def run_stitch(
+    fields_dir: str | Path,
+    out: str | Path,
+    config: StitchConfig | None = None,
+    blank: str | Path | None = None,
+    progress: bool = True,
+) -> StitchOutcome:
+    """Stitch the fields in ``fields_dir`` (sorted by name: the stage's order) into
+    ``out/panorama.ome.zarr``, with ``out/poses.csv``, ``out/unmatched.csv`` and
+    ``out/config.yaml``.
+
+    ``blank``: a photo of an empty field under the same light, for flat-field correction.
+    With ``config.grid``, only grid neighbours are matched, their expected offset bounds the
+    search, and fields that match nothing are placed by the grid; without it, every pair is
+    tried, and fields outside the largest group of matched fields are left out.
+
+    Raises
+    ------
+    InputError
+        Naming the file, for a field of another size, bit depth or channels than the first, a
+        blank field of another size, and (naming the folder) a grid that does not fit the
+        number of fields, or fields of which no two overlap.
+    """
+    config = config or StitchConfig()
+    out = Path(out)
+    paths = find_images([fields_dir])
+    if len(paths) < 2:
+        raise InputError(fields_dir, "a panorama needs at least two fields")
+    first = _drop_alpha(read_image(paths[0]))
+    channels = 1 if first.ndim == 2 else first.shape[2]
+    flat = None if blank is None else _blank_gain(Path(blank), first, channels)
+    fields = _Fields(paths, first, flat)
+    prior, candidates = _layout(fields_dir, len(paths), fields.size, config)
+    found = _match(fields, prior, candidates, config.model, progress)
+    poses = solve_poses(len(paths), found.matches, config.model, fields.size, prior)
+    if not poses.used:
+        raise InputError(
+            fields_dir,
+            f"no two of its {len(paths)} fields overlap: no pair shares {MIN_MATCHES} "
+            "consistent keypoint matches (check the focus, the overlap and --grid)",
+        )
+    gains = _gains(poses, found.small, fields.size)
+    load = lru_cache(maxsize=FIELD_CACHE)(lambda index: fields.gained(index, gains[index]))
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / PANORAMA) as partial:
+        shape, origin = _write_panorama(partial, poses, load, fields, progress)
+    poses_table = _poses_table(poses, paths, gains, origin)
+    unmatched = _unmatched_table(poses, paths, found, prior is not None)
+    write_table(out / "poses.csv", poses_table)
+    write_table(out / "unmatched.csv", unmatched)
+    settings = {"fields": str(fields_dir), "blank": None if blank is None else str(blank)}
+    write_text(out / "config.yaml", yaml.safe_dump({**settings, **config.model_dump()}))
+    return StitchOutcome(out / PANORAMA, shape, poses_table, unmatched)
+
+
+@dataclass(frozen=True)
+class _Matched:
+    """What the first pass over the fields found."""
+
+    features: list[Features]
+    small: list[np.ndarray]  # each field an eighth the size, to compare exposures on
+    matches: list[PairMatch]
+    best: np.ndarray  # the most consistent matches each field had with any other
+
+
+def _match(
+    fields: _Fields,
+    prior: np.ndarray | None,
+    candidates: list[tuple[int, int]],
+    model: Model,
+    progress: bool,
+) -> _Matched:
+    """Keypoints of every field (with a grid, only where its neighbours should overlap it),
+    and the matches of every candidate pair (without a grid, of those that pass a screen)."""
+    search_px = SEARCH_FRACTION * max(fields.size)
+    features, small = [], []
+    count = len(fields.paths)
+    for index in track(range(count), description="keypoints", disable=not progress):
+        mask = None
+        if prior is not None:
+            offsets = [prior[b] - prior[a] for a, b in _partners(index, candidates)]
+            mask = overlap_mask(fields.size, offsets, search_px)
+        image = fields.corrected(index)
+        features.append(detect_features(_gray_uint8(image, fields.first.dtype), mask))
+        small.append(_shrunk(image))
+    if prior is None:
+        screened = track(candidates, description="screening", disable=not progress)
+        candidates = [(i, j) for i, j in screened if might_overlap(features[i], features[j], model)]
+    matches, best = [], np.zeros(count, int)
+    for i, j in track(candidates, description="matching", disable=not progress):
+        expected = None if prior is None else prior[j] - prior[i]
+        on_i, on_j = match_pair(features[i], features[j], model, expected, search_px)
+        best[[i, j]] = np.maximum(best[[i, j]], len(on_i))
+        if len(on_i):
+            matches.append(PairMatch(i, j, on_i, on_j))
+    return _Matched(features, small, matches, best)
+
+
+def _drop_alpha(image: np.ndarray) -> np.ndarray:
+    return image[..., :3] if image.ndim == 3 else image
+
+
+def _blank_gain(path: Path, first: np.ndarray, channels: int) -> np.ndarray:
+    blank = read_image(path)
+    if blank.shape[:2] != first.shape[:2]:
+        raise InputError(
+            path,
+            f"a blank field of {blank.shape[1]} × {blank.shape[0]} px, but the fields are "
+            f"{first.shape[1]} × {first.shape[0]} px",
+        )
+    try:
+        return flat_field_gain(blank, channels)
+    except InputError as error:
+        raise InputError(path, error.reason) from None
+
+
+def _layout(
+    fields_dir: str | Path, count: int, size: tuple[int, int], config: StitchConfig
+) -> tuple[np.ndarray | None, list[tuple[int, int]]]:
+    """Each field's nominal origin (None without a grid) and the pairs worth matching: grid
+    neighbours, or without a grid every pair."""
+    if config.grid is None:
+        return None, list(itertools.combinations(range(count), 2))
+    columns, rows = config.grid
+    if columns * rows != count:
+        raise InputError(
+            fields_dir, f"a grid of {columns} × {rows} fields, but the folder has {count}"
+        )
+    cells = grid_cells(columns, rows, config.order)
+    step = np.array(size, float) * (1 - config.overlap)
+    return cells * step, grid_neighbours(cells)
+
+
+def _partners(index: int, pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(index, other) for every pair that holds ``index``."""
+    return [(index, j if i == index else i) for i, j in pairs if index in (i, j)]
+
+
+def _full_scale(dtype: np.dtype) -> float:
+    return float(np.iinfo(dtype).max) if np.issubdtype(dtype, np.integer) else 1.0
+
+
+def _gray_uint8(image: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """The uint8 gray copy SIFT needs, of a (H, W, C) float field in ``dtype``'s range."""
+    gray = image[..., 0] if image.shape[2] == 1 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    return np.clip(gray * (255 / _full_scale(dtype)), 0, 255).astype(np.uint8)
+
+
+def _shrunk(image: np.ndarray) -> np.ndarray:
+    small = cv2.resize(
+        image, None, fx=1 / EXPOSURE_SCALE, fy=1 / EXPOSURE_SCALE, interpolation=cv2.INTER_AREA
+    )
+    return small.reshape(*small.shape[:2], image.shape[2])
+
+
+def _square(matrix: np.ndarray) -> np.ndarray:
+    """A 2 × 3 affine matrix as 3 × 3, to compose and invert."""
+    return np.vstack([matrix, [0.0, 0.0, 1.0]])
+
+
+def _meet(box: np.ndarray, other: np.ndarray) -> bool:
+    """Whether two [left, top, right, bottom] boxes overlap."""
+    return bool(np.all(box[:2] < other[2:]) and np.all(other[:2] < box[2:]))
+
+
+def _footprints(poses: Poses, size: tuple[int, int]) -> dict[int, np.ndarray]:
+    """Each placed field's bounding box in the panorama: [left, top, right, bottom]."""
+    width, height = size
+    corners = np.array([[0, 0], [width - 1, 0], [0, height - 1], [width - 1, height - 1]], float)
+    boxes = {}
+    for index in np.flatnonzero(poses.placed):
+        seen = corners @ poses.matrices[index][:, :2].T + poses.matrices[index][:, 2]
+        boxes[int(index)] = np.concatenate([seen.min(axis=0), seen.max(axis=0)])
+    return boxes
+
+
+def _gains(poses: Poses, small: list[np.ndarray], size: tuple[int, int]) -> np.ndarray:
+    """Exposure gains of every field from the means of each overlapping pair's overlap (on
+    the small copies); fields not placed keep gain 1."""
+    boxes = _footprints(poses, size)
+    shrink = np.diag([1 / EXPOSURE_SCALE, 1 / EXPOSURE_SCALE, 1.0])
+    overlaps = []
+    for i, j in itertools.combinations(sorted(boxes), 2):
+        if _meet(boxes[i], boxes[j]):
+            to_i = np.linalg.inv(_square(poses.matrices[i])) @ _square(poses.matrices[j])
+            small_to_small = (shrink @ to_i @ np.linalg.inv(shrink))[:2]
+            overlaps.append((i, j, *overlap_means(small[i], small[j], small_to_small)))
+    return exposure_gains(len(small), small[0].shape[2], overlaps)
+
+
+def _write_panorama(
+    target: Path,
+    poses: Poses,
+    load: Callable[[int], np.ndarray],
+    fields: _Fields,
+    progress: bool,
+) -> tuple[tuple[int, int], np.ndarray]:
+    """Blend the placed fields tile by tile into an OME-Zarr at ``target`` (channels, y, x)
+    with a pyramid; returns the panorama's (height, width) and where its origin lies in the
+    poses' frame."""
+    from ome_zarr.writer import write_multiscales_metadata
+
+    boxes = _footprints(poses, fields.size)
+    every = np.array(list(boxes.values()))
+    origin = np.floor(every[:, :2].min(axis=0))
+    width, height = (np.ceil(every[:, 2:].max(axis=0)) - origin + 1).astype(int)
+    dtype, channels = fields.first.dtype, fields.channels
+    group = zarr.open_group(str(target), mode="w")
+    level = group.create_array(
+        "0", shape=(channels, height, width), chunks=(channels, TILE_PX, TILE_PX), dtype=dtype
+    )
+    weights = feather_weights(fields.size[1], fields.size[0])
+    tiles = list(itertools.product(range(0, height, TILE_PX), range(0, width, TILE_PX)))
+    for top, left in track(tiles, description="blending", disable=not progress):
+        bottom, right = min(top + TILE_PX, height), min(left + TILE_PX, width)
+        corner = origin + [left, top]
+        reach = np.concatenate([corner, origin + [right, bottom]]) + [-2, -2, 2, 2]  # bicubic
+        pieces = []
+        for index in (index for index, box in boxes.items() if _meet(box, reach)):
+            matrix = poses.matrices[index].copy()
+            matrix[:, 2] -= corner
+            pieces.append((load(index), matrix))
+        if pieces:  # chunks no field reaches stay unwritten: zarr reads them as 0
+            tile = blend_tile((bottom - top, right - left, channels), pieces, weights, dtype)
+            level[:, top:bottom, left:right] = np.moveaxis(tile, -1, 0)
+    levels = 1
+    while max(level.shape[1:]) > TILE_PX:
+        level = _halve(level, group, str(levels))
+        levels += 1
+    write_multiscales_metadata(
+        group,
+        [
+            {
+                "path": str(k),
+                "coordinateTransformations": [{"type": "scale", "scale": [1.0, 2.0**k, 2.0**k]}],
+            }
+            for k in range(levels)
+        ],
+        axes=["c", "y", "x"],
+        name="panorama",
+    )
+    return (int(height), int(width)), origin
+
+
+def _halve(source: zarr.Array, group: zarr.Group, name: str) -> zarr.Array:
+    """The next pyramid level: ``source`` halved by area averaging, a tile at a time."""
+    channels, height, width = source.shape
+    level = group.create_array(
+        name,
+        shape=(channels, math.ceil(height / 2), math.ceil(width / 2)),
+        chunks=(channels, TILE_PX, TILE_PX),
+        dtype=source.dtype,
+    )
+    for top, left in itertools.product(
+        range(0, level.shape[1], TILE_PX), range(0, level.shape[2], TILE_PX)
+    ):
+        block = np.moveaxis(
+            np.asarray(source[:, 2 * top : 2 * (top + TILE_PX), 2 * left : 2 * (left + TILE_PX)]),
+            0,
+            -1,
+        )
+        rows, columns = math.ceil(block.shape[0] / 2), math.ceil(block.shape[1] / 2)
+        halved = cv2.resize(block, (columns, rows), interpolation=cv2.INTER_AREA)
+        level[:, top : top + rows, left : left + columns] = np.moveaxis(
+            halved.reshape(rows, columns, channels), -1, 0
+        )
+    return level
+
+
+def _poses_table(
+    poses: Poses, paths: list[Path], gains: np.ndarray, origin: np.ndarray
+) -> pd.DataFrame:
+    """One row per placed field: where its top-left pixel lies in the panorama, its rotation
+    and linear part, gains, matched neighbours, and the RMS px by which its matches miss."""
+    rows = []
+    for index in np.flatnonzero(poses.placed):
+        matrix = poses.matrices[index]
+        own = [m for m in poses.used if index in (m.first, m.second)]
+        misses = [pair_residuals(m, poses.matrices) for m in own]
+        points = sum(len(miss) for miss in misses)
+        residual = float(np.sqrt(np.mean(np.concatenate(misses) ** 2) * 2)) if points else np.nan
+        neighbours = sorted(paths[m.second if m.first == index else m.first].name for m in own)
+        rows.append(
+            {
+                "field": paths[index].name,
+                "x_px": matrix[0, 2] - origin[0],
+                "y_px": matrix[1, 2] - origin[1],
+                "rotation_deg": float(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0]))),
+                "a00": matrix[0, 0],
+                "a01": matrix[0, 1],
+                "a10": matrix[1, 0],
+                "a11": matrix[1, 1],
+                **dict(zip(_gain_columns(gains.shape[1]), gains[index], strict=True)),
+                "neighbours": ";".join(neighbours),
+                "matches": points,
+                "residual_px": residual,
+                "placed_by": "matches" if own else "grid prior",
+            }
+        )
+    digits = {"x_px": 3, "y_px": 3, "rotation_deg": 5, "residual_px": 3}
+    digits |= dict.fromkeys(["a00", "a01", "a10", "a11", *_gain_columns(gains.shape[1])], 6)
+    return pd.DataFrame(rows).round(digits)
+
+
+def _gain_columns(channels: int) -> list[str]:
+    return GAIN_COLUMNS.get(channels, [f"gain_{c}" for c in range(channels)])
+
+
+def _unmatched_table(poses: Poses, paths: list[Path], found: _Matched, prior: bool) -> pd.DataFrame:
+    """The fields not joined to the panorama by matches, why, and whether the grid placed
+    them or they were left out."""
+    main = main_group(len(paths), poses.used)
+    rows = []
+    for index, path in enumerate(paths):
+        if main[index]:
+            continue
+        mates = sorted(
+            paths[m.second if m.first == index else m.first].name
+            for m in poses.used
+            if index in (m.first, m.second)
+        )
+        if mates:
+            reason = f"matches only {', '.join(mates)}, apart from the rest of the panorama"
+        elif len(found.features[index].points) == 0:
+            reason = "no keypoints (blank, out of focus or without texture?)"
+        elif found.best[index] == 0:
+            whom = "grid neighbour" if prior else "other field"
+            reason = f"no {whom} shares {MIN_MATCHES} consistent keypoint matches with it"
+        else:
+            reason = "its matches disagree with the other fields' (false matches?)"
+        rows.append(
+            {
+                "field": path.name,
+                "reason": reason,
+                "placed": "by the grid prior" if poses.placed[index] else "left out",
+            }
+        )
+    return pd.DataFrame(rows, columns=["field", "reason", "placed"])

@@ -1,0 +1,121 @@
+"""Stitched fields made to look as one (paper 003 §4's second stage): uneven light removed by a
+blank field, exposure gains that equalise the overlaps, and feather weights that fade each field
+into its neighbours, so no seam shows where one field ends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import cv2
+import numpy as np
+
+from orescope.errors import InputError
+
+MIN_OVERLAP_PX = 64  # pixels two fields must share for their exposure to be compared
+GAIN_PULL = 1e-6  # pull of every log gain towards 0: fixes the overall level, nothing else
+
+
+def flat_field_gain(blank: np.ndarray, channels: int) -> np.ndarray:
+    """(H, W, channels) float32 divisor that removes uneven illumination: the blank field (a
+    photo of an empty, uniform field under the same light) over its mean. Unlike
+    :func:`~orescope.preprocess.colour.flat_field` it keeps no uint8 rounding, so 16-bit fields
+    stay 16-bit and the exposure gains apply before the one rounding."""
+    gain = np.maximum(blank.astype(np.float32), 1.0)
+    if gain.ndim == 2:
+        gain = np.repeat(gain[..., None], channels, axis=2)
+    elif gain.shape[2] < channels or (channels == 1 and gain.shape[2] > 1):
+        raise InputError(
+            None, f"a blank field of {gain.shape[2]} channels for fields of {channels}"
+        )
+    gain = gain[..., :channels]
+    return gain / gain.mean(axis=(0, 1))
+
+
+def overlap_means(
+    first: np.ndarray, second: np.ndarray, second_to_first: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per channel, the mean of ``first`` (H, W, C float) and of ``second`` (warped onto it by
+    the 2 × 3 ``second_to_first``) where both are seen, and how many pixels that is."""
+    height, width = first.shape[:2]
+    inside = cv2.warpAffine(np.ones(second.shape[:2], np.float32), second_to_first, (width, height))
+    warped = cv2.warpAffine(second, second_to_first, (width, height)).reshape(height, width, -1)
+    both = inside > 0.999  # away from the warped edge, where black would leak in
+    count = int(both.sum())
+    if count == 0:
+        return np.zeros(first.shape[2]), np.zeros(first.shape[2]), 0
+    return first[both].mean(axis=0), warped[both].mean(axis=0), count
+
+
+def exposure_gains(
+    count: int, channels: int, overlaps: Iterable[tuple[int, int, np.ndarray, np.ndarray, int]]
+) -> np.ndarray:
+    """(count, channels) gains that make every pair of overlapping fields agree.
+
+    ``overlaps``: (field i, field j, mean of i, mean of j over their overlap, pixels). As
+    OpenCV's ``GainCompensator`` (Brown & Lowe's least squares over overlap means), but in
+    logarithms with only a faint pull towards gain 1: a change of exposure multiplies, and
+    OpenCV's stronger pull (its σ_g = 0.1) leaves a few percent of each step uncorrected.
+    A field that overlaps nothing keeps gain 1. By hand: OpenCV's compensator needs every
+    warped field in memory at once.
+    """
+    rows, targets, weights = [], [], []
+    for first, second, mean_first, mean_second, pixels in overlaps:
+        if pixels < MIN_OVERLAP_PX:
+            continue
+        row = np.zeros(count)
+        row[first], row[second] = 1.0, -1.0
+        rows.append(row)
+        low = 1e-6  # a black overlap has no exposure to compare
+        targets.append(np.log(np.maximum(mean_second, low)) - np.log(np.maximum(mean_first, low)))
+        weights.append(float(pixels))
+    scale = np.sqrt(np.array(weights) / max(weights, default=1.0))[:, None]
+    system = np.vstack(
+        [np.array(rows).reshape(-1, count) * scale, np.sqrt(GAIN_PULL) * np.eye(count)]
+    )
+    wanted = np.vstack(
+        [np.array(targets).reshape(-1, channels) * scale, np.zeros((count, channels))]
+    )
+    return np.exp(np.linalg.lstsq(system, wanted, rcond=None)[0])
+
+
+def feather_weights(height: int, width: int) -> np.ndarray:
+    """(height, width) float32 blending weight of a field: its distance to the nearest left or
+    right edge times that to the nearest top or bottom edge. A field fades out towards its
+    edges, so where fields overlap each one's share slides from 1 to 0 across the overlap;
+    the product (not the plain distance to the nearest edge) has no ridge along the
+    diagonals, which would show as a crease where three fields meet."""
+    across = np.minimum(np.arange(width) + 0.5, width - 0.5 - np.arange(width)) / (width / 2)
+    down = np.minimum(np.arange(height) + 0.5, height - 0.5 - np.arange(height)) / (height / 2)
+    return np.outer(down, across).astype(np.float32)
+
+
+def blend_tile(
+    shape: tuple[int, int, int],
+    pieces: Iterable[tuple[np.ndarray, np.ndarray]],
+    weights: np.ndarray,
+    dtype: np.dtype,
+) -> np.ndarray:
+    """One tile of the panorama, of ``shape`` (height, width, channels), from ``pieces``:
+    (field, 2 × 3 matrix from the field's pixels to the tile's), each field already flat-field
+    corrected and gained, averaged with its :func:`feather_weights` (``weights``). Pixels no
+    field covers are 0.
+
+    Fields are resampled bicubically (sharper than bilinear, which blurs a half-pixel shift),
+    with their edge pixels repeated beyond it so no black seeps in at the panorama's border.
+    """
+    height, width, channels = shape
+    total = np.zeros(shape, np.float32)
+    weight_sum = np.zeros((height, width), np.float32)
+    for field, matrix in pieces:
+        share = cv2.warpAffine(weights, matrix, (width, height), flags=cv2.INTER_LINEAR)
+        warped = cv2.warpAffine(
+            field, matrix, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
+        )
+        total += warped.reshape(shape).astype(np.float32) * share[..., None]
+        weight_sum += share
+    blended = total / np.maximum(weight_sum, 1e-12)[..., None]
+    blended[weight_sum <= 0] = 0
+    if np.issubdtype(dtype, np.integer):
+        limits = np.iinfo(dtype)
+        return np.clip(np.round(blended), limits.min, limits.max).astype(dtype)
+    return blended.astype(dtype)

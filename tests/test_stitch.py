@@ -1,0 +1,283 @@
+"""Panorama stitching (paper 003 §4) on fields cut from a synthetic texture with known offsets,
+rotations, exposures and vignetting: poses, gains and the blended panorama against the truth,
+fields that match nothing, and bad input."""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import zarr
+from scipy.ndimage import binary_erosion
+from typer.testing import CliRunner
+
+from orescope.cli.main import app
+from orescope.io import write_image
+from orescope.jobs.stitch_run import StitchConfig, run_stitch
+from orescope.preprocess.blend import exposure_gains, feather_weights
+from orescope.preprocess.stitch import (
+    DETECT_ROWS,
+    PairMatch,
+    detect_features,
+    grid_cells,
+    grid_neighbours,
+    solve_poses,
+)
+
+WIDTH, HEIGHT, OVERLAP = 200, 150, 0.25
+STEP = np.array([WIDTH, HEIGHT]) * (1 - OVERLAP)
+MARGIN = 20  # px of texture around the grid, so that a field moved off its place stays inside
+
+
+def texture(height: int, width: int, seed: int) -> np.ndarray:
+    """Float RGB texture of blobs at three scales, 0–255: enough SIFT keypoints in a strip."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((height, width, 3), np.float32)
+    for sigma in (1.5, 4.0, 10.0):
+        out += sigma * cv2.GaussianBlur(
+            rng.standard_normal((height, width, 3), np.float32), (0, 0), sigma
+        )
+    return np.clip(128 + 40 * (out - out.mean()) / out.std(), 0, 255)
+
+
+SOURCE = texture(int(HEIGHT + 2 * STEP[1]) + 2 * MARGIN, int(WIDTH + 2 * STEP[0]) + 2 * MARGIN, 0)
+# vignetting: the corners of every field get 20 % less light; the blank field shows it
+VIGNETTE = (
+    1 - 0.2 * np.add.outer(np.linspace(-1, 1, HEIGHT) ** 2, np.linspace(-1, 1, WIDTH) ** 2) / 2
+).astype(np.float32)
+
+
+def pose(x: float, y: float, degrees: float = 0.0) -> np.ndarray:
+    """2 × 3 matrix from a field's pixels to the source's: turned by ``degrees`` about the
+    field's centre, its origin (before turning) at (x, y)."""
+    angle = np.radians(degrees)
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    centre = np.array([WIDTH / 2, HEIGHT / 2])
+    return np.hstack([turn, (np.array([x, y]) + centre - turn @ centre)[:, None]])
+
+
+def cut(matrix: np.ndarray, gain: float, source: np.ndarray = SOURCE) -> np.ndarray:
+    """A uint8 field seen through ``matrix``, exposed by ``gain`` and vignetted."""
+    flags = cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP
+    field = cv2.warpAffine(source, matrix, (WIDTH, HEIGHT), flags=flags)
+    return np.clip(np.round(field * gain * VIGNETTE[..., None]), 0, 255).astype(np.uint8)
+
+
+def grid_fields(folder: Path, degrees: float, order: str = "row", seed: int = 1) -> pd.DataFrame:
+    """A 3 × 3 grid of fields, named in the stage's ``order``, each moved off its nominal
+    place by up to ±4 px (the first four by whole pixels), turned by up to ±``degrees`` and
+    exposed by 0.9–1.1; the blank field beside them. Returns the truth per field."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for index, (column, row) in enumerate(grid_cells(3, 3, order)):
+        shift = rng.uniform(-4, 4, 2)
+        shift = np.round(shift) if index < 4 else shift
+        x, y = MARGIN + np.array([column, row]) * STEP + shift
+        matrix, gain = pose(x, y, rng.uniform(-degrees, degrees)), rng.uniform(0.9, 1.1)
+        write_image(folder / f"field_{index:02d}.png", cut(matrix, gain))
+        rows.append({"field": f"field_{index:02d}.png", "matrix": matrix, "gain": gain})
+    write_image(folder.parent / "blank.png", np.round(200 * VIGNETTE).astype(np.uint8))
+    return pd.DataFrame(rows)
+
+
+def corner_errors(poses: pd.DataFrame, truth: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Px between where the found and the true poses put each field's corners and centre,
+    after the best similarity map between the two frames (the panorama's frame is arbitrary),
+    and that map."""
+    points = np.array([[0, 0], [WIDTH - 1, 0], [0, HEIGHT - 1], [WIDTH - 1, HEIGHT - 1], [99, 74]])
+    found, true = [], []
+    for row in poses.merge(truth, on="field").itertuples():
+        matrix = np.array([[row.a00, row.a01, row.x_px], [row.a10, row.a11, row.y_px]])
+        found.append(points @ matrix[:, :2].T + matrix[:, 2])
+        true.append(points @ row.matrix[:, :2].T + row.matrix[:, 2])
+    found_points, true_points = np.concatenate(found), np.concatenate(true)
+    frame = cv2.estimateAffinePartial2D(true_points, found_points, method=cv2.LMEDS)[0]
+    return np.hypot(*(true_points @ frame[:, :2].T + frame[:, 2] - found_points).T), frame
+
+
+@pytest.fixture(scope="module")
+def translated(tmp_path_factory):
+    """Fields moved by whole and sub-pixel offsets, stitched without a grid."""
+    folder = tmp_path_factory.mktemp("translated")
+    truth = grid_fields(folder / "fields", degrees=0.0)
+    outcome = run_stitch(
+        folder / "fields", folder / "out", blank=folder / "blank.png", progress=False
+    )
+    return folder, truth, outcome
+
+
+def test_offsets_are_recovered_within_a_third_of_a_pixel(translated):
+    _, truth, outcome = translated
+    errors, _ = corner_errors(outcome.poses, truth)
+    assert len(outcome.poses) == 9 and outcome.unmatched.empty
+    assert errors.max() < 0.3
+    assert set(outcome.poses.placed_by) == {"matches"}
+    assert (outcome.poses.matches >= 20).all() and (outcome.poses.residual_px < 0.5).all()
+
+
+def test_exposure_gains_undo_the_exposures(translated):
+    _, truth, outcome = translated
+    table = outcome.poses.merge(truth, on="field")
+    for channel in ("gain_r", "gain_g", "gain_b"):
+        undone = table[channel] * table.gain
+        assert np.ptp(undone / undone.mean()) < 0.01
+
+
+def test_the_panorama_is_the_source_where_fields_cover_it(translated):
+    _, truth, outcome = translated
+    _, frame = corner_errors(outcome.poses, truth)
+    group = zarr.open_group(str(outcome.panorama), mode="r")
+    multiscales = group.attrs["ome"]["multiscales"][0]
+    assert [axis["name"] for axis in multiscales["axes"]] == ["c", "y", "x"]
+    panorama = np.moveaxis(np.asarray(group[multiscales["datasets"][0]["path"]]), 0, -1)
+    assert panorama.shape == (*outcome.shape, 3) and panorama.dtype == np.uint8
+    height, width = outcome.shape
+    back = cv2.invertAffineTransform(frame)  # panorama -> source
+    flags = cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP
+    expected = cv2.warpAffine(SOURCE, back, (width, height), flags=flags)
+    covered = binary_erosion(panorama.max(axis=2) > 0, iterations=3)
+    values, wanted = panorama[covered].astype(float), expected[covered]
+    level = values.mean() / wanted.mean()  # exposure and flat field leave one common factor
+    difference = np.abs(values - level * wanted)
+    assert covered.mean() > 0.95
+    assert difference.mean() < 1.0 and np.percentile(difference, 99) < 4
+
+
+def test_small_rotations_are_recovered_with_a_snake_grid_prior(tmp_path):
+    truth = grid_fields(tmp_path / "fields", degrees=0.5, order="snake", seed=2)
+    config = StitchConfig(model="rigid", grid=(3, 3), overlap=OVERLAP, order="snake")
+    outcome = run_stitch(tmp_path / "fields", tmp_path / "out", config, progress=False)
+    errors, frame = corner_errors(outcome.poses, truth)
+    assert errors.max() < 0.3
+    found = outcome.poses.merge(truth, on="field")
+    true_degrees = [np.degrees(np.arctan2(m[1, 0], m[0, 0])) for m in found.matrix]
+    turned = np.degrees(np.arctan2(frame[1, 0], frame[0, 0]))
+    assert np.abs(found.rotation_deg - true_degrees - turned).max() < 0.05
+    assert (tmp_path / "out" / "config.yaml").read_text().count("snake") == 1
+
+
+def test_a_field_without_keypoints_is_placed_by_the_grid_and_reported(tmp_path):
+    grid_fields(tmp_path / "fields", degrees=0.0)
+    write_image(tmp_path / "fields" / "field_04.png", np.full((HEIGHT, WIDTH, 3), 90, np.uint8))
+    config = StitchConfig(grid=(3, 3), overlap=OVERLAP)
+    outcome = run_stitch(tmp_path / "fields", tmp_path / "out", config, progress=False)
+    assert outcome.unmatched.to_dict("records") == [
+        {
+            "field": "field_04.png",
+            "reason": "no keypoints (blank, out of focus or without texture?)",
+            "placed": "by the grid prior",
+        }
+    ]
+    centre = outcome.poses.set_index("field").loc["field_04.png"]
+    assert centre.placed_by == "grid prior" and centre.neighbours == ""
+    # it lies on the grid between its neighbours, whose own errors are up to ±4 px
+    left = outcome.poses.set_index("field").loc["field_03.png"]
+    assert abs(centre.x_px - left.x_px - STEP[0]) < 8 and abs(centre.y_px - left.y_px) < 8
+    written = pd.read_csv(tmp_path / "out" / "unmatched.csv")
+    assert list(written.field) == ["field_04.png"]
+
+
+def stitch_command(arguments: list[str]):
+    """``orescope stitch ARGUMENTS``."""
+    return CliRunner().invoke(app, ["stitch", *arguments])
+
+
+def test_a_field_from_elsewhere_is_left_out_and_printed(tmp_path):
+    grid_fields(tmp_path / "fields", degrees=0.0)
+    elsewhere = texture(HEIGHT, WIDTH, seed=7)
+    write_image(tmp_path / "fields" / "field_08.png", cut(np.eye(2, 3), 1.0, elsewhere))
+    done = stitch_command([str(tmp_path / "fields"), "--out", str(tmp_path / "out")])
+    assert done.exit_code == 0, done.output
+    assert "8 fields stitched" in done.output
+    assert (
+        "unmatched: field_08.png: no other field shares 12 consistent keypoint matches with it "
+        "(left out)" in done.output
+    )
+    assert "field_08.png" not in set(pd.read_csv(tmp_path / "out" / "poses.csv").field)
+
+
+def test_solve_poses_drops_a_pair_that_disagrees_with_the_rest():
+    origins = np.array([[0, 0], [150, 0], [0, 112], [150, 112]], float)  # a 2 × 2 grid
+    rng = np.random.default_rng(0)
+    matches = []
+    for i, j in grid_neighbours(grid_cells(2, 2, "row")) + [(0, 3)]:
+        seen = rng.uniform(origins[j], origins[i] + [WIDTH, HEIGHT], (30, 2))  # their overlap
+        false = 37.0 if (i, j) == (0, 3) else 0.0  # the diagonal pair matched repeated texture
+        matches.append(PairMatch(i, j, seen - origins[i] + false, seen - origins[j]))
+    for model in ("translation", "rigid", "affine"):
+        poses = solve_poses(4, matches, model, (WIDTH, HEIGHT))
+        assert np.abs(poses.matrices[:, :, 2] - origins).max() < 1e-6
+        assert np.abs(poses.matrices[:, :, :2] - np.eye(2)).max() < 1e-9
+        assert [(m.first, m.second) for m in poses.dropped] == [(0, 3)]
+
+
+def test_keypoints_found_band_by_band_lie_where_the_whole_field_has_them():
+    gray = cv2.cvtColor(np.round(SOURCE).astype(np.uint8), cv2.COLOR_RGB2GRAY)
+    assert gray.shape[0] > DETECT_ROWS  # more than one band
+    banded = detect_features(gray).points
+    whole = np.array([k.pt for k in cv2.SIFT_create().detect(gray, None)])
+    nearest = np.hypot(*(banded[:, None] - whole[None]).transpose(2, 0, 1)).min(axis=1)
+    assert len(banded) > 200 and (nearest < 0.01).mean() > 0.97
+
+
+def test_exposure_gains_make_overlaps_agree():
+    # field 1 twice as bright as field 0, field 2 half as bright as field 1; field 3 alone
+    overlaps = [(0, 1, np.array([50.0]), np.array([100.0]), 1000)]
+    overlaps.append((1, 2, np.array([100.0]), np.array([50.0]), 1000))
+    gains = exposure_gains(4, 1, overlaps)[:, 0]
+    assert gains[0] == pytest.approx(2 * gains[1], rel=1e-5)
+    assert gains[2] == pytest.approx(2 * gains[1], rel=1e-5)
+    assert gains[3] == pytest.approx(1.0) and np.prod(gains[:3]) == pytest.approx(1, rel=1e-3)
+
+
+def test_feather_weights_fade_to_every_edge():
+    weights = feather_weights(4, 6)
+    assert weights.shape == (4, 6) and np.array_equal(weights, weights[::-1, ::-1])
+    assert weights[0, 0] == weights.min() > 0 and weights.max() == weights[1:3, 2:4].max()
+
+
+def test_sixteen_bit_fields_make_a_sixteen_bit_panorama(tmp_path):
+    for index, x in enumerate((MARGIN, MARGIN + STEP[0])):
+        field = cut(pose(x, MARGIN), 1.0).astype(np.uint16) * 257
+        write_image(tmp_path / "fields" / f"{index}.tif", field)
+    outcome = run_stitch(tmp_path / "fields", tmp_path / "out", progress=False)
+    level = zarr.open_group(str(outcome.panorama), mode="r")["0"]
+    # the panorama's edge is rounded outwards: a pose a hair off the pixel grid adds a pixel
+    assert level.dtype == np.uint16 and level.shape[0] == 3
+    assert level.shape[1] - HEIGHT in (0, 1) and level.shape[2] - WIDTH - STEP[0] in (0, 1)
+    assert outcome.poses.x_px.tolist() == pytest.approx([0, STEP[0]], abs=0.1)
+
+
+def odd_fields(folder: Path, odd: str) -> list[str]:
+    """A 2 × 2 grid of fields, one of them made ``odd``; the arguments to stitch them."""
+    for index, (column, row) in enumerate(grid_cells(2, 2, "row")):
+        x, y = MARGIN + np.array([column, row]) * STEP
+        source = texture(400, 400, seed=10 + index) if odd == "apart" else SOURCE
+        write_image(folder / "fields" / f"{index}.png", cut(pose(x, y), 1.0, source))
+    arguments = [str(folder / "fields"), "--out", str(folder / "out")]
+    if odd == "size":
+        write_image(folder / "fields" / "2.png", np.zeros((HEIGHT, WIDTH + 1, 3), np.uint8))
+    elif odd == "depth":
+        write_image(folder / "fields" / "2.png", np.zeros((HEIGHT, WIDTH, 3), np.uint16))
+    elif odd == "blank":
+        write_image(folder / "blank.png", np.full((HEIGHT // 2, WIDTH // 2, 3), 200, np.uint8))
+        arguments += ["--blank", str(folder / "blank.png")]
+    return arguments
+
+
+@pytest.mark.parametrize(
+    ("odd", "named", "reason"),
+    [
+        ("size", "fields/2.png", "201 × 150 px, but 0.png is 200 × 150 px"),
+        ("depth", "fields/2.png", "uint16 pixels, but 0.png has uint8"),
+        ("blank", "blank.png", "a blank field of 100 × 75 px, but the fields are 200 × 150 px"),
+        ("apart", "fields", "no two of its 4 fields overlap"),
+    ],
+)
+def test_bad_input_is_one_line_naming_the_file(tmp_path, odd, named, reason):
+    done = stitch_command(odd_fields(tmp_path, odd))
+    assert done.exit_code == 2
+    errors = [line for line in done.output.splitlines() if line.startswith("error")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {tmp_path / named}: {reason}")
+    assert not (tmp_path / "out" / "panorama.ome.zarr").exists()
