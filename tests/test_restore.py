@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from orescope.cli.main import app
 from orescope.io import read_image, write_image
 from orescope.jobs import ParticleConfig, run_particles
+from orescope.metrics import psnr
 from orescope.preprocess.restore import highlight_mask, inpaint_highlights
 from orescope.synth import SceneConfig, synthesize_scene, wet_image
 
@@ -78,3 +79,17 @@ def test_predict_particles_restores_first_and_shows_before_and_after(tmp_path):
     plain = ParticleConfig(method="threshwater", mm_per_px=0.25)
     run_particles([tmp_path / "in"], tmp_path / "plain", plain, progress=False)
     assert not (tmp_path / "plain" / "wet" / "restored.png").exists()
+
+
+def test_the_zoo_model_restores_by_default_and_before_particles(tmp_path):
+    write_image(tmp_path / "in" / "wet.png", WET)
+    done = CliRunner().invoke(
+        app, ["restore", str(tmp_path / "in"), "--out", str(tmp_path / "out")]
+    )
+    assert done.exit_code == 0, done.output
+    restored = read_image(tmp_path / "out" / "wet.png")
+    assert restored.shape == WET.shape
+    assert psnr(SCENE.image, restored) > psnr(SCENE.image, WET) + 2  # nearer the dry scene
+    config = ParticleConfig(method="threshwater", mm_per_px=0.25, restore=True)
+    run_particles([tmp_path / "in"], tmp_path / "particles", config, progress=False)
+    assert np.array_equal(read_image(tmp_path / "particles" / "wet" / "restored.png"), restored)

@@ -74,13 +74,14 @@ def model_card(
     """The card of the model this run trains, before its first epoch: the config's settings,
     and the training history of the model it starts from continued by this round."""
     names, colours = class_table(config)
+    scale = "own" if config.target == "restore" else "trained"
     step = TrainingRound(
         command=command,
         init=config.init,
         epochs=0,
         patches_per_epoch=config.patches_per_epoch,
         data=[source_record(s) for s in config.train],
-        validation_data=f"{'; '.join(source_label(s) for s in config.val)}, trained scale, "
+        validation_data=f"{'; '.join(source_label(s) for s in config.val)}, {scale} scale, "
         f"{config.inference_tile} px tiles",
     )
     history = parent.training if parent is not None else TrainingRecord()
