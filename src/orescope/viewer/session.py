@@ -1,0 +1,172 @@
+"""What an annotator has painted and accepted on one image, kept while the viewer runs.
+
+Three layers of uint8 class indices, :data:`~orescope.preprocess.superpixels.UNLABELLED`
+where empty, each the image's size: the ``scribbles`` painted, the labels they ``suggest``
+(:class:`~orescope.preprocess.superpixels.ScribbleLabeller`: every superpixel a stroke touches)
+and the suggestions the annotator ``accepted``. Only accepted labels are saved as the mask, so
+a suggestion that spills over a grain boundary is never trained on unseen.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import yaml
+from scipy import ndimage
+
+from orescope.errors import InputError
+from orescope.io import (
+    ClassRegistry,
+    atomic_path,
+    read_class_registry,
+    read_image,
+    write_image,
+    write_text,
+)
+from orescope.io.images import to_uint8_rgb
+from orescope.jobs.annotate_run import (
+    JPEG_SUFFIXES,
+    REGISTRY_NOTE,
+    LabelExport,
+    _registry_document,
+    _write_jpeg,
+)
+from orescope.preprocess.superpixels import (
+    UNLABELLED,
+    ScribbleLabeller,
+    SuperpixelLevel,
+    superpixel_hierarchy,
+)
+
+LAYERS = ("scribbles", "suggested", "accepted")  # the order of :meth:`AnnotationSession.layers`
+
+
+def brush_mask(shape: tuple[int, int], points: np.ndarray, radius_px: int) -> np.ndarray:
+    """Boolean mask of a brush of ``radius_px`` dragged along ``points`` ((x, y) pixels, as
+    a pointer gives them): round-ended lines ``2 · radius_px + 1`` pixels wide.
+
+    Examples
+    --------
+    >>> brush_mask((3, 6), np.array([[1, 1], [4, 1]]), 0).astype(int).tolist()
+    [[0, 0, 0, 0, 0, 0], [0, 1, 1, 1, 1, 0], [0, 0, 0, 0, 0, 0]]
+    """
+    canvas = np.zeros(shape, np.uint8)
+    path = np.round(points).astype(np.int32).reshape(-1, 1, 2)
+    cv2.polylines(canvas, [np.concatenate([path, path[-1:]])], False, 1, 2 * radius_px + 1)
+    return canvas.astype(bool)
+
+
+@dataclass
+class AnnotationSession:
+    """The layers of one image (``image_path``, read as ``image``) labelled with the classes
+    of ``registry`` over a superpixel ``hierarchy`` of it, to be saved into the dataset
+    folder ``out``."""
+
+    image_path: Path
+    image: np.ndarray
+    registry: ClassRegistry
+    hierarchy: list[np.ndarray]
+    out: Path
+    labeller: ScribbleLabeller = field(init=False)
+    accepted: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.labeller = ScribbleLabeller(self.image, self.hierarchy)
+        self.accepted = np.full(self.shape, UNLABELLED, np.uint8)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.image.shape[0], self.image.shape[1]
+
+    def layers(self) -> np.ndarray:
+        """uint8 3×H×W: scribbles, suggested and accepted labels (:data:`LAYERS`)."""
+        return np.stack([self.labeller.strokes, self.labeller.labels(), self.accepted])
+
+    def paint(self, points: np.ndarray, class_index: int, radius_px: int) -> None:
+        """Add a stroke of ``class_index`` along ``points`` ((x, y) pixels)."""
+        if class_index not in self.registry.indices:
+            raise ValueError(f"class {class_index} is not in the registry")
+        strokes = np.full(self.shape, UNLABELLED, np.uint8)
+        strokes[brush_mask(self.shape, points, radius_px)] = class_index
+        self.labeller.add(strokes)
+
+    def erase(self, points: np.ndarray, radius_px: int) -> None:
+        """Remove the scribbles and accepted labels under a brush along ``points``. A
+        labeller only adds strokes, so a new one takes the strokes that are left."""
+        brush = brush_mask(self.shape, points, radius_px)
+        self.accepted[brush] = UNLABELLED
+        strokes = self.labeller.strokes.copy()
+        strokes[brush] = UNLABELLED
+        self.labeller = ScribbleLabeller(self.image, self.hierarchy)
+        self.labeller.add(strokes)
+
+    def accept_all(self) -> None:
+        """Take every suggestion, replacing accepted labels under it."""
+        suggested = self.labeller.labels()
+        taken = suggested != UNLABELLED
+        self.accepted[taken] = suggested[taken]
+
+    def accept_region(self, row: int, column: int) -> None:
+        """Take the suggestion under a pixel: the connected area of its class around it."""
+        suggested = self.labeller.labels()
+        class_index = suggested[row, column]
+        if class_index == UNLABELLED:
+            return
+        regions, _ = ndimage.label(suggested == class_index)
+        self.accepted[regions == regions[row, column]] = class_index
+
+    def save(self) -> LabelExport:
+        """Write into ``out`` the dataset layout ``orescope annotate labels`` writes:
+        ``images/<stem>.jpg``, ``masks/<stem>.png`` (the accepted labels) and
+        ``classes.yaml``, and ``scribbles/<stem>.png`` (the strokes, which ``annotate labels``
+        turns into labels again); each atomically."""
+        check_dataset_registry(self.out, self.registry)
+        stem = self.image_path.stem
+        image_out = self.out / "images" / f"{stem}.jpg"
+        mask_out = self.out / "masks" / f"{stem}.png"
+        with atomic_path(image_out) as partial:
+            if self.image_path.suffix.lower() in JPEG_SUFFIXES:
+                shutil.copyfile(self.image_path, partial)
+            else:
+                _write_jpeg(partial, to_uint8_rgb(self.image))
+        write_image(mask_out, self.accepted)
+        write_image(self.out / "scribbles" / f"{stem}.png", self.labeller.strokes)
+        registry_out = self.out / "classes.yaml"
+        if not registry_out.is_file():
+            document = yaml.safe_dump(_registry_document(self.registry))
+            write_text(registry_out, REGISTRY_NOTE + document)
+        return LabelExport(image_out, mask_out, float(np.mean(self.accepted != UNLABELLED)))
+
+
+def check_dataset_registry(out: Path, registry: ClassRegistry) -> None:
+    """Refuse a dataset folder whose ``classes.yaml`` lists other classes than ``registry``:
+    its masks would mean other minerals."""
+    existing = out / "classes.yaml"
+    if existing.is_file() and read_class_registry(existing) != registry:
+        raise InputError(existing, "lists other classes than --classes: use a new folder")
+
+
+def open_session(
+    image_path: Path, classes_path: Path, out: Path, levels: Sequence[SuperpixelLevel]
+) -> AnnotationSession:
+    """An empty session of the image at ``image_path``, its superpixels computed once.
+
+    Raises
+    ------
+    InputError
+        For an unreadable image or registry, a registry that uses 255, or a dataset folder
+        ``out`` whose ``classes.yaml`` lists other classes.
+    """
+    registry = read_class_registry(classes_path)
+    if UNLABELLED in registry.indices:
+        raise InputError(
+            classes_path, f"class index {UNLABELLED} is taken: it marks unlabelled pixels"
+        )
+    check_dataset_registry(out, registry)
+    image = read_image(image_path)
+    return AnnotationSession(image_path, image, registry, superpixel_hierarchy(image, levels), out)
