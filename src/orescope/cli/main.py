@@ -11,12 +11,13 @@ from typing import Annotated
 import typer
 
 from orescope import __version__
-from orescope.cli import convert, demo, evaluate, predict, restore, stitch, synth, train
+from orescope.cli import annotate, convert, demo, evaluate, predict, restore, stitch, synth, train
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(predict.app, name="predict")
 app.add_typer(synth.app, name="synth")
 app.add_typer(evaluate.app, name="evaluate")
+app.add_typer(annotate.app, name="annotate")
 app.command("demo")(demo.demo)
 app.command("train")(train.train)
 app.command("convert")(convert.convert)

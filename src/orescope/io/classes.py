@@ -11,6 +11,10 @@ from pydantic import BaseModel, Field, model_validator
 
 from orescope.errors import InputError
 
+# the pixel value of section masks that a sparse labelling (scribbles, calibration regions) left
+# open: no class may take it, training skips it (``loss.ignore_index: 255``)
+UNLABELLED = 255
+
 
 class MineralClass(BaseModel):
     index: int = Field(ge=0, le=255)
@@ -47,9 +51,12 @@ class ClassRegistry(BaseModel):
             table[mineral.index] = mineral.colour
         return table
 
-    def check_mask(self, mask: np.ndarray, source: str | Path) -> None:
-        """A mask may only hold indices the registry knows."""
-        unknown = sorted(set(np.unique(mask).tolist()) - set(self.indices))
+    def check_mask(
+        self, mask: np.ndarray, source: str | Path, unlabelled: int | None = None
+    ) -> None:
+        """A mask may only hold indices the registry knows, and ``unlabelled`` (the index a
+        training loss skips, ``loss.ignore_index``) where a sparse labelling left pixels open."""
+        unknown = sorted(set(np.unique(mask).tolist()) - {*self.indices, unlabelled})
         if unknown:
             raise InputError(
                 source, f"mask holds class indices {unknown} missing from the registry"

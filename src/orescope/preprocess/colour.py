@@ -25,6 +25,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from orescope.errors import InputError
+from orescope.io.classes import UNLABELLED
 
 GAMMA = 2.2
 MIN_COLOURS = 4  # 12 unknowns, 3 equations per colour
@@ -223,10 +224,11 @@ def class_colours(
     image: np.ndarray, mask: np.ndarray, min_pixels: int = 50
 ) -> dict[int, tuple[np.ndarray, int]]:
     """Mean RGB and pixel count of every class with at least ``min_pixels`` pixels in
-    ``mask`` (a partial labelling works: pixels of classes you did not label are not used)."""
+    ``mask`` (a partial labelling works: pixels of classes you did not label, and those marked
+    :data:`~orescope.io.classes.UNLABELLED`, are not used)."""
     found = {}
     for index, pixels in zip(*np.unique(mask, return_counts=True), strict=True):
-        if pixels >= min_pixels:
+        if pixels >= min_pixels and index != UNLABELLED:
             rgb = image[..., :3][mask == index].astype(np.float64).mean(axis=0)
             found[int(index)] = (rgb, int(pixels))
     return found

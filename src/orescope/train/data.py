@@ -215,13 +215,13 @@ def section_registry(source: DataSource) -> ClassRegistry:
 
 
 def _section_images(
-    source: DataSource, xpl: bool, split: Split | None
+    source: DataSource, xpl: bool, split: Split | None, unlabelled: int | None
 ) -> list[tuple[str, np.ndarray, np.ndarray]]:
     samples, registry = _sections(source, split)
     images = []
     for sample in samples:
         image, mask = sample.read_image(), sample.read_mask()
-        registry.check_mask(mask, sample.mask_path)
+        registry.check_mask(mask, sample.mask_path, unlabelled)
         if mask.shape != image.shape[:2]:
             raise InputError(
                 sample.mask_path, f"mask {mask.shape} and image {image.shape[:2]} differ in size"
@@ -242,17 +242,23 @@ def _section_images(
 
 
 def load_source(
-    source: DataSource, particle_px: float | None, xpl: bool = False, split: Split | None = None
+    source: DataSource,
+    particle_px: float | None,
+    xpl: bool = False,
+    split: Split | None = None,
+    unlabelled: int | None = None,
 ) -> list[LabelledImage]:
     """The source's images: particle images resampled so their median particle ECD is
     ``particle_px``, sections resampled by the source's ``scale``; or its volumes. A folder
-    gives the images of its ``split`` side by the split rule (``None``: all of them)."""
+    gives the images of its ``split`` side by the split rule (``None``: all of them). Section
+    masks may hold ``unlabelled`` (the loss's ignore index) besides their registry's classes,
+    as ``orescope annotate labels`` writes them (255)."""
     if source.kind in VOLUME_KINDS:
         return load_volumes(source, particle_px, split)
     if source.kind == "wet_pairs":
         return _wet_pairs(source, split)
     if source.kind in ("lumenstone", "thinsections"):
-        raw = _section_images(source, xpl, split)
+        raw = _section_images(source, xpl, split, unlabelled)
         particle_px = None
     elif source.kind == "synth":
         raw = _synth_scenes(source)

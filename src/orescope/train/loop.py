@@ -176,11 +176,14 @@ def train(
     write_text(out / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
     torch.manual_seed(config.seed)
     device = pick_device(config.device)
-    train_sets = [load_source(s, config.particle_px, config.xpl, "train") for s in config.train]
+    unlabelled = config.loss.ignore_index
+    train_sets = [
+        load_source(s, config.particle_px, config.xpl, "train", unlabelled) for s in config.train
+    ]
     val_images = [
         item
         for s in config.val
-        for item in load_source(s, config.particle_px, config.xpl, "validation")
+        for item in load_source(s, config.particle_px, config.xpl, "validation", unlabelled)
     ]
     stats = None
     if config.target == "restore":  # photos mapped onto [-1, 1], the generators' range

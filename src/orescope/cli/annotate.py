@@ -1,0 +1,98 @@
+"""``orescope annotate ...``"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from orescope.cli.errors import one_line_errors
+from orescope.errors import InputError
+
+app = typer.Typer(
+    help="Label images faster: scribbles become region labels; a model shows where to label.",
+    no_args_is_help=True,
+)
+DEFAULT_LEVELS = "felzenszwalb:400,slic:1000,slic:250"
+
+
+@app.command("labels")
+@one_line_errors
+def labels(
+    image: Annotated[Path, typer.Argument(help="The photo that was scribbled on.")],
+    scribbles: Annotated[
+        Path,
+        typer.Argument(
+            help="uint8 PNG of the photo's size: the class index under each stroke, 255 elsewhere."
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Dataset folder (created or added to).")],
+    classes: Annotated[
+        Path, typer.Option("--classes", help="Class registry (classes.yaml) of the indices.")
+    ],
+    fill: Annotated[
+        bool,
+        typer.Option(
+            help="Give superpixels no stroke touched the class of the labelled region nearest "
+            "in colour along the superpixel graph (else they stay 255, skipped by training)."
+        ),
+    ] = False,
+    levels: Annotated[
+        str,
+        typer.Option(
+            help="Superpixel scales, coarse to fine, as method:size (slic: pixels per "
+            "superpixel; felzenszwalb: its scale), comma-separated."
+        ),
+    ] = DEFAULT_LEVELS,
+) -> None:
+    """Scribbles -> region labels: every superpixel a stroke touches takes the stroke's class,
+    split by finer superpixels where strokes of several classes meet. Writes
+    DIR/images/<stem>.jpg, DIR/masks/<stem>.png and DIR/classes.yaml, the layout `orescope
+    train` reads as a lumenstone source (set loss.ignore_index: 255)."""
+    from orescope.jobs.annotate_run import annotate_labels
+    from orescope.preprocess.superpixels import parse_levels
+
+    try:
+        hierarchy = parse_levels(levels)
+    except ValueError as error:
+        raise InputError(None, f"--levels: {error}") from None
+    export = annotate_labels(image, scribbles, out, classes, hierarchy, fill)
+    typer.echo(f"{export.mask}: {export.labelled:.1%} of the pixels labelled")
+
+
+@app.command("uncertainty")
+@one_line_errors
+def uncertainty(
+    image: Annotated[Path, typer.Argument(help="A section photo (PPL or reflected light).")],
+    model: Annotated[
+        str, typer.Option(help="Zoo name or folder with card.yaml of a section model.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    fraction: Annotated[
+        float,
+        typer.Option(min=0.001, max=1.0, help="Share of the image to propose (paper 003: 5-10 %)."),
+    ] = 0.05,
+    measure: Annotated[
+        Literal["entropy", "margin"],  # infer.uncertainty.Measure, without importing torch
+        typer.Option(help="Rank by the entropy (all classes) or the margin (top two)."),
+    ] = "entropy",
+    superpixel_px: Annotated[
+        int,
+        typer.Option(
+            "--superpixel-px",
+            min=0,
+            help="Propose whole SLIC superpixels of about this many pixels; 0: single pixels.",
+        ),
+    ] = 1000,
+    xpl: Annotated[
+        Path | None, typer.Option(help="The XPL photo, for models trained on PPL + XPL.")
+    ] = None,
+) -> None:
+    """Where a model is unsure, to label there next: entropy.png and margin.png (uint8 heat
+    maps, 255 = 1), proposal.png (255 = proposed), proposals.csv (regions, most uncertain
+    first) and config.yaml in --out."""
+    from orescope.jobs.annotate_run import annotate_uncertainty
+
+    export = annotate_uncertainty(image, out, model, fraction, measure, superpixel_px, xpl)
+    typer.echo(f"{export.regions} regions ({export.proposed:.1%} of the image) proposed in {out}")
