@@ -96,3 +96,6 @@ def uncertainty(
 
     export = annotate_uncertainty(image, out, model, fraction, measure, superpixel_px, xpl)
     typer.echo(f"{export.regions} regions ({export.proposed:.1%} of the image) proposed in {out}")
+
+
+from orescope.cli import annotate_view  # noqa: E402, F401  (registers `annotate view` on app)
