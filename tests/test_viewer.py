@@ -147,6 +147,24 @@ def test_each_stroke_returns_the_labels_of_a_scribble_labeller(server):
     assert np.array_equal(suggested, truth)
 
 
+def test_fill_suggests_the_superpixels_no_stroke_touched(server):
+    image, truth = _scene()
+    labeller = ScribbleLabeller(image, superpixel_hierarchy(image, DEFAULT_LEVELS))
+    labeller.add(_strokes(0, 1, 2))
+    for stroke in range(2):
+        _paint(server, stroke)
+    _, suggested, _ = _paint(server, 2)
+    assert np.array_equal(suggested, labeller.labels())
+    assert np.all(suggested[truth == 3] == UNLABELLED)
+    _, filled, _ = _post(server, "/api/fill", {"fill": True})
+    assert np.array_equal(filled, labeller.labels(fill=True))
+    assert not np.any(filled == UNLABELLED)
+    _, _, accepted = _post(server, "/api/accept", {})
+    assert np.array_equal(accepted, filled)
+    _, unfilled, _ = _post(server, "/api/fill", {"fill": False})
+    assert np.array_equal(unfilled, suggested)
+
+
 def test_accept_erase_and_save_write_the_accepted_labels(server, files):
     image, truth = _scene()
     for stroke in range(4):

@@ -9,7 +9,8 @@ The standard library's threaded server is enough for one annotator on 127.0.0.1.
   gzip-encoded where the client accepts it: a class map compresses a hundredfold);
 - ``POST /api/paint`` ``{"points": [[x, y], ...], "class": k, "radius": r}``,
   ``POST /api/erase`` ``{"points": ..., "radius": r}``,
-  ``POST /api/accept`` ``{}`` (all suggestions) or ``{"x": x, "y": y}`` (the region there):
+  ``POST /api/accept`` ``{}`` (all suggestions) or ``{"x": x, "y": y}`` (the region there),
+  ``POST /api/fill`` ``{"fill": true}`` (suggest untouched superpixels too, or not):
   change the layers and answer with them as ``/api/layers`` does;
 - ``POST /api/save``: writes the dataset files and answers their paths as JSON.
 
@@ -169,7 +170,11 @@ def _accept(session: AnnotationSession, request: dict) -> None:
     session.accept_region(row, column)
 
 
-CHANGES = {"/api/paint": _paint, "/api/erase": _erase, "/api/accept": _accept}
+def _fill(session: AnnotationSession, request: dict) -> None:
+    session.fill = bool(request["fill"])
+
+
+CHANGES = {"/api/paint": _paint, "/api/erase": _erase, "/api/accept": _accept, "/api/fill": _fill}
 
 
 def _points(request: dict) -> np.ndarray:

@@ -65,13 +65,15 @@ def brush_mask(shape: tuple[int, int], points: np.ndarray, radius_px: int) -> np
 class AnnotationSession:
     """The layers of one image (``image_path``, read as ``image``) labelled with the classes
     of ``registry`` over a superpixel ``hierarchy`` of it, to be saved into the dataset
-    folder ``out``."""
+    folder ``out``; with ``fill``, superpixels no stroke touched are suggested too (the class
+    of the labelled region nearest in colour, as ``annotate labels --fill``)."""
 
     image_path: Path
     image: np.ndarray
     registry: ClassRegistry
     hierarchy: list[np.ndarray]
     out: Path
+    fill: bool = False
     labeller: ScribbleLabeller = field(init=False)
     accepted: np.ndarray = field(init=False)
 
@@ -85,7 +87,11 @@ class AnnotationSession:
 
     def layers(self) -> np.ndarray:
         """uint8 3×H×W: scribbles, suggested and accepted labels (:data:`LAYERS`)."""
-        return np.stack([self.labeller.strokes, self.labeller.labels(), self.accepted])
+        return np.stack([self.labeller.strokes, self.suggested(), self.accepted])
+
+    def suggested(self) -> np.ndarray:
+        """The labels the strokes give, filled or not (a new array)."""
+        return self.labeller.labels(self.fill)
 
     def paint(self, points: np.ndarray, class_index: int, radius_px: int) -> None:
         """Add a stroke of ``class_index`` along ``points`` ((x, y) pixels)."""
@@ -107,13 +113,13 @@ class AnnotationSession:
 
     def accept_all(self) -> None:
         """Take every suggestion, replacing accepted labels under it."""
-        suggested = self.labeller.labels()
+        suggested = self.suggested()
         taken = suggested != UNLABELLED
         self.accepted[taken] = suggested[taken]
 
     def accept_region(self, row: int, column: int) -> None:
         """Take the suggestion under a pixel: the connected area of its class around it."""
-        suggested = self.labeller.labels()
+        suggested = self.suggested()
         class_index = suggested[row, column]
         if class_index == UNLABELLED:
             return

@@ -169,6 +169,10 @@ function bindControls() {
   $("uncertainty-map").addEventListener("change", () => {
     $("overlay-uncertainty").src = `/api/overlay/${$("uncertainty-map").value}.png`;
   });
+  $("fill").addEventListener("change", () => {
+    const fill = $("fill").checked;
+    enqueue(async () => showLayers(await request("/api/fill", { fill })));
+  });
   $("accept-all").addEventListener("click", () => {
     enqueue(async () => showLayers(await request("/api/accept", {})));
   });
