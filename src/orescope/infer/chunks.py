@@ -15,6 +15,7 @@ finished in; no array of the whole volume's size exists but the output.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -26,7 +27,54 @@ from orescope.io.volumes import read_block, volume_blocks
 
 Segmenter = Callable[[np.ndarray], np.ndarray]
 Mapper = Callable[..., Iterable[Any]]
+# (block in context, the core's place in it, the core's place in the whole) -> a core's result
+CoreTask = Callable[[np.ndarray, tuple[slice, ...], tuple[slice, ...]], Any]
 MIN_CONTACT = 0.5  # share of the smaller cross-section that makes two pieces one particle
+# A large image is predicted in blocks of BLOCK_PX pixels a side at the model's scale, each
+# seen with a halo of context around it: the memory of one block, whatever the image's size.
+BLOCK_PX = 2048
+
+
+@dataclass(frozen=True)
+class BlockPlan:
+    """How an image is predicted block by block, fixed for the whole image so that its blocks
+    agree: the scale the model sees it at, one normalisation, and the blocks and their context
+    (pixels of the image's own grid)."""
+
+    scale: float
+    stats: tuple[np.ndarray, np.ndarray]
+    block: int
+    halo: int
+
+
+def map_cores(
+    volume: Any,
+    task: CoreTask,
+    cores: list[tuple[slice, ...]],
+    chunk: int,
+    halo: int,
+    map: Mapper = map,  # noqa: A002  (the executor's map, named as the builtin it defaults to)
+) -> Iterable[Any]:
+    """``task(block, inner, core)`` of each of ``cores`` (of ``volume``'s spatial axes), run
+    by ``map``: ``block`` is the core with its context (:func:`context_slice`) read from
+    ``volume``, ``inner`` the core's place in the block. The block path of every job."""
+    shape = tuple(volume.shape[: len(cores[0])])
+    return map(partial(_in_context, volume, task, shape, chunk, halo), cores)
+
+
+def _in_context(
+    volume: Any,
+    task: CoreTask,
+    shape: tuple[int, ...],
+    chunk: int,
+    halo: int,
+    core: tuple[slice, ...],
+) -> Any:
+    padded = tuple(context_slice(c, size, chunk, halo) for c, size in zip(core, shape, strict=True))
+    inner = tuple(
+        slice(c.start - p.start, c.stop - p.start) for c, p in zip(core, padded, strict=True)
+    )
+    return task(read_block(volume, padded), inner, core)
 
 
 def segment_in_chunks(
@@ -55,8 +103,10 @@ def segment_in_chunks(
     [0, 1]
     """
     cores = volume_blocks(tuple(out.shape), chunk)
-    task = partial(_segment_core, volume, segment, out, chunk, halo)
-    counts = np.fromiter(map(task, cores), dtype=np.int64, count=len(cores))
+    task = partial(_segment_core, segment, out)
+    counts = np.fromiter(
+        map_cores(volume, task, cores, chunk, halo, map), dtype=np.int64, count=len(cores)
+    )
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
     total = int(counts.sum())
     first, second = _face_pairs(out, cores, offsets, chunk)
@@ -101,17 +151,15 @@ def context_slice(core: slice, size: int, chunk: int, halo: int) -> slice:
 
 
 def _segment_core(
-    volume: Any, segment: Segmenter, out: Any, chunk: int, halo: int, core: tuple
+    segment: Segmenter,
+    out: Any,
+    block: np.ndarray,
+    inner: tuple[slice, ...],
+    core: tuple[slice, ...],
 ) -> int:
-    """Segment one core with its context, write its own labels (1..n, in their order) to
+    """Segment one core's ``block``, write the core's own labels (1..n, in their order) to
     ``out``; return n."""
-    padded = tuple(
-        context_slice(c, size, chunk, halo) for c, size in zip(core, out.shape, strict=True)
-    )
-    labels = np.asarray(segment(read_block(volume, padded)))
-    inner = tuple(
-        slice(c.start - p.start, c.stop - p.start) for c, p in zip(core, padded, strict=True)
-    )
+    labels = np.asarray(segment(block))
     kept = labels[inner]
     ids = np.flatnonzero(np.bincount(kept.ravel()))  # the ids in the core, in their order
     renumber = np.zeros(ids[-1] + 1, np.uint32)

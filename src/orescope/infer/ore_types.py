@@ -11,6 +11,7 @@ the most probable of that type's classes (bench/section_models.py --ore-type).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -24,20 +25,46 @@ class OreTypeVote:
     keeps the map of the type with the most.
 
     ``types`` gives each type's class indices (the background among them). Classes that every
-    type holds are no evidence for any, so they are left out of the sums.
+    type holds are no evidence for any, so they are left out of the sums. ``counted`` (rows,
+    columns) limits the evidence to that window of the bands, which come top to bottom: the
+    core of a block seen with a halo, so that a section predicted in blocks counts each pixel
+    once; its blocks' tallies are then summed (:meth:`tallied`) and the decision applied.
     """
 
-    def __init__(self, types: Mapping[str, Sequence[int]]) -> None:
+    def __init__(
+        self, types: Mapping[str, Sequence[int]], counted: tuple[slice, slice] | None = None
+    ) -> None:
         if not types:
             raise ValueError("no ore types to choose among")
+        self.types = {name: list(classes) for name, classes in types.items()}
         self.names = list(types)
+        self.counted = counted
         self._reduces = [class_index_among(classes) for classes in types.values()]
         common = set.intersection(*(set(classes) for classes in types.values()))
         self._own = [np.array(sorted(set(c) - common), dtype=np.intp) for c in types.values()]
         self.evidence = np.zeros(len(types), dtype=np.float64)
+        self._row = 0  # the first row of the next band
+
+    def counting(self, counted: tuple[slice, slice]) -> OreTypeVote:
+        """A new vote among the same types whose evidence is that of the window ``counted``."""
+        return OreTypeVote(self.types, counted)
+
+    def tallied(self, tallies: Sequence[np.ndarray]) -> OreTypeVote:
+        """A new vote among the same types holding the sum of ``tallies``, the evidence of
+        votes over the parts of one section (added in their order: the sum is exact to the
+        bit whatever order the parts were predicted in)."""
+        vote = OreTypeVote(self.types)
+        for evidence in tallies:
+            vote.evidence += evidence
+        return vote
 
     def __call__(self, probabilities: np.ndarray) -> np.ndarray:
-        totals = probabilities.sum(axis=(1, 2), dtype=np.float64)  # one pass over the band
+        counted = probabilities
+        if self.counted is not None:
+            rows, columns = self.counted
+            top, self._row = self._row, self._row + probabilities.shape[1]
+            counted = probabilities[:, max(rows.start - top, 0) : max(rows.stop - top, 0), columns]
+        totals = counted.sum(axis=(1, 2), dtype=np.float64)  # one pass over the band
         self.evidence += [totals[own].sum() for own in self._own]
         return np.stack([reduce(probabilities) for reduce in self._reduces])
 
@@ -51,9 +78,10 @@ class OreTypeVote:
             for name, value in zip(self.names, self.evidence, strict=True)
         }
 
-    def decide(self, maps: np.ndarray) -> tuple[str, np.ndarray]:
-        """The winning type and its class map, from the T×H×W maps the bands were reduced to."""
-        if len(maps) != len(self.names):
-            raise ValueError(f"expected {len(self.names)} class maps, got {len(maps)}")
+    def decide(self, maps: Any) -> tuple[str, np.ndarray]:
+        """The winning type and its class map, from the T×H×W maps the bands were reduced to
+        (an array, or a zarr array the map is read from)."""
+        if maps.shape[0] != len(self.names):
+            raise ValueError(f"expected {len(self.names)} class maps, got {maps.shape[0]}")
         best = int(np.argmax(self.evidence))
-        return self.names[best], maps[best]
+        return self.names[best], np.asarray(maps[best])

@@ -7,13 +7,13 @@ whatever the resampling. A CT volume's tiles are predicted with the volume's sta
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
 import torch
 
-from orescope.infer.chunks import scaled_grid, segment_in_chunks
+from orescope.infer.chunks import BLOCK_PX, BlockPlan, scaled_grid, segment_in_chunks
 from orescope.infer.settings import InferenceSettings, predict_map
 from orescope.instances.components import remove_small
 from orescope.instances.decode import ForegroundSplit, decode_particles, particle_reduce
@@ -35,8 +35,7 @@ PROBE_GROWTH = 1.5  # most a volume's size probe grows (per side) when it is enl
 # Only shrinking: blown up, texture breaks into as many particle-sized pieces as particles.
 PROBE_LADDER = (1.0, 0.5, 0.25)
 # A large image is segmented in blocks of BLOCK_PX pixels a side at the model's scale, each seen
-# with BLOCK_HALO_PX more on every side (five trained particle sizes): the memory of one block.
-BLOCK_PX = 2048
+# with BLOCK_HALO_PX more on every side (five trained particle sizes).
 BLOCK_HALO_PX = 128
 
 
@@ -100,18 +99,6 @@ def estimate_particle_px(
         target,
         start,
     )
-
-
-@dataclass(frozen=True)
-class BlockPlan:
-    """How an image is segmented block by block, fixed for the whole image so that its blocks
-    agree: the scale the model sees it at, one normalisation, and the blocks and their context
-    (pixels of the image's own grid)."""
-
-    scale: float
-    stats: tuple[np.ndarray, np.ndarray]
-    block: int
-    halo: int
 
 
 def plan_blocks(

@@ -12,6 +12,7 @@ import tifffile
 
 from orescope.errors import InputError
 from orescope.io.atomic import atomic_path
+from orescope.io.panoramas import is_zarr_image, read_panorama
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -77,6 +78,9 @@ def image_size(path: str | Path) -> tuple[int, int] | None:
     (a broken or unknown file: reading it says why)."""
     path = Path(path)
     try:
+        if is_zarr_image(path):
+            height, width = read_panorama(path).shape[:2]
+            return height, width
         if path.suffix.lower() in TIFF_SUFFIXES:
             with tifffile.TiffFile(path) as tiff:
                 height, width = _plane(tiff_series(tiff, path).shape)
@@ -285,18 +289,21 @@ def output_names(paths: list[Path]) -> list[str]:
     >>> output_names([Path("day1/a.jpg"), Path("day2/a.png"), Path("day2/b.jpg")])
     ['day1_a', 'day2_a', 'b']
     """
-    stems = [path.stem for path in paths]
+    stems = [  # panorama.ome.zarr: panorama
+        path.stem.removesuffix(".ome") if path.suffix == ".zarr" else path.stem for path in paths
+    ]
     return [
-        path.stem if stems.count(path.stem) == 1 else f"{path.parent.name}_{path.stem}"
-        for path in paths
+        stem if stems.count(stem) == 1 else f"{path.parent.name}_{stem}"
+        for path, stem in zip(paths, stems, strict=True)
     ]
 
 
 def find_images(inputs: list[str | Path]) -> list[Path]:
     """Expand files and folders into a sorted list of image files (folders are not recursed).
 
-    A file is returned even if its suffix is unknown so that reading it reports why it failed;
-    a folder without images is an error.
+    A file is returned even if its suffix is unknown so that reading it reports why it failed,
+    and so is a zarr folder (a panorama, :mod:`orescope.io.panoramas`); a folder without
+    images is an error.
 
     Examples
     --------
@@ -310,7 +317,7 @@ def find_images(inputs: list[str | Path]) -> list[Path]:
     """
     found: list[Path] = []
     for item in map(Path, inputs):
-        if item.is_dir():
+        if item.is_dir() and not is_zarr_image(item):
             try:
                 images = sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
             except OSError as error:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from rich.progress import track
 from orescope.errors import InputError
 from orescope.io import (
     find_images,
+    image_size,
     output_names,
     read_image,
     read_mask,
@@ -26,10 +28,13 @@ from orescope.io import (
     write_table,
     write_text,
 )
+from orescope.io.panoramas import Panorama, is_zarr_image, read_panorama
+from orescope.jobs.blocks import scratch_folder
 from orescope.jobs.manifest import Manifest
 from orescope.jobs.minerals import (
     MineralConfig,
     MineralResult,
+    Pixels,
     calibrate_colours,
     measure_section,
     mineral_index,
@@ -37,8 +42,8 @@ from orescope.jobs.minerals import (
     segment_section,
     shared_section_model,
 )
-from orescope.jobs.parallel import task_map, worker_count
-from orescope.jobs.particle_run import RunOutcome
+from orescope.jobs.parallel import Mapper, task_map, worker_count
+from orescope.jobs.particle_run import LARGE_IMAGE_PX, RunOutcome
 from orescope.measure.minerals import modal_from_pixels
 from orescope.preprocess.colour import ColourCorrection, flat_field
 from orescope.report import Thumbnail, class_overlay, write_report
@@ -79,7 +84,9 @@ class ColourPreparation:
     def _flat(self, image: np.ndarray) -> np.ndarray:
         return image if self.blank is None else flat_field(image, self.blank)
 
-    def __call__(self, image: np.ndarray, stem: str) -> np.ndarray:
+    def __call__(self, image: Pixels, stem: str) -> Pixels:
+        if isinstance(image, Panorama):
+            return self._panorama(image)
         image = self._flat(image)
         if self.calibration is not None:
             return self.calibration.apply(image)
@@ -87,6 +94,15 @@ class ColourPreparation:
             mask = read_mask(Path(self.config.colour_masks) / f"{stem}.png")
             return calibrate_colours([(image, mask)], self.card).apply(image)
         return image
+
+    def _panorama(self, image: Panorama) -> Panorama:
+        """A panorama corrected as it is read, block by block: its fields were flat-fielded
+        when stitched, and one region mask cannot calibrate the fields of many exposures."""
+        if self.blank is not None:
+            raise InputError(None, "a panorama is flat-fielded by orescope stitch (--blank)")
+        if self.config.colour_masks:
+            raise InputError(None, "calibrate a panorama's colours with --calibration-image")
+        return image if self.calibration is None else image.mapped(self.calibration.apply)
 
 
 def uncalibrated_colour_note(card: ModelCard, config: MineralConfig) -> str | None:
@@ -117,17 +133,24 @@ def _section_outputs(
     recolour: ColourPreparation,
     colours: np.ndarray,
     xpl: bool,
+    run: Mapper | None = None,
 ) -> _Section | str:
-    """One image from file to its outputs in ``folder`` (a task of the run, in any worker);
-    the reason when it cannot be read."""
+    """One image from file to its outputs in ``folder`` (a task of the run, in any worker;
+    or, given ``run``, here, its blocks the tasks of ``run``'s workers); the reason when it
+    cannot be read."""
     path, twin, folder = job
     loaded = shared_section_model(config.model)
     try:
         if xpl and twin is None:
             raise InputError(path, "no XPL image with the same stem among --xpl")
-        image = read_image(path)
+        image = read_panorama(path) if is_zarr_image(path) else read_image(path)
         partner = read_image(twin) if twin is not None else None
-        section = segment_section(recolour(image, path.stem), loaded, config, partner)
+        prepared = recolour(image, path.stem)
+        if run is None:
+            section = segment_section(prepared, loaded, config, partner)
+        else:
+            with scratch_folder(folder) as scratch:
+                section = segment_section(prepared, loaded, config, partner, run, scratch)
     except InputError as error:
         return error.reason
     result = measure_section(section.classes, loaded.card.class_names, config)
@@ -149,11 +172,11 @@ def _read_section(folder: Path, vote: dict[str, Any]) -> _Section:
 
 
 def _write_outputs(
-    folder: Path, image: np.ndarray, result: MineralResult, colours: np.ndarray
+    folder: Path, image: np.ndarray | Panorama, result: MineralResult, colours: np.ndarray
 ) -> np.ndarray:
     folder.mkdir(parents=True, exist_ok=True)
     write_image(folder / "classes.png", result.classes)
-    overlay = class_overlay(image, result.classes, colours)
+    overlay = class_overlay(image, result.classes, colours)  # type: ignore[arg-type]  # (band by band)
     write_image(folder / "overlay.png", overlay)
     write_table(
         folder / "modal.csv", result.modal.merge(result.grain_sizes, on=["index", "mineral"])
@@ -245,15 +268,18 @@ def run_minerals(
     todo = [(path, twins.get(path), out / name) for path, name in jobs if path not in done_before]
     on_cpu = next(loaded.network.parameters()).is_cpu
     count = worker_count(workers, max(1, len(todo)), on_cpu)
+    # on a cluster, a large image's blocks are its tasks; any other image is one task
+    in_blocks = count > 1 or scheduler is not None
+    large = [job for job in todo if in_blocks and _pixels(job[0]) > LARGE_IMAGE_PX]
+    whole = [job for job in todo if job not in large]
     task = partial(
         _section_outputs, config=config, recolour=recolour, colours=colours, xpl=bool(xpl)
     )
     sections: dict[Path, _Section | str] = {}
     with task_map(count, scheduler, lost=str) as run:
-        results = track(
-            run(task, todo), total=len(todo), description="minerals", disable=not progress
-        )
-        for (path, _, folder), done in zip(todo, results, strict=True):
+        results = chain(run(task, whole), (task(job, run=run) for job in large))
+        shown = track(results, total=len(todo), description="minerals", disable=not progress)
+        for (path, _, folder), done in zip([*whole, *large], shown, strict=True):
             if not isinstance(done, str):
                 manifest.record(path, folder.name, **done.vote)
             sections[path] = done
@@ -308,6 +334,12 @@ def run_minerals(
         legend=legend,
     )
     return outcome
+
+
+def _pixels(path: Path) -> int:
+    """Pixels of an image (or a panorama) by its header; 0 where the header cannot tell."""
+    size = image_size(path)
+    return 0 if size is None else size[0] * size[1]
 
 
 def _run_modal(totals: np.ndarray, names: list[str], config: MineralConfig) -> pd.DataFrame:

@@ -5,18 +5,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from pathlib import Path
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, PositiveFloat, model_validator
 
 from orescope.errors import InputError
+from orescope.infer.chunks import BLOCK_PX, BlockPlan, Mapper, map_cores, scaled_grid
 from orescope.infer.device import pick_device
 from orescope.infer.guided import refine_bands
 from orescope.infer.ore_types import OreTypeVote
 from orescope.infer.settings import InferenceSettings, predict_bands
 from orescope.infer.sliding_window import Reduce, class_index_among, classes_from_bands
 from orescope.io.images import to_gray_float
+from orescope.io.panoramas import Panorama
+from orescope.io.volumes import volume_blocks
+from orescope.jobs.blocks import worker_image, worker_output
 from orescope.measure.minerals import (
     association,
     grain_size_summary,
@@ -30,10 +36,11 @@ from orescope.preprocess.colour import (
     fit_colour_correction,
     region_colours,
 )
-from orescope.preprocess.normalise import stats_sample, zscore_normaliser
+from orescope.preprocess.normalise import channel_stats, stats_sample, zscore_normaliser
 from orescope.preprocess.resample import resize_image, resize_labels
 from orescope.zoo import LoadedModel, ModelCard, load_model
 
+Pixels = np.ndarray | Panorama  # an image in memory, or one read block by block
 GUIDE_PERCENTILES = (0.5, 99.5)  # the brightness range the edge refinement's guide spans
 
 
@@ -139,13 +146,27 @@ def shared_section_model(name: str) -> LoadedModel:
     return loaded
 
 
+@overload
 def model_input(
     image: np.ndarray, xpl: np.ndarray | None, in_channels: int, align: bool = True
-) -> np.ndarray:
+) -> np.ndarray: ...
+
+
+@overload
+def model_input(
+    image: Panorama, xpl: np.ndarray | None, in_channels: int, align: bool = True
+) -> Panorama: ...
+
+
+def model_input(
+    image: Pixels, xpl: np.ndarray | None, in_channels: int, align: bool = True
+) -> Pixels:
     """PPL (or reflected-light) image, with the XPL image stacked as 3 more channels when the
     model was trained on both; the XPL image is first registered onto the PPL one (the
     microscope shifts it by several pixels even in published data sets)."""
     if in_channels == 6:
+        if isinstance(image, Panorama):
+            raise InputError(None, "a PPL + XPL model takes pairs of photos, not a panorama")
         if xpl is None:
             raise InputError(None, "the model needs an XPL image next to each PPL image (--xpl)")
         if align:
@@ -165,41 +186,124 @@ def _rgb(image: np.ndarray) -> np.ndarray:
 
 
 def segment_section(
-    image: np.ndarray, loaded: LoadedModel, config: MineralConfig, xpl: np.ndarray | None = None
+    image: Pixels,
+    loaded: LoadedModel,
+    config: MineralConfig,
+    xpl: np.ndarray | None = None,
+    run: Mapper = map,
+    scratch: Path | None = None,
 ) -> SectionMap:
     """Class map at the input's size: the model runs at the scale it was trained at, tile by
     tile, its class borders are moved onto the image's edges (``refine_px``), and its class
-    map is scaled back (nearest neighbour)."""
+    map is scaled back (nearest neighbour).
+
+    A large image (a :class:`~orescope.io.panoramas.Panorama` is read no other way) goes in
+    blocks of :data:`~orescope.infer.chunks.BLOCK_PX` at the model's scale, each predicted
+    with half a tile and the refinement's reach of context around it, all normalised alike;
+    a smaller one is one block. ``run`` maps the blocks' tasks: here, or with ``scratch``
+    (a folder the workers see, for the image and the class maps) on a cluster's workers,
+    which load ``config.model`` once each, with the same map as here to the bit. An ore-type
+    vote is two passes: each block tallies the evidence of its core, and the type of the
+    summed tallies picks its class maps."""
     card = loaded.card
     reduce = section_reduce(card, config)
     stacked = model_input(image, xpl, card.in_channels, config.align_xpl)
-    pixels = resize_image(stacked, card.input_scale)
-    settings = InferenceSettings.for_model(
-        loaded, batch_size=config.batch_size, tta=config.tta, scales=config.scales
-    )
-    normalise = zscore_normaliser(pixels, card.in_channels, card.fixed_stats)
-    bands = predict_bands(pixels, loaded.network, normalise, settings)
-    if config.refine_px:
-        bands = refine_bands(bands, brightness_rows(pixels), len(pixels), config.refine_px)
-    classes = classes_from_bands(pixels.shape[:2], bands, reduce)
-    ore_type, evidence = _named_ore_type(card, config), {}
+    sample = np.asarray(stats_sample(stacked))  # type: ignore[arg-type]  # (panoramas slice alike)
+    halo = card.tile // 2 + 2 * config.refine_px
+    stats = card.fixed_stats or channel_stats(sample)
+    plan = BlockPlan(card.input_scale, stats, *scaled_grid(BLOCK_PX, halo, card.input_scale))
+    maps: tuple[int, ...] = tuple(stacked.shape[:2])  # (T×)H×W: one map per voted type
     if isinstance(reduce, OreTypeVote):
-        evidence = reduce.shares()
-        ore_type, classes = reduce.decide(classes)
-    return SectionMap(resize_labels(classes, image.shape[:2]), ore_type, evidence)
+        maps = (len(reduce.names), *maps)
+    model: LoadedModel | str = loaded
+    out: Any = np.empty(maps, np.uint8)
+    if scratch is not None:
+        stacked = worker_image(stacked, scratch, plan.block)
+        model, out = config.model, worker_output(scratch, "classes.zarr", maps, plan.block, "u1")
+    blocks = _SectionBlocks(model, config, plan, guide_range(sample), reduce, out)
+    cores = volume_blocks(maps[-2:], plan.block)
+    tallies = list(map_cores(stacked, blocks, cores, plan.block, plan.halo, run))
+    if not isinstance(reduce, OreTypeVote):
+        return SectionMap(np.asarray(blocks.out), _named_ore_type(card, config))
+    vote = reduce.tallied(tallies)
+    ore_type, classes = vote.decide(blocks.out)
+    return SectionMap(classes, ore_type, vote.shares())
 
 
-def brightness_rows(pixels: np.ndarray) -> Callable[[int, int], np.ndarray]:
+@dataclass(frozen=True)
+class _SectionBlocks:
+    """Classifies one block of a section image and writes its core's class maps into
+    ``out``: what a block's task carries to a worker. ``model`` is loaded, or named (a zoo
+    name or folder, loaded once a process); ``plan`` and the ``guide`` range are the whole
+    image's, so that every block is normalised and refined alike."""
+
+    model: LoadedModel | str
+    config: MineralConfig
+    plan: BlockPlan
+    guide: tuple[float, float]
+    reduce: Reduce | OreTypeVote | None
+    out: Any  # uint8 (T×)H×W class maps: an array, or a zarr array the workers write
+
+    def __call__(
+        self, block: np.ndarray, inner: tuple[slice, ...], core: tuple[slice, ...]
+    ) -> np.ndarray | None:
+        """Classify ``block``, write the maps of its core (at ``inner`` in it; ``core`` in
+        the image); the evidence its core holds for each ore type when they are voted."""
+        loaded = (
+            self.model if isinstance(self.model, LoadedModel) else shared_section_model(self.model)
+        )
+        config = self.config
+        settings = InferenceSettings.for_model(
+            loaded, batch_size=config.batch_size, tta=config.tta, scales=config.scales
+        )
+        pixels = resize_image(block, self.plan.scale)
+        normalise = zscore_normaliser(pixels, loaded.card.in_channels, self.plan.stats)
+        bands = predict_bands(pixels, loaded.network, normalise, settings)
+        if config.refine_px:
+            guide = brightness_rows(pixels, self.guide)
+            bands = refine_bands(bands, guide, len(pixels), config.refine_px)
+        reduce = self.reduce
+        if isinstance(reduce, OreTypeVote):  # the core's evidence, on the model's grid
+            reduce = reduce.counting(_scaled_window(inner, block.shape[:2], pixels.shape[:2]))
+        maps = classes_from_bands(pixels.shape[:2], bands, reduce)
+        if self.plan.scale != 1.0:
+            maps = resize_labels(maps, (*maps.shape[:-2], *block.shape[:2]))
+        every_map: tuple[Any, ...] = (...,)
+        self.out[(*every_map, *core)] = maps[(*every_map, *inner)]
+        return reduce.evidence if isinstance(reduce, OreTypeVote) else None
+
+
+def _scaled_window(
+    inner: tuple[slice, ...], shape: tuple[int, ...], scaled: tuple[int, ...]
+) -> tuple[slice, slice]:
+    """The window ``inner`` of an array of ``shape`` on its resampled grid of ``scaled``."""
+    rows, columns = (
+        slice(round(part.start * new / old), round(part.stop * new / old))
+        for part, old, new in zip(inner, shape, scaled, strict=True)
+    )
+    return rows, columns
+
+
+def guide_range(sample: np.ndarray) -> tuple[float, float]:
+    """The brightness that the edge refinement's guide maps to 0 and its span to 1: the
+    0.5th and 99.5th percentiles of a sample of the image, so that what counts as an edge is
+    relative to the photo's own contrast, whatever its bit depth (a 12-bit camera's frames in
+    16-bit files would otherwise look flat)."""
+    low, high = np.percentile(to_gray_float(sample), GUIDE_PERCENTILES)
+    return float(low), float(high - low if high > low else 1.0)
+
+
+def brightness_rows(
+    pixels: np.ndarray, guide: tuple[float, float] | None = None
+) -> Callable[[int, int], np.ndarray]:
     """Rows of the image's brightness, the guide of the edge refinement (of the PPL image where
-    XPL is stacked after it), scaled so that its 0.5th to 99.5th percentiles span 0..1: what
-    counts as an edge is then relative to the photo's own contrast, whatever its bit depth (a
-    12-bit camera's frames in 16-bit files would otherwise look flat)."""
-    low, high = np.percentile(to_gray_float(stats_sample(pixels)), GUIDE_PERCENTILES)
-    span = np.float32(high - low if high > low else 1.0)
+    XPL is stacked after it), scaled by ``guide`` (:func:`guide_range`; by default that of
+    ``pixels`` themselves)."""
+    low, span = (np.float32(value) for value in guide or guide_range(stats_sample(pixels)))
 
     def rows(start: int, stop: int) -> np.ndarray:
         brightness = to_gray_float(pixels[start:stop])
-        brightness -= np.float32(low)
+        brightness -= low
         brightness /= span
         return brightness
 

@@ -5,7 +5,6 @@ A bad image is recorded with its reason and skipped; the others are still writte
 
 from __future__ import annotations
 
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -30,6 +29,7 @@ from orescope.io import (
     write_text,
 )
 from orescope.io.images import to_uint8_rgb
+from orescope.jobs.blocks import scratch_folder
 from orescope.jobs.manifest import Manifest
 from orescope.jobs.parallel import Mapper, task_map, worker_count
 from orescope.jobs.particles import (
@@ -203,9 +203,8 @@ def _process_in_blocks(
         return error.reason
     except ValueError as error:  # a photo the restoration cannot take
         return str(error)
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".blocks-", dir=folder) as scratch:
-        labels = segment_blocks_in_parallel(image, config, run, Path(scratch))
+    with scratch_folder(folder) as scratch:
+        labels = segment_blocks_in_parallel(image, config, run, scratch)
     return _finish(image, labels, folder, config, photo)
 
 

@@ -9,16 +9,16 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import zarr
 from pydantic import BaseModel, Field, PositiveFloat, field_validator
 
-from orescope.infer.chunks import Mapper, segment_in_chunks
+from orescope.infer.chunks import BlockPlan, Mapper, segment_in_chunks
 from orescope.infer.device import pick_device
-from orescope.infer.particles import BlockPlan, plan_blocks, segment_block, segment_with_model
+from orescope.infer.particles import plan_blocks, segment_block, segment_with_model
 from orescope.infer.restoration import restore_photo
 from orescope.infer.settings import InferenceSettings
 from orescope.instances import otsu_instances, remove_small, threshwater_instances
 from orescope.instances.decode import ForegroundSplit
+from orescope.jobs.blocks import worker_image, worker_output
 from orescope.measure import (
     SIZE_MEASURES,
     Fit,
@@ -152,18 +152,8 @@ def segment_blocks_in_parallel(
     loaded = shared_model(config.model)
     settings = InferenceSettings.for_model(loaded, tta=config.tta, scales=config.scales)
     plan = plan_blocks(image, loaded, config.particle_px, settings)
-    sides = (plan.block, plan.block)
-    pixels = zarr.open_array(
-        str(scratch / "image.zarr"),
-        mode="w",
-        shape=image.shape,
-        chunks=sides + image.shape[2:],
-        dtype=image.dtype,
-    )
-    pixels[:] = image
-    labels = zarr.open_array(
-        str(scratch / "labels.zarr"), mode="w", shape=image.shape[:2], chunks=sides, dtype="u4"
-    )
+    pixels = worker_image(image, scratch, plan.block)
+    labels = worker_output(scratch, "labels.zarr", image.shape[:2], plan.block, "u4")
     segment = _BlockTask(
         config.model, config.tta, tuple(config.scales), plan, config.foreground_split
     )
