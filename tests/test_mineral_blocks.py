@@ -4,6 +4,7 @@ lazily from OME-Zarr."""
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import zarr
@@ -26,12 +27,12 @@ from orescope.preprocess.normalise import zscore_normaliser
 from orescope.zoo import ModelCard, load_model, write_card
 
 NAMES = ["background", "quartz", "K-feldspar"]
-BLOCK_PX = 48  # at the model's scale (0.5): 96 px of the image, seen with 96 more each side
+BLOCK_PX = 48  # at the model's scale (0.5): 96 px of the image, seen with 64 more each side
 
 
 @pytest.fixture
 def tiny_blocks(monkeypatch):
-    monkeypatch.setattr(minerals, "BLOCK_PX", BLOCK_PX)
+    monkeypatch.setattr(minerals, "SECTION_BLOCK_PX", BLOCK_PX)
 
 
 def _random_model(folder: Path) -> Path:
@@ -179,18 +180,16 @@ def test_a_panorama_is_read_block_by_block_into_the_map_of_its_image(
     config = MineralConfig(model=str(model))
     loaded = load_model(str(model))
     lazy = minerals.segment_section(panorama, loaded, config)
-    # 12 cores of 96 px seen with 96 more around, moved inside the image: 230 x 288 pixels
+    # 12 cores of 96 px seen with 64 more around, moved inside the image: 224 x 224 pixels
     assert len(reads) == 1 + 12 and reads[0] == (77, 100, 3)
-    assert set(reads[1:]) == {(230, 288, 3)}
-    in_memory = minerals.segment_section(image, loaded, config)
-    np.testing.assert_array_equal(lazy.classes, in_memory.classes)
-    assert lazy.ore_type == in_memory.ore_type and lazy.evidence == in_memory.evidence
+    assert set(reads[1:]) == {(224, 224, 3)}
     monkeypatch.setattr(Panorama, "__getitem__", read)
-    for source, out in ((tmp_path / "photo", "photo"), (path, "pano")):
-        run_minerals([source], tmp_path / out, config, progress=False)
-    for name in ("classes.png", "overlay.png", "modal.csv", "grains.csv"):
-        photo = (tmp_path / "photo" / "section" / name).read_bytes()
-        assert photo == (tmp_path / "pano" / "section" / name).read_bytes()
+    run_minerals([tmp_path / "photo"], tmp_path / "photo_out", config, progress=False)
+    photo = tmp_path / "photo_out" / "section"
+    assert (mineral_run.read_image(photo / "classes.png") == lazy.classes).all()
+    assert pd.read_csv(tmp_path / "photo_out" / "ore_types.csv")["ore_type"][0] == lazy.ore_type
+    run_minerals([path], tmp_path / "pano_out", config, progress=False)
+    assert _files(tmp_path / "pano_out") == _files(tmp_path / "photo_out")
 
 
 @pytest.mark.parametrize(

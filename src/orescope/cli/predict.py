@@ -127,7 +127,11 @@ def particles(
 @one_line_errors
 def minerals(
     inputs: Annotated[
-        list[Path], typer.Argument(help="Section images (PPL or reflected light), or folders.")
+        list[Path],
+        typer.Argument(
+            help="Section images (PPL or reflected light), folders of them, or OME-Zarr "
+            "panoramas (orescope stitch), read block by block."
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
     model: Annotated[

@@ -42,6 +42,11 @@ from orescope.zoo import LoadedModel, ModelCard, load_model
 
 Pixels = np.ndarray | Panorama  # an image in memory, or one read block by block
 GUIDE_PERCENTILES = (0.5, 99.5)  # the brightness range the edge refinement's guide spans
+# A section goes in blocks of SECTION_BLOCK_PX pixels a side at the model's scale, twice the
+# particle job's (BLOCK_PX): its blocks hold a few class maps, not instances, and their context
+# (a quarter of a tile and the edge refinement's reach each side) then costs a fifth more
+# pixels, not half as many again; a photo of up to a block is one.
+SECTION_BLOCK_PX = 2 * BLOCK_PX
 
 
 class MineralConfig(BaseModel, extra="forbid"):
@@ -198,9 +203,9 @@ def segment_section(
     map is scaled back (nearest neighbour).
 
     A large image (a :class:`~orescope.io.panoramas.Panorama` is read no other way) goes in
-    blocks of :data:`~orescope.infer.chunks.BLOCK_PX` at the model's scale, each predicted
-    with half a tile and the refinement's reach of context around it, all normalised alike;
-    a smaller one is one block. ``run`` maps the blocks' tasks: here, or with ``scratch``
+    blocks of :data:`SECTION_BLOCK_PX` at the model's scale, each predicted with a quarter
+    tile and the refinement's reach of context around it, all normalised alike; a smaller
+    one is one block. ``run`` maps the blocks' tasks: here, or with ``scratch``
     (a folder the workers see, for the image and the class maps) on a cluster's workers,
     which load ``config.model`` once each, with the same map as here to the bit. An ore-type
     vote is two passes: each block tallies the evidence of its core, and the type of the
@@ -209,9 +214,10 @@ def segment_section(
     reduce = section_reduce(card, config)
     stacked = model_input(image, xpl, card.in_channels, config.align_xpl)
     sample = np.asarray(stats_sample(stacked))  # type: ignore[arg-type]  # (panoramas slice alike)
-    halo = card.tile // 2 + 2 * config.refine_px
+    halo = card.tile // 4 + 2 * config.refine_px
     stats = card.fixed_stats or channel_stats(sample)
-    plan = BlockPlan(card.input_scale, stats, *scaled_grid(BLOCK_PX, halo, card.input_scale))
+    grid = scaled_grid(SECTION_BLOCK_PX, halo, card.input_scale)
+    plan = BlockPlan(card.input_scale, stats, *grid)
     maps: tuple[int, ...] = tuple(stacked.shape[:2])  # (T×)H×W: one map per voted type
     if isinstance(reduce, OreTypeVote):
         maps = (len(reduce.names), *maps)
