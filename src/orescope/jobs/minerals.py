@@ -207,7 +207,8 @@ def segment_section(
     tile and the refinement's reach of context around it, all normalised alike; a smaller
     one is one block. ``run`` maps the blocks' tasks: here, or with ``scratch``
     (a folder the workers see, for the image and the class maps) on a cluster's workers,
-    which load ``config.model`` once each, with the same map as here to the bit. An ore-type
+    which load ``config.model`` once each: the same blocks, normalisation and sums as here,
+    so the same map to the bit where the network runs on as many threads. An ore-type
     vote is two passes: each block tallies the evidence of its core, and the type of the
     summed tallies picks its class maps."""
     card = loaded.card
@@ -397,7 +398,7 @@ def measure_section(classes: np.ndarray, names: list[str], config: MineralConfig
 
 
 def predict_minerals(
-    image: np.ndarray, config: MineralConfig | None = None, xpl: np.ndarray | None = None
+    image: Pixels, config: MineralConfig | None = None, xpl: np.ndarray | None = None
 ) -> MineralResult:
     """Mineral map and statistics of one section image, in memory.
 
@@ -407,7 +408,8 @@ def predict_minerals(
     Parameters
     ----------
     image
-        PPL or reflected-light photo, ``(H, W, 3)`` uint8 or uint16.
+        PPL or reflected-light photo, ``(H, W, 3)`` uint8 or uint16, or a panorama read block
+        by block (:func:`~orescope.io.panoramas.read_panorama`).
     config
         Model, scale and what to measure; the defaults when None.
     xpl
