@@ -10,6 +10,10 @@ shows nearly the same cross-section on both sides of it, two particles that mere
 share only a small part of theirs, so the pieces whose contact covers at least half of the
 smaller cross-section are joined. Ids are numbered in core order, whatever order the tasks
 finished in; no array of the whole volume's size exists but the output.
+
+The block path itself, cores read with their context and mapped (:func:`map_cores`) by a plan
+fixed for the whole image (:class:`BlockPlan`), is every job's: mineral maps take it too, with
+nothing to join.
 """
 
 from __future__ import annotations

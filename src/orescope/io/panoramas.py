@@ -52,13 +52,6 @@ class Panorama:
     def dtype(self) -> np.dtype:
         return self._corner.dtype
 
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    def __len__(self) -> int:
-        return int(self.pixels.shape[0])
-
     def __getitem__(self, key: Any) -> np.ndarray:
         part = np.asarray(self.pixels[key].compute(scheduler="synchronous"))
         return part if self.recolour is None else self.recolour(part)
