@@ -27,7 +27,7 @@ from orescope.preprocess.normalise import zscore_normaliser
 from orescope.zoo import ModelCard, load_model, write_card
 
 NAMES = ["background", "quartz", "K-feldspar"]
-BLOCK_PX = 48  # at the model's scale (0.5): 96 px of the image, seen with 64 more each side
+BLOCK_PX = 48  # at the model's scale (0.5): 96 px of the image at most, 64 more around
 
 
 @pytest.fixture
@@ -180,9 +180,10 @@ def test_a_panorama_is_read_block_by_block_into_the_map_of_its_image(
     config = MineralConfig(model=str(model))
     loaded = load_model(str(model))
     lazy = minerals.segment_section(panorama, loaded, config)
-    # 12 cores of 96 px seen with 64 more around, moved inside the image: 224 x 224 pixels
+    # blocks of 96 px: 230 rows in 3 cores of 77 (the last 76), 300 columns in 4 of 75, each
+    # seen with 64 more around, moved inside the image: 205 x 203 pixels
     assert len(reads) == 1 + 12 and reads[0] == (77, 100, 3)
-    assert set(reads[1:]) == {(224, 224, 3)}
+    assert set(reads[1:]) == {(205, 203, 3)}
     monkeypatch.setattr(Panorama, "__getitem__", read)
     run_minerals([tmp_path / "photo"], tmp_path / "photo_out", config, progress=False)
     photo = tmp_path / "photo_out" / "section"

@@ -55,26 +55,30 @@ def map_cores(
     volume: Any,
     task: CoreTask,
     cores: list[tuple[slice, ...]],
-    chunk: int,
+    chunk: int | tuple[int, ...],
     halo: int,
     map: Mapper = map,  # noqa: A002  (the executor's map, named as the builtin it defaults to)
 ) -> Iterable[Any]:
     """``task(block, inner, core)`` of each of ``cores`` (of ``volume``'s spatial axes), run
     by ``map``: ``block`` is the core with its context (:func:`context_slice`) read from
-    ``volume``, ``inner`` the core's place in the block. The block path of every job."""
+    ``volume``, ``inner`` the core's place in the block; ``chunk`` is the cores' side, or
+    their side along each axis. The block path of every job."""
     shape = tuple(volume.shape[: len(cores[0])])
-    return map(partial(_in_context, volume, task, shape, chunk, halo), cores)
+    sides = (chunk,) * len(shape) if isinstance(chunk, int) else chunk
+    return map(partial(_in_context, volume, task, shape, sides, halo), cores)
 
 
 def _in_context(
     volume: Any,
     task: CoreTask,
     shape: tuple[int, ...],
-    chunk: int,
+    sides: tuple[int, ...],
     halo: int,
     core: tuple[slice, ...],
 ) -> Any:
-    padded = tuple(context_slice(c, size, chunk, halo) for c, size in zip(core, shape, strict=True))
+    padded = tuple(
+        context_slice(c, size, side, halo) for c, size, side in zip(core, shape, sides, strict=True)
+    )
     inner = tuple(
         slice(c.start - p.start, c.stop - p.start) for c, p in zip(core, padded, strict=True)
     )

@@ -16,6 +16,8 @@ import zarr
 
 from orescope.io.panoramas import Panorama
 
+Sides = int | tuple[int, ...]  # a square block's side, or its rows and columns
+
 
 @contextmanager
 def scratch_folder(folder: Path) -> Iterator[Path]:
@@ -25,16 +27,17 @@ def scratch_folder(folder: Path) -> Iterator[Path]:
         yield Path(scratch)
 
 
-def worker_image(image: np.ndarray | Panorama, scratch: Path, side: int) -> Any:
+def worker_image(image: np.ndarray | Panorama, scratch: Path, side: Sides) -> Any:
     """``image`` where the workers read it: a panorama from its own zarr, an image in memory
-    copied into a zarr array in ``scratch`` in chunks of ``side`` pixels a side."""
+    copied into a zarr array in ``scratch`` in chunks of ``side`` pixels a side (or rows and
+    columns)."""
     if isinstance(image, Panorama):
         return image
     pixels = zarr.open_array(
         str(scratch / "image.zarr"),
         mode="w",
         shape=image.shape,
-        chunks=(side, side) + image.shape[2:],
+        chunks=_plane(side) + image.shape[2:],
         dtype=image.dtype,
     )
     pixels[:] = image
@@ -42,10 +45,15 @@ def worker_image(image: np.ndarray | Panorama, scratch: Path, side: int) -> Any:
 
 
 def worker_output(
-    scratch: Path, name: str, shape: tuple[int, ...], side: int, dtype: str
+    scratch: Path, name: str, shape: tuple[int, ...], side: Sides, dtype: str
 ) -> zarr.Array:
     """An empty zarr array in ``scratch`` whose last two axes are cut in chunks of ``side``
-    pixels a side: the workers write whole chunks (the cores of blocks), never the same one."""
-    return zarr.open_array(
-        str(scratch / name), mode="w", shape=shape, chunks=(*shape[:-2], side, side), dtype=dtype
-    )
+    pixels a side (or rows and columns): the workers write whole chunks (the cores of
+    blocks), never the same one."""
+    chunks = (*shape[:-2], *_plane(side))
+    return zarr.open_array(str(scratch / name), mode="w", shape=shape, chunks=chunks, dtype=dtype)
+
+
+def _plane(side: Sides) -> tuple[int, ...]:
+    """(rows, columns) of a block of ``side``."""
+    return (side, side) if isinstance(side, int) else side

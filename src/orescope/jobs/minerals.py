@@ -217,19 +217,23 @@ def segment_section(
     sample = np.asarray(stats_sample(stacked))  # type: ignore[arg-type]  # (panoramas slice alike)
     halo = card.tile // 4 + 2 * config.refine_px
     stats = card.fixed_stats or channel_stats(sample)
-    grid = scaled_grid(SECTION_BLOCK_PX, halo, card.input_scale)
-    plan = BlockPlan(card.input_scale, stats, *grid)
+    plan = BlockPlan(
+        card.input_scale, stats, *scaled_grid(SECTION_BLOCK_PX, halo, card.input_scale)
+    )
+    # each side in equal cores of at most a block: no thin last core, whose block, moved
+    # inside the image, would mostly repeat its neighbour's
+    sides = tuple(-(-size // -(-size // plan.block)) for size in stacked.shape[:2])
     maps: tuple[int, ...] = tuple(stacked.shape[:2])  # (T×)H×W: one map per voted type
     if isinstance(reduce, OreTypeVote):
         maps = (len(reduce.names), *maps)
     model: LoadedModel | str = loaded
     out: Any = np.empty(maps, np.uint8)
     if scratch is not None:
-        stacked = worker_image(stacked, scratch, plan.block)
-        model, out = config.model, worker_output(scratch, "classes.zarr", maps, plan.block, "u1")
+        stacked = worker_image(stacked, scratch, sides)
+        model, out = config.model, worker_output(scratch, "classes.zarr", maps, sides, "u1")
     blocks = _SectionBlocks(model, config, plan, guide_range(sample), reduce, out)
-    cores = volume_blocks(maps[-2:], plan.block)
-    tallies = list(map_cores(stacked, blocks, cores, plan.block, plan.halo, run))
+    cores = volume_blocks(maps[-2:], sides)
+    tallies = list(map_cores(stacked, blocks, cores, sides, plan.halo, run))
     if not isinstance(reduce, OreTypeVote):
         return SectionMap(np.asarray(blocks.out), _named_ore_type(card, config))
     vote = reduce.tallied(tallies)
