@@ -117,17 +117,44 @@ def annotate_labels(
         registry that uses 255, or a folder whose ``classes.yaml`` lists other classes.
     """
     image_path, out, classes_path = Path(image_path), Path(out), Path(classes_path)
+    registry = labelling_registry(classes_path)
+    image = read_image(image_path)
+    scribbles = read_scribbles(scribbles_path, registry, classes_path, image.shape[:2])
+    check_dataset_registry(out, registry)
+    labels = labels_from_scribbles(image, scribbles, levels, fill)
+    return write_labelled(out, image_path, image, labels, registry)
+
+
+def labelling_registry(classes_path: Path) -> ClassRegistry:
+    """The class registry to label with, refused when it uses the index of unlabelled pixels."""
     registry = read_class_registry(classes_path)
     if UNLABELLED in registry.indices:
         raise InputError(
             classes_path, f"class index {UNLABELLED} is taken: it marks unlabelled pixels"
         )
-    image = read_image(image_path)
-    scribbles = read_scribbles(scribbles_path, registry, classes_path, image.shape[:2])
+    return registry
+
+
+def check_dataset_registry(out: Path, registry: ClassRegistry) -> None:
+    """Refuse a dataset folder whose ``classes.yaml`` lists other classes than ``registry``:
+    its masks would mean other minerals."""
     existing = out / "classes.yaml"
     if existing.is_file() and read_class_registry(existing) != registry:
-        raise InputError(existing, f"lists other classes than {classes_path}: use a new folder")
-    labels = labels_from_scribbles(image, scribbles, levels, fill)
+        raise InputError(existing, "lists other classes than --classes: use a new folder")
+
+
+def write_labelled(
+    out: Path,
+    image_path: Path,
+    image: np.ndarray,
+    labels: np.ndarray,
+    registry: ClassRegistry,
+    scribbles: np.ndarray | None = None,
+) -> LabelExport:
+    """Write one labelled image into the dataset folder ``out``, each file atomically:
+    ``images/<stem>.jpg`` (a JPEG input copied byte for byte), ``masks/<stem>.png``,
+    ``scribbles/<stem>.png`` when ``scribbles`` are given, and ``classes.yaml`` the first
+    time."""
     stem = image_path.stem
     image_out, mask_out = out / "images" / f"{stem}.jpg", out / "masks" / f"{stem}.png"
     with atomic_path(image_out) as partial:
@@ -136,8 +163,11 @@ def annotate_labels(
         else:
             _write_jpeg(partial, to_uint8_rgb(image))
     write_image(mask_out, labels)
-    if not existing.is_file():
-        write_text(existing, REGISTRY_NOTE + yaml.safe_dump(_registry_document(registry)))
+    if scribbles is not None:
+        write_image(out / "scribbles" / f"{stem}.png", scribbles)
+    registry_out = out / "classes.yaml"
+    if not registry_out.is_file():
+        write_text(registry_out, REGISTRY_NOTE + yaml.safe_dump(_registry_document(registry)))
     return LabelExport(image_out, mask_out, float(np.mean(labels != UNLABELLED)))
 
 

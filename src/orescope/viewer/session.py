@@ -9,32 +9,23 @@ a suggestion that spills over a grain boundary is never trained on unseen.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
-import yaml
 from scipy import ndimage
 
-from orescope.errors import InputError
 from orescope.io import (
     ClassRegistry,
-    atomic_path,
-    read_class_registry,
     read_image,
-    write_image,
-    write_text,
 )
-from orescope.io.images import to_uint8_rgb
 from orescope.jobs.annotate_run import (
-    JPEG_SUFFIXES,
-    REGISTRY_NOTE,
     LabelExport,
-    _registry_document,
-    _write_jpeg,
+    check_dataset_registry,
+    labelling_registry,
+    write_labelled,
 )
 from orescope.preprocess.superpixels import (
     UNLABELLED,
@@ -132,29 +123,14 @@ class AnnotationSession:
         ``classes.yaml``, and ``scribbles/<stem>.png`` (the strokes, which ``annotate labels``
         turns into labels again); each atomically."""
         check_dataset_registry(self.out, self.registry)
-        stem = self.image_path.stem
-        image_out = self.out / "images" / f"{stem}.jpg"
-        mask_out = self.out / "masks" / f"{stem}.png"
-        with atomic_path(image_out) as partial:
-            if self.image_path.suffix.lower() in JPEG_SUFFIXES:
-                shutil.copyfile(self.image_path, partial)
-            else:
-                _write_jpeg(partial, to_uint8_rgb(self.image))
-        write_image(mask_out, self.accepted)
-        write_image(self.out / "scribbles" / f"{stem}.png", self.labeller.strokes)
-        registry_out = self.out / "classes.yaml"
-        if not registry_out.is_file():
-            document = yaml.safe_dump(_registry_document(self.registry))
-            write_text(registry_out, REGISTRY_NOTE + document)
-        return LabelExport(image_out, mask_out, float(np.mean(self.accepted != UNLABELLED)))
-
-
-def check_dataset_registry(out: Path, registry: ClassRegistry) -> None:
-    """Refuse a dataset folder whose ``classes.yaml`` lists other classes than ``registry``:
-    its masks would mean other minerals."""
-    existing = out / "classes.yaml"
-    if existing.is_file() and read_class_registry(existing) != registry:
-        raise InputError(existing, "lists other classes than --classes: use a new folder")
+        return write_labelled(
+            self.out,
+            self.image_path,
+            self.image,
+            self.accepted,
+            self.registry,
+            self.labeller.strokes,
+        )
 
 
 def open_session(
@@ -168,11 +144,7 @@ def open_session(
         For an unreadable image or registry, a registry that uses 255, or a dataset folder
         ``out`` whose ``classes.yaml`` lists other classes.
     """
-    registry = read_class_registry(classes_path)
-    if UNLABELLED in registry.indices:
-        raise InputError(
-            classes_path, f"class index {UNLABELLED} is taken: it marks unlabelled pixels"
-        )
+    registry = labelling_registry(classes_path)
     check_dataset_registry(out, registry)
     image = read_image(image_path)
     return AnnotationSession(image_path, image, registry, superpixel_hierarchy(image, levels), out)
