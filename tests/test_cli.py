@@ -119,7 +119,7 @@ def test_predict_keeps_going_past_a_bad_file(scenes, tmp_path):
         (
             ["--model", "no_such_model"],
             "no such model; zoo models: ct-particles, lumenstone, lumenstone_zscore, particles, "
-            "thinsection",
+            "restore, thinsection",
         ),
         (["--particle-px", "-3"], "particle_px"),
     ],

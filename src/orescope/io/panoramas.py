@@ -61,6 +61,9 @@ class Panorama:
         return Panorama(self.pixels, recolour)
 
 
+Pixels = np.ndarray | Panorama  # an image in memory, or one read block by block
+
+
 def read_panorama(path: str | Path) -> Panorama:
     """The full-resolution level of an OME-Zarr image (axes ``c``, ``y``, ``x``, or ``y``,
     ``x``) as an ``(H, W[, C])`` :class:`Panorama`.

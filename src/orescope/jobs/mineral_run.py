@@ -28,13 +28,12 @@ from orescope.io import (
     write_table,
     write_text,
 )
-from orescope.io.panoramas import Panorama, is_zarr_image, read_panorama
+from orescope.io.panoramas import Panorama, Pixels, is_zarr_image, read_panorama
 from orescope.jobs.blocks import scratch_folder
 from orescope.jobs.manifest import Manifest
 from orescope.jobs.minerals import (
     MineralConfig,
     MineralResult,
-    Pixels,
     calibrate_colours,
     measure_section,
     mineral_index,
@@ -176,7 +175,7 @@ def _write_outputs(
 ) -> np.ndarray:
     folder.mkdir(parents=True, exist_ok=True)
     write_image(folder / "classes.png", result.classes)
-    overlay = class_overlay(image, result.classes, colours)  # type: ignore[arg-type]  # (band by band)
+    overlay = class_overlay(image, result.classes, colours)
     write_image(folder / "overlay.png", overlay)
     write_table(
         folder / "modal.csv", result.modal.merge(result.grain_sizes, on=["index", "mineral"])

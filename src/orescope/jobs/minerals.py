@@ -20,7 +20,7 @@ from orescope.infer.ore_types import OreTypeVote
 from orescope.infer.settings import InferenceSettings, predict_bands
 from orescope.infer.sliding_window import Reduce, class_index_among, classes_from_bands
 from orescope.io.images import to_gray_float
-from orescope.io.panoramas import Panorama
+from orescope.io.panoramas import Panorama, Pixels
 from orescope.io.volumes import volume_blocks
 from orescope.jobs.blocks import worker_image, worker_output
 from orescope.measure.minerals import (
@@ -40,7 +40,6 @@ from orescope.preprocess.normalise import channel_stats, stats_sample, zscore_no
 from orescope.preprocess.resample import resize_image, resize_labels
 from orescope.zoo import LoadedModel, ModelCard, load_model
 
-Pixels = np.ndarray | Panorama  # an image in memory, or one read block by block
 GUIDE_PERCENTILES = (0.5, 99.5)  # the brightness range the edge refinement's guide spans
 # A section goes in blocks of SECTION_BLOCK_PX pixels a side at the model's scale, twice the
 # particle job's (BLOCK_PX): its blocks hold a few class maps, not instances, and their context
@@ -214,7 +213,7 @@ def segment_section(
     card = loaded.card
     reduce = section_reduce(card, config)
     stacked = model_input(image, xpl, card.in_channels, config.align_xpl)
-    sample = np.asarray(stats_sample(stacked))  # type: ignore[arg-type]  # (panoramas slice alike)
+    sample = np.asarray(stats_sample(stacked))
     halo = card.tile // 4 + 2 * config.refine_px
     stats = card.fixed_stats or channel_stats(sample)
     plan = BlockPlan(

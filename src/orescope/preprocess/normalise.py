@@ -5,19 +5,24 @@ fixed dataset statistics."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from orescope.errors import InputError
 
+if TYPE_CHECKING:
+    from orescope.io.panoramas import Pixels
+
 STATS_SAMPLES = 1_000_000  # most pixels sampled for the image statistics: plenty for mean and std
 _OPENCV_STATS_TYPES = tuple(map(np.dtype, (np.uint8, np.uint16, np.int16, np.float32, np.float64)))
 
 
-def stats_sample(image: np.ndarray) -> np.ndarray:
-    """A regular subsample (a view) of at most about ``STATS_SAMPLES`` pixels of ``image``, on
-    which its statistics are computed, so panoramas stay cheap."""
+def stats_sample(image: Pixels) -> np.ndarray:
+    """A regular subsample (a view of an array, read from a panorama) of at most about
+    ``STATS_SAMPLES`` pixels of ``image``, on which its statistics are computed, so panoramas
+    stay cheap."""
     step = max(1, int(np.ceil(np.sqrt(image.shape[0] * image.shape[1] / STATS_SAMPLES))))
     return image[::step, ::step]
 

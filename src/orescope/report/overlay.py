@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
 
 from orescope.io.images import to_rgb_float, to_uint8_rgb
+
+if TYPE_CHECKING:
+    from orescope.io.panoramas import Pixels
 
 
 def label_colours(count: int, seed: int = 0) -> np.ndarray:
@@ -67,7 +72,7 @@ def instance_overlay(
 
 
 def class_overlay(
-    image: np.ndarray,
+    image: Pixels,
     classes: np.ndarray,
     colours: np.ndarray,
     alpha: float = 0.5,
