@@ -7,7 +7,8 @@ from __future__ import annotations
 import math
 
 from .formatting import code, fixed, integer, markdown_table, pct, score, signed_pct
-from .results import history, results
+from .results import results
+from .sections import history_table
 
 FIXED = {"dry": "dry image (the target)", "wet": "wet, not restored"}
 
@@ -50,26 +51,9 @@ def restore_training(runs: str = "restore,restore_pix2pix", every: int = 5) -> s
     """Validation PSNR and SSIM of restoration runs (``runs``: comma-separated names of
     ``bench/results/NAME_history.csv``) every ``every`` epochs and at the best epoch (by
     PSNR, the score the loop keeps weights by)."""
-    names = runs.split(",")
-    tables = {name: history(name) for name in names}
-    header = ["epoch", *(f"{code(name)} val PSNR (dB) / SSIM" for name in names)]
-
-    def cell(row: dict[str, str]) -> str:
-        return f"{fixed(2)(float(row['val_psnr']))} / {score(float(row['val_ssim']))}"
-
-    last = max(len(rows) for rows in tables.values())
-    body = [
-        [
-            str(epoch),
-            *(cell(tables[n][epoch - 1]) if epoch <= len(tables[n]) else "" for n in names),
-        ]
-        for epoch in [1, *range(every, last + 1, every)]
-    ]
-    best = []
-    for name in names:
-        row = max(tables[name], key=lambda r: float(r["val_psnr"]))
-        best.append(f"{cell(row)} (epoch {row['epoch']})")
-    return markdown_table(header, [*body, ["best", *best]])
+    return history_table(
+        runs, every, ("val_psnr", fixed(2)), ("val_ssim", score), "PSNR (dB) / SSIM"
+    )
 
 
 def restore_by_wetness(sets: str = "synthetic,gravel", edges: str = "0.2,0.5,0.8,1.0") -> str:

@@ -5,7 +5,7 @@ thin-section and speed tables share."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -223,12 +223,27 @@ def training_curves(
 ) -> str:
     """Validation mIoU and pixel accuracy of training runs (``runs``: comma-separated names of
     ``bench/results/NAME_history.csv``) every ``every`` epochs and at the best epoch."""
+    return history_table(
+        runs, every, ("val_miou", score), ("val_accuracy", score), "mIoU / accuracy"
+    )
+
+
+def history_table(
+    runs: str,
+    every: int,
+    first: tuple[str, Callable[[float], str]],
+    second: tuple[str, Callable[[float], str]],
+    label: str,
+) -> str:
+    """Two validation scores of training runs (``runs``: comma-separated names of
+    ``bench/results/NAME_history.csv``), each a (column, format), every ``every`` epochs and
+    at the best epoch by the ``first``, the score the loop keeps weights by."""
     names = runs.split(",")
     tables = {name: history(name) for name in names}
-    header = ["epoch", *(f"{code(name)} val mIoU / accuracy" for name in names)]
+    header = ["epoch", *(f"{code(name)} val {label}" for name in names)]
 
     def cell(row: dict[str, str]) -> str:
-        return f"{score(float(row['val_miou']))} / {score(float(row['val_accuracy']))}"
+        return " / ".join(shown(float(row[key])) for key, shown in (first, second))
 
     last = max(len(rows) for rows in tables.values())
     body = [
@@ -240,6 +255,6 @@ def training_curves(
     ]
     best = []
     for name in names:
-        row = max(tables[name], key=lambda r: float(r["val_miou"]))
+        row = max(tables[name], key=lambda r: float(r[first[0]]))
         best.append(f"{cell(row)} (epoch {row['epoch']})")
     return markdown_table(header, [*body, ["best", *best]])
