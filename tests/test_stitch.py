@@ -281,3 +281,43 @@ def test_bad_input_is_one_line_naming_the_file(tmp_path, odd, named, reason):
     errors = [line for line in done.output.splitlines() if line.startswith("error")]
     assert len(errors) == 1 and errors[0].startswith(f"error: {tmp_path / named}: {reason}")
     assert not (tmp_path / "out" / "panorama.ome.zarr").exists()
+
+
+def in_panorama(field: np.ndarray, row, shape: tuple[int, int]) -> np.ndarray:
+    """A field as the panorama would show it alone: gained and moved by its pose in ``row``."""
+    matrix = np.array([[row.a00, row.a01, row.x_px], [row.a10, row.a11, row.y_px]])
+    gained = field * np.array([row.gain_r, row.gain_g, row.gain_b], np.float32)
+    return cv2.warpAffine(gained, matrix, shape[::-1], flags=cv2.INTER_CUBIC)
+
+
+def distance_to(shape: tuple[int, int], y: float, x: float) -> np.ndarray:
+    """Each pixel's distance to (x, y)."""
+    rows, columns = np.ogrid[: shape[0], : shape[1]]
+    return np.hypot(rows - y, columns - x)
+
+
+@pytest.mark.parametrize("seams", [True, False])
+def test_a_blob_one_field_alone_shows_is_cut_around_not_ghosted(tmp_path, seams):
+    # two fields side by side; the left one shows a bright blob (dust) in their overlap
+    fields = [cut(pose(x, MARGIN), 1.0).astype(np.float32) for x in (MARGIN, MARGIN + STEP[0])]
+    blob_x, blob_y, radius = WIDTH - 25, HEIGHT // 2, 12  # in the left field
+    dust = 100 * np.exp(-((distance_to((HEIGHT, WIDTH), blob_y, blob_x) / 6) ** 2) / 2)
+    fields[0] = np.clip(fields[0] + dust[..., None], 0, 255)
+    for index, field in enumerate(fields):
+        write_image(tmp_path / "fields" / f"{index}.png", np.round(field).astype(np.uint8))
+    config = StitchConfig(seams=seams)
+    outcome = run_stitch(tmp_path / "fields", tmp_path / "out", config, progress=False)
+    level = zarr.open_group(str(outcome.panorama), mode="r")["0"]
+    panorama = np.moveaxis(np.asarray(level), 0, -1).astype(np.float32)
+    left, right = (
+        in_panorama(np.round(field), row, outcome.shape)
+        for field, row in zip(fields, outcome.poses.itertuples(), strict=True)
+    )
+    row = outcome.poses.iloc[0]
+    blob = distance_to(outcome.shape, blob_y + row.y_px, blob_x + row.x_px) < radius
+    off_left = np.abs(panorama - left).max(axis=2)[blob]
+    off_right = np.abs(panorama - right).max(axis=2)[blob]
+    if seams:  # the whole blob from one field: the seam runs around it
+        assert min(off_left.max(), off_right.max()) <= 3
+    else:  # feathering: both fields show through, the blob half-transparent
+        assert np.minimum(off_left, off_right).max() > 20

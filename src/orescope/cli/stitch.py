@@ -63,14 +63,28 @@ def stitch(
         str,
         typer.Option(help="How the stage walks the grid: row (each row left to right) or snake."),
     ] = "row",
+    seams: Annotated[
+        bool,
+        typer.Option(
+            help="Cut overlaps along the paths where fields differ least; --no-seams feathers "
+            "across the whole overlap (anything that moved between fields shows doubled)."
+        ),
+    ] = True,
 ) -> None:
     """Stitch overlapping microscope fields of a polished section into one panorama:
-    flat-field, keypoint matching, every field's pose at once, exposure gains and feather
-    blending, written tile by tile as a pyramidal OME-Zarr."""
+    flat-field, keypoint matching, every field's pose at once, exposure gains, seams through
+    the least visible paths and feather blending, written tile by tile as a pyramidal
+    OME-Zarr."""
     from orescope.jobs.stitch_run import StitchConfig, run_stitch
 
     config = StitchConfig.model_validate(
-        {"grid": parse_grid(grid), "overlap": overlap, "model": model, "order": order}
+        {
+            "grid": parse_grid(grid),
+            "overlap": overlap,
+            "model": model,
+            "order": order,
+            "seams": seams,
+        }
     )
     outcome = run_stitch(fields_dir, out, config, blank=blank)
     height, width = outcome.shape

@@ -1,11 +1,12 @@
 """``orescope stitch``: overlapping microscope fields of a polished section into one panorama
 (paper 003 §4), in memory bounded by a few fields.
 
-Fields are read twice: once to find their keypoints (keeping an eighth-size copy for the
-exposure), and once when the panorama is written, tile by tile, each tile from only the fields
-that cover it (a small cache of fields). The panorama is an OME-Zarr with a pyramid of
-halvings, built beside its final name and renamed when complete; ``poses.csv`` says where each
-field went and ``unmatched.csv`` which fields matched nothing, and why.
+Fields are read three times: once to find their keypoints (keeping an eighth-size copy for the
+exposure), once (with seams) for a small copy of each in the panorama's frame to find the seams
+on, and once when the panorama is written, tile by tile, each tile from only the fields that
+cover it (a small cache of fields). The panorama is an OME-Zarr with a pyramid of halvings,
+built beside its final name and renamed when complete; ``poses.csv`` says where each field went
+and ``unmatched.csv`` which fields matched nothing, and why.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ from orescope.preprocess.blend import (
     blend_tile,
     exposure_gains,
     feather_weights,
+    find_seams,
     flat_field_gain,
     overlap_means,
+    seam_weights,
 )
 from orescope.preprocess.stitch import (
     MIN_MATCHES,
@@ -58,6 +61,7 @@ TILE_PX = 1024  # side of the panorama's zarr chunks, and of the tiles it is ble
 FIELD_CACHE = 8  # fields held while tiles are blended: a tile of a 20 % grid needs up to four
 EXPOSURE_SCALE = 8  # the copies kept for comparing exposures are this many times smaller
 SEARCH_FRACTION = 0.1  # with a grid: how far (of a field's longer side) a field may stray
+SEAM_MEGAPIXELS = 0.1  # each field's size where seams are found, as OpenCV's stitcher: cheap
 GAIN_COLUMNS = {1: ["gain"], 3: ["gain_r", "gain_g", "gain_b"]}
 
 
@@ -80,6 +84,11 @@ class StitchConfig(BaseModel, extra="forbid"):
     )
     overlap: float = Field(0.2, gt=0, lt=1, description="nominal overlap of grid neighbours")
     order: Order = Field("row", description="how the stage walks the grid: row or snake")
+    seams: bool = Field(
+        True,
+        description="cut overlaps along the paths where fields differ least (else feather "
+        "across the whole overlap, where anything that moved shows doubled)",
+    )
 
 
 @dataclass
@@ -182,7 +191,15 @@ def run_stitch(
             "consistent keypoint matches (check the focus, the overlap and --grid)",
         )
     gains = _gains(poses, found.small, fields.size)
-    load = lru_cache(maxsize=FIELD_CACHE)(lambda index: fields.gained(index, gains[index]))
+    feather = feather_weights(fields.size[1], fields.size[0])
+    weights = (
+        _seam_weights(poses, fields, gains, feather, progress)
+        if config.seams
+        else lambda _: feather
+    )
+    load = lru_cache(maxsize=FIELD_CACHE)(
+        lambda index: (fields.gained(index, gains[index]), weights(index))
+    )
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / PANORAMA) as partial:
         shape, origin = _write_panorama(partial, poses, load, fields, progress)
@@ -330,10 +347,35 @@ def _gains(poses: Poses, small: list[np.ndarray], size: tuple[int, int]) -> np.n
     return exposure_gains(len(small), small[0].shape[2], overlaps)
 
 
+def _seam_weights(
+    poses: Poses, fields: _Fields, gains: np.ndarray, feather: np.ndarray, progress: bool
+) -> Callable[[int], np.ndarray]:
+    """The blending weights of each placed field: its ``feather`` weights, cut at the seams found
+    between all fields warped into the panorama's frame at about :data:`SEAM_MEGAPIXELS`
+    each (each warped copy small and apart, so memory holds no panorama)."""
+    width, height = fields.size
+    scale = min(1.0, math.sqrt(SEAM_MEGAPIXELS * 1e6 / (width * height)))
+    level = 255 / _full_scale(fields.first.dtype)
+    to_small, images, masks, corners = {}, [], [], []
+    boxes = _footprints(poses, fields.size)
+    for index, box in track(boxes.items(), description="seams", disable=not progress):
+        corner = np.floor(box[:2] * scale)
+        size = tuple(int(side) for side in np.ceil(box[2:] * scale) - corner + 1)
+        matrix = (np.diag([scale, scale, 1.0]) @ _square(poses.matrices[index]))[:2]
+        matrix[:, 2] -= corner
+        field = fields.corrected(index) * (gains[index] * level).astype(np.float32)
+        images.append(cv2.warpAffine(field, matrix, size).reshape(size[1], size[0], -1))
+        masks.append(cv2.warpAffine(np.full((height, width), 255, np.uint8), matrix, size))
+        corners.append((int(corner[0]), int(corner[1])))
+        to_small[index] = matrix
+    seams = dict(zip(boxes, find_seams(images, masks, corners), strict=True))
+    return lambda index: seam_weights(seams[index], to_small[index], feather)
+
+
 def _write_panorama(
     target: Path,
     poses: Poses,
-    load: Callable[[int], np.ndarray],
+    load: Callable[[int], tuple[np.ndarray, np.ndarray]],
     fields: _Fields,
     progress: bool,
 ) -> tuple[tuple[int, int], np.ndarray]:
@@ -351,7 +393,6 @@ def _write_panorama(
     level = group.create_array(
         "0", shape=(channels, height, width), chunks=(channels, TILE_PX, TILE_PX), dtype=dtype
     )
-    weights = feather_weights(fields.size[1], fields.size[0])
     tiles = list(itertools.product(range(0, height, TILE_PX), range(0, width, TILE_PX)))
     for top, left in track(tiles, description="blending", disable=not progress):
         bottom, right = min(top + TILE_PX, height), min(left + TILE_PX, width)
@@ -361,9 +402,9 @@ def _write_panorama(
         for index in (index for index, box in boxes.items() if _meet(box, reach)):
             matrix = poses.matrices[index].copy()
             matrix[:, 2] -= corner
-            pieces.append((load(index), matrix))
+            pieces.append((*load(index), matrix))
         if pieces:  # chunks no field reaches stay unwritten: zarr reads them as 0
-            tile = blend_tile((bottom - top, right - left, channels), pieces, weights, dtype)
+            tile = blend_tile((bottom - top, right - left, channels), pieces, dtype)
             level[:, top:bottom, left:right] = np.moveaxis(tile, -1, 0)
     levels = 1
     while max(level.shape[1:]) > TILE_PX:

@@ -1,6 +1,7 @@
 """Stitched fields made to look as one (paper 003 §4's second stage): uneven light removed by a
-blank field, exposure gains that equalise the overlaps, and feather weights that fade each field
-into its neighbours, so no seam shows where one field ends."""
+blank field, exposure gains that equalise the overlaps, seams through the least visible paths
+between overlapping fields, and feather weights that fade each field into its neighbours, so no
+seam shows where one field ends and nothing that differs between two fields shows doubled."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from orescope.errors import InputError
 
 MIN_OVERLAP_PX = 64  # pixels two fields must share for their exposure to be compared
 GAIN_PULL = 1e-6  # pull of every log gain towards 0: fixes the overall level, nothing else
+SEAM_SOFTNESS_PX = 2.0  # σ of the ramp across a seam: hides a one-level step, too narrow to ghost
+SEAM_FLOOR = 1e-3  # share kept off a field's seam: a pixel no coarse seam mask gives still blends
 
 
 def flat_field_gain(blank: np.ndarray, channels: int) -> np.ndarray:
@@ -89,16 +92,50 @@ def feather_weights(height: int, width: int) -> np.ndarray:
     return np.outer(down, across).astype(np.float32)
 
 
+def find_seams(
+    images: list[np.ndarray], masks: list[np.ndarray], corners: list[tuple[int, int]]
+) -> list[np.ndarray]:
+    """Where each field shows in the panorama: its (h, w) uint8 ``mask`` (255 where it covers)
+    cut back, where fields overlap, along the paths on which they differ least.
+
+    ``images``: the fields warped into the panorama's frame at a small scale, (h, w, C) float32
+    in 0–255, each with its top-left ``corner`` there. OpenCV's graph cut over colour and
+    gradient differences (as its own stitcher's default), so a seam avoids anything that
+    differs between two fields and runs along edges, where a step shows least.
+    """
+    finder = cv2.detail.GraphCutSeamFinder("COST_COLOR_GRAD")
+    colour = [image if image.shape[2] == 3 else np.repeat(image, 3, axis=2) for image in images]
+    found = finder.find(
+        [cv2.UMat(image) for image in colour], corners, [cv2.UMat(mask) for mask in masks]
+    )
+    return [mask.get() for mask in found]
+
+
+def seam_weights(seam: np.ndarray, field_to_seam: np.ndarray, feather: np.ndarray) -> np.ndarray:
+    """A field's (H, W) blending weights: its :func:`find_seams` mask ``seam``, brought back to
+    the field's own pixels by the 2 × 3 ``field_to_seam`` and softened across the seam, times
+    its ``feather`` weights."""
+    height, width = feather.shape
+    shown = cv2.warpAffine(
+        seam.astype(np.float32) / 255,
+        field_to_seam,
+        (width, height),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    soft = cv2.GaussianBlur(shown, (0, 0), SEAM_SOFTNESS_PX, borderType=cv2.BORDER_REPLICATE)
+    return feather * np.maximum(soft, SEAM_FLOOR)
+
+
 def blend_tile(
     shape: tuple[int, int, int],
-    pieces: Iterable[tuple[np.ndarray, np.ndarray]],
-    weights: np.ndarray,
+    pieces: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]],
     dtype: np.dtype,
 ) -> np.ndarray:
     """One tile of the panorama, of ``shape`` (height, width, channels), from ``pieces``:
-    (field, 2 × 3 matrix from the field's pixels to the tile's), each field already flat-field
-    corrected and gained, averaged with its :func:`feather_weights` (``weights``). Pixels no
-    field covers are 0.
+    (field, its (H, W) weights, 2 × 3 matrix from the field's pixels to the tile's), each field
+    already flat-field corrected and gained, averaged by its weights (:func:`feather_weights`,
+    or :func:`seam_weights`). Pixels no field covers are 0.
 
     Fields are resampled bicubically (sharper than bilinear, which blurs a half-pixel shift),
     with their edge pixels repeated beyond it so no black seeps in at the panorama's border.
@@ -106,7 +143,7 @@ def blend_tile(
     height, width, channels = shape
     total = np.zeros(shape, np.float32)
     weight_sum = np.zeros((height, width), np.float32)
-    for field, matrix in pieces:
+    for field, weights, matrix in pieces:
         share = cv2.warpAffine(weights, matrix, (width, height), flags=cv2.INTER_LINEAR)
         warped = cv2.warpAffine(
             field, matrix, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
