@@ -6,7 +6,8 @@ A large section is laid out from real polished-section photos (LumenStone, read 
 a random angle (±0.3°), exposed by a random gain (±10 %) and vignetted (corners 25 % darker; a
 blank field shows the vignetting). The stitch job runs on them in a child process (its peak
 resident memory read from the kernel, and what importing orescope.jobs alone takes), with the
-grid prior and without, rigid model. Measured:
+grid prior and without, rigid model, with seams; and with the grid prior, feathering only
+(--no-seams). Measured:
 
 - pose error: px between where the found and the true poses put a 5 × 5 lattice of points of
   every field, after the best rigid map between the two frames (RMS and max);
@@ -56,7 +57,7 @@ def peak_mb():
 from orescope.jobs.stitch_run import StitchConfig, run_stitch
 imported = peak_mb()
 grid = (5, 5) if sys.argv[4] == "grid" else None
-config = StitchConfig(model="rigid", grid=grid, overlap=0.2)
+config = StitchConfig(model="rigid", grid=grid, overlap=0.2, seams=sys.argv[5] == "seams")
 start = time.perf_counter()
 run_stitch(sys.argv[1], sys.argv[2], config, blank=sys.argv[3], progress=False)
 seconds = time.perf_counter() - start
@@ -172,13 +173,13 @@ def seam_measures(out: Path, poses: pd.DataFrame, source: np.ndarray, frame: np.
     }
 
 
-def run(folder: Path, prior: bool, source: np.ndarray, truth: pd.DataFrame) -> dict:
+def run(folder: Path, prior: bool, seams: bool, source: np.ndarray, truth: pd.DataFrame) -> dict:
     """The stitch job in a child process, and its outputs measured against the truth."""
-    out = folder / ("out_grid" if prior else "out_free")
+    out = folder / f"out_{'grid' if prior else 'free'}_{'seams' if seams else 'feather'}"
     load_before = os.getloadavg()[0]  # other work on the machine slows the run down
     done = subprocess.run(
         [sys.executable, "-c", JOB, str(folder / "fields"), str(out), str(folder / "blank.png")]
-        + ["grid" if prior else "free"],
+        + ["grid" if prior else "free", "seams" if seams else "feather"],
         capture_output=True,
         text=True,
         check=True,
@@ -226,8 +227,12 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as folder:
         truth = cut_fields(source, Path(folder) / "fields")
-        for name, prior in (("grid prior", True), ("no prior", False)):
-            measured = run(Path(folder), prior, source, truth)
+        for name, prior, seams in (
+            ("grid prior", True, True),
+            ("no prior", False, True),
+            ("grid prior, no seams", True, False),
+        ):
+            measured = run(Path(folder), prior, seams, source, truth)
             result["runs"][name] = measured
             print(
                 f"{name}: RMS pose error {measured['rms_pose_error_px']:.3f} px (max "
