@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sections import CLASSES_YAML, COLOURS, scene, scribbles
 from typer.testing import CliRunner
 
 from orescope.cli import annotate
@@ -35,44 +36,16 @@ from orescope.train import TrainConfig, train_model
 from orescope.zoo import ModelCard, load_model, write_card
 
 runner = CliRunner()
-COLOURS = np.array([[200, 60, 50], [60, 180, 70], [50, 70, 200], [230, 220, 90]])
-CLASSES_YAML = """classes:
-  0: background
-  1: chalcopyrite
-  2: galena
-  3: magnetite
-palette:
-  1: [255, 0, 0]
-"""
-
-
-def _scene(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Three vertical bands and a disk of flat colours with noise, and their classes."""
-    rng = np.random.default_rng(seed)
-    truth = np.zeros((72, 96), np.uint8)
-    truth[:, 32:64] = 1
-    truth[:, 64:] = 2
-    rows, columns = np.ogrid[:72, :96]
-    truth[(rows - 36) ** 2 + (columns - 48) ** 2 < 12**2] = 3
-    image = COLOURS[truth] + rng.normal(0, 6, (*truth.shape, 3))
-    return np.clip(image, 0, 255).astype(np.uint8), truth
-
-
-def _scribbles(shape: tuple[int, int] = (72, 96)) -> np.ndarray:
-    """One short stroke inside each region of :func:`_scene`."""
-    strokes = np.full(shape, UNLABELLED, np.uint8)
-    strokes[10, 5:25], strokes[10, 37:60], strokes[60, 70:90], strokes[36, 44:52] = 0, 1, 2, 3
-    return strokes
 
 
 def test_one_stroke_per_region_gives_back_the_regions():
-    image, truth = _scene()
-    assert np.array_equal(labels_from_scribbles(image, _scribbles()), truth)
+    image, truth = scene()
+    assert np.array_equal(labels_from_scribbles(image, scribbles()), truth)
 
 
 def test_untouched_superpixels_stay_unlabelled_unless_filled():
-    image, truth = _scene()
-    strokes = _scribbles()
+    image, truth = scene()
+    strokes = scribbles()
     strokes[36, 44:52] = UNLABELLED  # the disk gets no stroke
     labels = labels_from_scribbles(image, strokes)
     assert np.all(labels[truth == 3] == UNLABELLED)
@@ -118,7 +91,7 @@ def test_after_the_finest_scale_pixels_take_the_nearest_stroke():
 
 
 def test_strokes_added_one_by_one_equal_all_strokes_at_once():
-    image, truth = _scene(1)
+    image, truth = scene(1)
     hierarchy = superpixel_hierarchy(image, parse_levels("slic:600,slic:150,slic:40"))
     rng = np.random.default_rng(3)
     incremental = ScribbleLabeller(image, hierarchy)
@@ -135,7 +108,7 @@ def test_strokes_added_one_by_one_equal_all_strokes_at_once():
 
 
 def test_bad_strokes_and_levels_are_refused():
-    image, _ = _scene()
+    image, _ = scene()
     labeller = ScribbleLabeller(image, superpixel_hierarchy(image))
     with pytest.raises(ValueError, match="uint8 of shape"):
         labeller.add(np.zeros((10, 10), np.uint8))
@@ -210,10 +183,10 @@ def _labels_command(tmp_path: Path, image: Path, scribbles: Path, *options: str)
 
 
 def test_labels_are_exported_into_a_dataset_train_reads(tmp_path):
-    image, truth = _scene()
+    image, truth = scene()
     write_image(tmp_path / "in" / "s1.png", image)
-    write_image(tmp_path / "in" / "s1_strokes.png", _scribbles())
-    strokes = _scribbles()
+    write_image(tmp_path / "in" / "s1_strokes.png", scribbles())
+    strokes = scribbles()
     strokes[36, 44:52] = UNLABELLED
     write_image(tmp_path / "in" / "s2.jpg", image)
     write_image(tmp_path / "in" / "s2_strokes.png", strokes)
@@ -244,8 +217,8 @@ def test_labels_are_exported_into_a_dataset_train_reads(tmp_path):
 
 def test_a_section_model_trains_on_exported_labels_skipping_the_unlabelled(tmp_path):
     for seed in range(3):  # the split rule gives each side one of s0, s1, s2
-        image, _ = _scene(seed)
-        strokes = _scribbles()
+        image, _ = scene(seed)
+        strokes = scribbles()
         strokes[36, 44:52] = UNLABELLED  # the disk stays 255 in every mask
         write_image(tmp_path / "in" / f"s{seed}.png", image)
         write_image(tmp_path / "in" / f"s{seed}_strokes.png", strokes)
@@ -283,8 +256,8 @@ def test_a_section_model_trains_on_exported_labels_skipping_the_unlabelled(tmp_p
 
 
 def test_scribbles_of_unknown_classes_are_refused_naming_the_file(tmp_path):
-    image, _ = _scene()
-    strokes = _scribbles()
+    image, _ = scene()
+    strokes = scribbles()
     strokes[0, 0:3], strokes[1, 0] = 9, 14
     write_image(tmp_path / "a.png", image)
     write_image(tmp_path / "a_strokes.png", strokes)
@@ -329,7 +302,7 @@ def _constant_model(folder: Path) -> Path:
 
 
 def test_uncertainty_command_writes_maps_proposal_and_table(tmp_path):
-    image, _ = _scene()
+    image, _ = scene()
     write_image(tmp_path / "a.png", image)
     model = _constant_model(tmp_path / "model")
     out = tmp_path / "out"

@@ -14,6 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from sections import CLASSES_YAML, DISK, STROKES, scene
+from sections import scribbles as strokes
 from typer.testing import CliRunner
 
 from orescope.cli import annotate
@@ -35,44 +37,11 @@ needs_browser = pytest.mark.skipif(
     reason="the page test needs Chromium on PATH (apt-get install chromium) and the "
     "playwright package (pip install -e .[dev])",
 )
-COLOURS = np.array([[200, 60, 50], [60, 180, 70], [50, 70, 200], [230, 220, 90]])
-CLASSES_YAML = """classes:
-  0: background
-  1: chalcopyrite
-  2: galena
-  3: magnetite
-palette:
-  0: [0, 0, 0]
-  1: [255, 0, 0]
-  2: [0, 0, 255]
-  3: [255, 255, 0]
-"""
-# one horizontal stroke inside each region of the scene: (class, row, first and last column)
-STROKES = [(0, 10, 5, 24), (1, 10, 37, 59), (2, 60, 70, 89), (3, 36, 44, 51)]
-DISK = (48, 36)  # (x, y) of the disk's centre
-
-
-def _scene() -> tuple[np.ndarray, np.ndarray]:
-    """Three vertical bands and a disk of flat colours with noise, and their classes."""
-    truth = np.zeros((72, 96), np.uint8)
-    truth[:, 32:64] = 1
-    truth[:, 64:] = 2
-    rows, columns = np.ogrid[:72, :96]
-    truth[(rows - DISK[1]) ** 2 + (columns - DISK[0]) ** 2 < 12**2] = 3
-    image = COLOURS[truth] + np.random.default_rng(0).normal(0, 6, (*truth.shape, 3))
-    return np.clip(image, 0, 255).astype(np.uint8), truth
-
-
-def _strokes(*chosen: int) -> np.ndarray:
-    strokes = np.full((72, 96), UNLABELLED, np.uint8)
-    for class_index, row, first, last in (STROKES[i] for i in chosen):
-        strokes[row, first : last + 1] = class_index
-    return strokes
 
 
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, Path]:
-    image, _ = _scene()
+    image, _ = scene()
     write_image(tmp_path / "scene.png", image)
     (tmp_path / "classes.yaml").write_text(CLASSES_YAML)
     return {
@@ -85,7 +54,7 @@ def files(tmp_path: Path) -> dict[str, Path]:
 @pytest.fixture
 def server(files: dict[str, Path]) -> Iterator[ViewerServer]:
     session = open_session(files["image"], files["classes"], files["out"], DEFAULT_LEVELS)
-    labels = np.where(_scene()[1] == 3, 3, UNLABELLED).astype(np.uint8)
+    labels = np.where(scene()[1] == 3, 3, UNLABELLED).astype(np.uint8)
     viewer = ViewerServer(session, {"labels": label_overlay(labels, session.registry)})
     thread = threading.Thread(target=viewer.serve_forever, args=(0.05,), daemon=True)
     thread.start()
@@ -127,7 +96,7 @@ def test_info_pictures_and_layers_of_a_fresh_session(server):
     assert info["classes"][1]["colour"] == [255, 0, 0]
     assert info["overlays"] == ["labels"]
     image = cv2.imdecode(np.frombuffer(_get(server, "/api/image.png"), np.uint8), -1)
-    assert np.array_equal(image[..., ::-1], _scene()[0])
+    assert np.array_equal(image[..., ::-1], scene()[0])
     overlay = cv2.imdecode(np.frombuffer(_get(server, "/api/overlay/labels.png"), np.uint8), -1)
     assert np.array_equal(overlay[DISK[1], DISK[0]], [0, 255, 255, 255])  # BGRA yellow
     assert overlay[0, 0, 3] == 0
@@ -137,20 +106,20 @@ def test_info_pictures_and_layers_of_a_fresh_session(server):
 
 
 def test_each_stroke_returns_the_labels_of_a_scribble_labeller(server):
-    image, truth = _scene()
+    image, truth = scene()
     labeller = ScribbleLabeller(image, superpixel_hierarchy(image, DEFAULT_LEVELS))
     for stroke in range(4):
         scribbles, suggested, accepted = _paint(server, stroke)
-        assert np.array_equal(scribbles, _strokes(*range(stroke + 1)))
-        assert np.array_equal(suggested, labeller.add(_strokes(stroke)))
+        assert np.array_equal(scribbles, strokes(*range(stroke + 1)))
+        assert np.array_equal(suggested, labeller.add(strokes(stroke)))
         assert np.all(accepted == UNLABELLED)
     assert np.array_equal(suggested, truth)
 
 
 def test_fill_suggests_the_superpixels_no_stroke_touched(server):
-    image, truth = _scene()
+    image, truth = scene()
     labeller = ScribbleLabeller(image, superpixel_hierarchy(image, DEFAULT_LEVELS))
-    labeller.add(_strokes(0, 1, 2))
+    labeller.add(strokes(0, 1, 2))
     for stroke in range(2):
         _paint(server, stroke)
     _, suggested, _ = _paint(server, 2)
@@ -166,7 +135,7 @@ def test_fill_suggests_the_superpixels_no_stroke_touched(server):
 
 
 def test_accept_erase_and_save_write_the_accepted_labels(server, files):
-    image, truth = _scene()
+    image, truth = scene()
     for stroke in range(4):
         _paint(server, stroke)
     _, _, accepted = _post(server, "/api/accept", {"x": DISK[0], "y": DISK[1]})
@@ -175,10 +144,10 @@ def test_accept_erase_and_save_write_the_accepted_labels(server, files):
     eraser = [[DISK[0] - 8, DISK[1]], [DISK[0] + 8, DISK[1]]]
     scribbles, suggested, accepted = _post(server, "/api/erase", {"points": eraser, "radius": 1})
     brush = brush_mask((72, 96), np.array(eraser), 1)
-    assert np.array_equal(scribbles, _strokes(0, 1, 2))
+    assert np.array_equal(scribbles, strokes(0, 1, 2))
     assert np.array_equal(accepted, np.where((truth == 3) & ~brush, 3, UNLABELLED))
     fresh = ScribbleLabeller(image, superpixel_hierarchy(image, DEFAULT_LEVELS))
-    assert np.array_equal(suggested, fresh.add(_strokes(0, 1, 2)))
+    assert np.array_equal(suggested, fresh.add(strokes(0, 1, 2)))
 
     _, _, accepted = _post(server, "/api/accept", {})
     expected = np.where(suggested != UNLABELLED, suggested, accepted)
@@ -189,7 +158,7 @@ def test_accept_erase_and_save_write_the_accepted_labels(server, files):
     assert saved["mask"] == str(out / "masks" / "scene.png")
     assert saved["labelled"] == pytest.approx(np.mean(expected != UNLABELLED))
     assert np.array_equal(read_mask(out / "masks" / "scene.png"), expected)
-    assert np.array_equal(read_mask(out / "scribbles" / "scene.png"), _strokes(0, 1, 2))
+    assert np.array_equal(read_mask(out / "scribbles" / "scene.png"), strokes(0, 1, 2))
     assert read_image(out / "images" / "scene.jpg").shape == (72, 96, 3)
     assert read_class_registry(out / "classes.yaml") == read_class_registry(files["classes"])
     assert sorted(p.name for p in out.rglob("*")) == [
@@ -263,7 +232,7 @@ def test_the_command_refuses_bad_input_in_one_line(files, tmp_path, bad):
 def test_the_page_paints_accepts_and_saves_in_headless_chromium(server, files):
     from playwright.sync_api import sync_playwright
 
-    _, truth = _scene()
+    _, truth = scene()
     mask = files["out"] / "masks" / "scene.png"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
@@ -303,7 +272,7 @@ def test_the_page_paints_accepts_and_saves_in_headless_chromium(server, files):
         settle()
         assert np.array_equal(read_mask(mask), truth)
         assert np.array_equal(
-            read_mask(files["out"] / "scribbles" / "scene.png"), _strokes(0, 1, 2, 3)
+            read_mask(files["out"] / "scribbles" / "scene.png"), strokes(0, 1, 2, 3)
         )
         shown = page.evaluate(
             "document.getElementById('accepted').getContext('2d')"

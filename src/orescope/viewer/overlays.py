@@ -11,7 +11,7 @@ import numpy as np
 
 from orescope.errors import InputError
 from orescope.io import ClassRegistry, read_image, read_mask
-from orescope.preprocess.superpixels import UNLABELLED
+from orescope.io.classes import UNLABELLED
 
 # file of ``annotate uncertainty`` -> whether 255 means sure (margin) rather than unsure
 UNCERTAINTY_MAPS = {"entropy": False, "margin": True}
@@ -58,9 +58,7 @@ def read_overlays(
     overlays = {}
     if labels_path is not None:
         labels = _of_size(read_mask(labels_path), shape, labels_path)
-        unknown = sorted(set(np.unique(labels).tolist()) - {*registry.indices, UNLABELLED})
-        if unknown:
-            raise InputError(labels_path, f"holds class indices {unknown} missing from --classes")
+        registry.check_mask(labels, labels_path, UNLABELLED)
         overlays["labels"] = label_overlay(labels, registry)
     if uncertainty_dir is not None:
         for name, sure_is_high in UNCERTAINTY_MAPS.items():
