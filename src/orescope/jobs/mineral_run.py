@@ -171,7 +171,7 @@ def _read_section(folder: Path, vote: dict[str, Any]) -> _Section:
 
 
 def _write_outputs(
-    folder: Path, image: np.ndarray | Panorama, result: MineralResult, colours: np.ndarray
+    folder: Path, image: Pixels, result: MineralResult, colours: np.ndarray
 ) -> np.ndarray:
     folder.mkdir(parents=True, exist_ok=True)
     write_image(folder / "classes.png", result.classes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -219,9 +220,7 @@ def segment_section(
     plan = BlockPlan(
         card.input_scale, stats, *scaled_grid(SECTION_BLOCK_PX, halo, card.input_scale)
     )
-    # each side in equal cores of at most a block: no thin last core, whose block, moved
-    # inside the image, would mostly repeat its neighbour's
-    sides = tuple(-(-size // -(-size // plan.block)) for size in stacked.shape[:2])
+    sides = tuple(_equal_core_side(size, plan.block) for size in stacked.shape[:2])
     maps: tuple[int, ...] = tuple(stacked.shape[:2])  # (T×)H×W: one map per voted type
     if isinstance(reduce, OreTypeVote):
         maps = (len(reduce.names), *maps)
@@ -238,6 +237,14 @@ def segment_section(
     vote = reduce.tallied(tallies)
     ore_type, classes = vote.decide(blocks.out)
     return SectionMap(classes, ore_type, vote.shares())
+
+
+def _equal_core_side(size: int, block: int) -> int:
+    """The side of the equal cores, of at most ``block``, that a side of ``size`` is cut into:
+    no thin last core, whose block, moved inside the image, would mostly repeat its
+    neighbour's."""
+    cores = math.ceil(size / block)
+    return math.ceil(size / cores)
 
 
 @dataclass(frozen=True)
