@@ -28,7 +28,7 @@ from orescope.preprocess.superpixels import (
     superpixel_hierarchy,
 )
 from orescope.viewer import ViewerServer, open_session, read_overlays
-from orescope.viewer.overlays import heat_overlay, label_overlay
+from orescope.viewer.overlays import heat_overlay, read_label_map
 from orescope.viewer.session import brush_mask
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -39,28 +39,50 @@ needs_browser = pytest.mark.skipif(
 )
 
 
+def predicted() -> np.ndarray:
+    """A model's map of the scene: right but for galena taken for chalcopyrite, and nothing
+    in the top-left corner."""
+    labels = scene()[1].copy()
+    labels[labels == 2] = 1
+    labels[:8, :8] = UNLABELLED
+    return labels
+
+
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, Path]:
     image, _ = scene()
     write_image(tmp_path / "scene.png", image)
+    write_image(tmp_path / "predicted.png", predicted())
     (tmp_path / "classes.yaml").write_text(CLASSES_YAML)
     return {
         "image": tmp_path / "scene.png",
+        "labels": tmp_path / "predicted.png",
         "classes": tmp_path / "classes.yaml",
         "out": tmp_path / "dataset",
     }
 
 
-@pytest.fixture
-def server(files: dict[str, Path]) -> Iterator[ViewerServer]:
-    session = open_session(files["image"], files["classes"], files["out"], DEFAULT_LEVELS)
-    labels = np.where(scene()[1] == 3, 3, UNLABELLED).astype(np.uint8)
-    viewer = ViewerServer(session, {"labels": label_overlay(labels, session.registry)})
+def _serve(viewer: ViewerServer) -> Iterator[ViewerServer]:
     thread = threading.Thread(target=viewer.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield viewer
     viewer.shutdown()
     viewer.server_close()
+
+
+@pytest.fixture
+def server(files: dict[str, Path]) -> Iterator[ViewerServer]:
+    session = open_session(
+        files["image"], files["classes"], files["out"], DEFAULT_LEVELS, files["labels"]
+    )
+    overlays = read_overlays(session.registry, session.shape, session.predicted)
+    yield from _serve(ViewerServer(session, overlays))
+
+
+@pytest.fixture
+def server_without_labels(files: dict[str, Path]) -> Iterator[ViewerServer]:
+    session = open_session(files["image"], files["classes"], files["out"], DEFAULT_LEVELS)
+    yield from _serve(ViewerServer(session, {}))
 
 
 def _get(server: ViewerServer, path: str) -> bytes:
@@ -172,6 +194,34 @@ def test_accept_erase_and_save_write_the_accepted_labels(server, files):
     ]
 
 
+def test_the_model_labels_are_accepted_and_corrected_by_strokes(server):
+    image, truth = scene()
+    _, _, accepted = _post(server, "/api/accept", {"source": "labels"})
+    assert np.array_equal(accepted, predicted())
+
+    _, suggested, _ = _paint(server, 2)  # galena, which the model took for chalcopyrite
+    labeller = ScribbleLabeller(image, superpixel_hierarchy(image, DEFAULT_LEVELS))
+    assert np.array_equal(suggested, labeller.add(strokes(2)))
+    assert np.array_equal(suggested, np.where(truth == 2, 2, UNLABELLED))
+    _, _, accepted = _post(server, "/api/accept", {})
+    corrected = truth.copy()
+    corrected[:8, :8] = UNLABELLED
+    assert np.array_equal(accepted, corrected)
+
+
+def test_a_click_where_strokes_suggest_nothing_takes_the_model_region(server):
+    _, truth = scene()
+    _paint(server, 2)
+    _, _, accepted = _post(server, "/api/accept", {"x": 40, "y": 20})  # chalcopyrite
+    assert np.array_equal(accepted, np.where(predicted() == 1, 1, UNLABELLED))
+    _, _, accepted = _post(server, "/api/accept", {"x": 80, "y": 20})  # the stroke's region
+    expected = np.where(predicted() == 1, 1, UNLABELLED)
+    expected[truth == 2] = 2
+    assert np.array_equal(accepted, expected)
+    _, _, accepted = _post(server, "/api/accept", {"x": 2, "y": 2})  # neither: nothing changes
+    assert np.array_equal(accepted, expected)
+
+
 @pytest.mark.parametrize(
     ("path", "payload", "reason"),
     [
@@ -179,6 +229,7 @@ def test_accept_erase_and_save_write_the_accepted_labels(server, files):
         ("/api/paint", {"points": [[1, 1]], "radius": 0}, "'class' is missing"),
         ("/api/erase", {"points": [], "radius": 0}, "non-empty list"),
         ("/api/accept", {"x": 96, "y": 0}, "outside the image"),
+        ("/api/accept", {"source": "model"}, "source must be suggestions or labels"),
         ("/api/nothing", {}, "no /api/nothing"),
     ],
 )
@@ -186,6 +237,16 @@ def test_bad_requests_are_answered_with_their_reason(server, path, payload, reas
     with pytest.raises(urllib.error.HTTPError) as answer:
         _post(server, path, payload)
     assert reason in json.loads(answer.value.read())["error"]
+
+
+def test_accepting_the_model_labels_needs_them(server_without_labels):
+    assert json.loads(_get(server_without_labels, "/api/info"))["overlays"] == []
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        _post(server_without_labels, "/api/accept", {"source": "labels"})
+    assert (
+        "no predicted labels: open the viewer with --labels"
+        in json.loads(answer.value.read())["error"]
+    )
 
 
 def test_overlays_are_read_at_the_image_size_and_checked(files, tmp_path):
@@ -197,7 +258,9 @@ def test_overlays_are_read_at_the_image_size_and_checked(files, tmp_path):
     entropy = np.tile(np.arange(96, dtype=np.uint8), (72, 1))
     write_image(maps / "entropy.png", entropy)
     write_image(maps / "margin.png", 255 - entropy)
-    overlays = read_overlays(registry, (72, 96), tmp_path / "classes.png", maps)
+    overlays = read_overlays(
+        registry, (72, 96), read_label_map(tmp_path / "classes.png", registry, (72, 96)), maps
+    )
     assert list(overlays) == ["labels", "entropy", "margin"]
     assert np.array_equal(overlays["labels"][0, :11], [[0, 0, 255, 255]] * 10 + [[0, 0, 0, 0]])
     assert np.array_equal(overlays["entropy"], heat_overlay(entropy))
@@ -205,11 +268,11 @@ def test_overlays_are_read_at_the_image_size_and_checked(files, tmp_path):
 
     write_image(tmp_path / "small.png", labels[:40])
     with pytest.raises(InputError, match="is \\(40, 96\\), the image \\(72, 96\\)"):
-        read_overlays(registry, (72, 96), tmp_path / "small.png")
+        read_label_map(tmp_path / "small.png", registry, (72, 96))
     labels[0, 0] = 9
     write_image(tmp_path / "unknown.png", labels)
     with pytest.raises(InputError, match="class indices \\[9\\] missing"):
-        read_overlays(registry, (72, 96), tmp_path / "unknown.png")
+        read_label_map(tmp_path / "unknown.png", registry, (72, 96))
     with pytest.raises(InputError, match="has no entropy.png"):
         read_overlays(registry, (72, 96), None, tmp_path)
 
@@ -279,4 +342,11 @@ def test_the_page_paints_accepts_and_saves_in_headless_chromium(server, files):
             f".getImageData({DISK[0]}, {DISK[1]}, 1, 1).data.join(',')"
         )
         assert shown == "255,255,0,255"
+
+        page.click("#accept-labels")
+        page.click("#save")
+        settle()
+        assert np.array_equal(
+            read_mask(mask), np.where(predicted() != UNLABELLED, predicted(), truth)
+        )
         browser.close()

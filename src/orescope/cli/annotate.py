@@ -112,8 +112,8 @@ def view(
     labels: Annotated[
         Path | None,
         typer.Option(
-            help="A class map to show over the photo: classes.png of `predict minerals` or a "
-            "mask, in the registry's indices (255: none)."
+            help="A model's class map to show over the photo and correct: classes.png of "
+            "`predict minerals` or a mask, in the registry's indices (255: none)."
         ),
     ] = None,
     uncertainty: Annotated[
@@ -138,7 +138,8 @@ def view(
 ) -> None:
     """Label IMAGE in a local web page: paint strokes of a class, accept the superpixel
     labels they suggest (all, or a region at a click), see a model's labels and uncertainty,
-    and save DIR/images/<stem>.jpg, DIR/masks/<stem>.png (the accepted labels, 255 elsewhere),
+    start from the model's labels and correct them with strokes, and save
+    DIR/images/<stem>.jpg, DIR/masks/<stem>.png (the accepted labels, 255 elsewhere),
     DIR/scribbles/<stem>.png and DIR/classes.yaml. Stop with Ctrl+C."""
     from orescope.preprocess.superpixels import parse_levels
     from orescope.viewer import ViewerServer, open_session, read_overlays
@@ -149,13 +150,13 @@ def view(
         hierarchy = parse_levels(levels)
     except ValueError as error:
         raise InputError(None, f"--levels: {error}") from None
-    session = open_session(image, classes, out, hierarchy)
+    session = open_session(image, classes, out, hierarchy, labels)
     if model is not None:
         from orescope.jobs.annotate_run import annotate_uncertainty
 
         uncertainty = out / "uncertainty" / image.stem
         annotate_uncertainty(image, uncertainty, model)
-    overlays = read_overlays(session.registry, session.shape, labels, uncertainty)
+    overlays = read_overlays(session.registry, session.shape, session.predicted, uncertainty)
     try:
         server = ViewerServer(session, overlays, port)
     except OSError as error:

@@ -38,27 +38,39 @@ def heat_overlay(doubt: np.ndarray) -> np.ndarray:
     return np.dstack([rgb, np.full(doubt.shape, 255, np.uint8)])
 
 
-def read_overlays(
-    registry: ClassRegistry,
-    shape: tuple[int, int],
-    labels_path: Path | None = None,
-    uncertainty_dir: Path | None = None,
-) -> dict[str, np.ndarray]:
-    """The overlays of an image of ``shape`` (H, W) by name: ``labels`` from a class map
-    (``classes.png`` of ``predict minerals`` or a mask), ``entropy`` and ``margin`` (shown as
-    1 − margin, so that bright means unsure in both) from the folder ``annotate uncertainty``
-    wrote.
+def read_label_map(path: Path, registry: ClassRegistry, shape: tuple[int, int]) -> np.ndarray:
+    """A class map (``classes.png`` of ``predict minerals`` or a mask) of an image of ``shape``
+    (H, W), in ``registry``'s indices (255: none).
 
     Raises
     ------
     InputError
-        For a file that cannot be read, is of another size than the image, or (labels) holds
-        classes the registry does not list.
+        For a file that cannot be read, is of another size than the image, or holds classes
+        the registry does not list.
+    """
+    labels = _of_size(read_mask(path), shape, path)
+    registry.check_mask(labels, path, UNLABELLED)
+    return labels
+
+
+def read_overlays(
+    registry: ClassRegistry,
+    shape: tuple[int, int],
+    labels: np.ndarray | None = None,
+    uncertainty_dir: Path | None = None,
+) -> dict[str, np.ndarray]:
+    """The overlays of an image of ``shape`` (H, W) by name: ``labels`` from a class map
+    (:func:`read_label_map`), ``entropy`` and ``margin`` (shown as 1 − margin, so that bright
+    means unsure in both) from the folder ``annotate uncertainty`` wrote.
+
+    Raises
+    ------
+    InputError
+        For an uncertainty map that cannot be read, is missing or of another size than the
+        image.
     """
     overlays = {}
-    if labels_path is not None:
-        labels = _of_size(read_mask(labels_path), shape, labels_path)
-        registry.check_mask(labels, labels_path, UNLABELLED)
+    if labels is not None:
         overlays["labels"] = label_overlay(labels, registry)
     if uncertainty_dir is not None:
         for name, sure_is_high in UNCERTAINTY_MAPS.items():

@@ -9,7 +9,8 @@ The standard library's threaded server is enough for one annotator on 127.0.0.1.
   gzip-encoded where the client accepts it: a class map compresses a hundredfold);
 - ``POST /api/paint`` ``{"points": [[x, y], ...], "class": k, "radius": r}``,
   ``POST /api/erase`` ``{"points": ..., "radius": r}``,
-  ``POST /api/accept`` ``{}`` (all suggestions) or ``{"x": x, "y": y}`` (the region there),
+  ``POST /api/accept`` ``{}`` (all suggestions), ``{"x": x, "y": y}`` (the region there: the
+  suggestion's, else the predicted map's) or ``{"source": "labels"}`` (the whole predicted map),
   ``POST /api/fill`` ``{"fill": true}`` (suggest untouched superpixels too, or not):
   change the layers and answer with them as ``/api/layers`` does;
 - ``POST /api/save``: writes the dataset files and answers their paths as JSON.
@@ -160,7 +161,14 @@ def _erase(session: AnnotationSession, request: dict) -> None:
 
 
 def _accept(session: AnnotationSession, request: dict) -> None:
-    """All suggestions, or with ``x`` and ``y`` the region there."""
+    """All suggestions, with ``x`` and ``y`` the region there, or with ``source: labels`` the
+    predicted map."""
+    source = request.get("source", "suggestions")
+    if source not in ("suggestions", "labels"):
+        raise ValueError(f"source must be suggestions or labels, not {source}")
+    if source == "labels":
+        session.accept_predicted()
+        return
     if "x" not in request:
         session.accept_all()
         return

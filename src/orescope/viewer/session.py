@@ -4,7 +4,9 @@ Three layers of uint8 class indices, :data:`~orescope.preprocess.superpixels.UNL
 where empty, each the image's size: the ``scribbles`` painted, the labels they ``suggest``
 (:class:`~orescope.preprocess.superpixels.ScribbleLabeller`: every superpixel a stroke touches)
 and the suggestions the annotator ``accepted``. Only accepted labels are saved as the mask, so
-a suggestion that spills over a grain boundary is never trained on unseen.
+a suggestion that spills over a grain boundary is never trained on unseen. A model's
+``predicted`` map, when given, is a fourth source of labels to accept: correcting a model's
+map where it is wrong is faster than labelling a photo from nothing (paper 003 §5).
 """
 
 from __future__ import annotations
@@ -17,10 +19,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from orescope.io import (
-    ClassRegistry,
-    read_image,
-)
+from orescope.io import ClassRegistry, read_image
 from orescope.jobs.annotate_run import (
     LabelExport,
     check_dataset_registry,
@@ -33,6 +32,7 @@ from orescope.preprocess.superpixels import (
     SuperpixelLevel,
     superpixel_hierarchy,
 )
+from orescope.viewer.overlays import read_label_map
 
 LAYERS = ("scribbles", "suggested", "accepted")  # the order of :meth:`AnnotationSession.layers`
 
@@ -57,7 +57,8 @@ class AnnotationSession:
     """The layers of one image (``image_path``, read as ``image``) labelled with the classes
     of ``registry`` over a superpixel ``hierarchy`` of it, to be saved into the dataset
     folder ``out``; with ``fill``, superpixels no stroke touched are suggested too (the class
-    of the labelled region nearest in colour, as ``annotate labels --fill``)."""
+    of the labelled region nearest in colour, as ``annotate labels --fill``). ``predicted``: a
+    model's class map of the image (uint8, 255 where it has none), or None."""
 
     image_path: Path
     image: np.ndarray
@@ -65,6 +66,7 @@ class AnnotationSession:
     hierarchy: list[np.ndarray]
     out: Path
     fill: bool = False
+    predicted: np.ndarray | None = None
     labeller: ScribbleLabeller = field(init=False)
     accepted: np.ndarray = field(init=False)
 
@@ -109,13 +111,25 @@ class AnnotationSession:
         self.accepted[taken] = suggested[taken]
 
     def accept_region(self, row: int, column: int) -> None:
-        """Take the suggestion under a pixel: the connected area of its class around it."""
+        """Take the suggestion under a pixel: the connected area of its class around it; where
+        the strokes suggest nothing, the predicted map's area there (strokes overrule the
+        model)."""
         suggested = self.suggested()
+        if suggested[row, column] == UNLABELLED and self.predicted is not None:
+            suggested = self.predicted
         class_index = suggested[row, column]
         if class_index == UNLABELLED:
             return
         regions, _ = ndimage.label(suggested == class_index)
         self.accepted[regions == regions[row, column]] = class_index
+
+    def accept_predicted(self) -> None:
+        """Take the whole predicted map, replacing accepted labels where it has a class: the
+        start of a correction, whose strokes' suggestions are then accepted over it."""
+        if self.predicted is None:
+            raise ValueError("no predicted labels: open the viewer with --labels")
+        taken = self.predicted != UNLABELLED
+        self.accepted[taken] = self.predicted[taken]
 
     def save(self) -> LabelExport:
         """Write into ``out`` the dataset layout ``orescope annotate labels`` writes:
@@ -134,17 +148,28 @@ class AnnotationSession:
 
 
 def open_session(
-    image_path: Path, classes_path: Path, out: Path, levels: Sequence[SuperpixelLevel]
+    image_path: Path,
+    classes_path: Path,
+    out: Path,
+    levels: Sequence[SuperpixelLevel],
+    labels_path: Path | None = None,
 ) -> AnnotationSession:
-    """An empty session of the image at ``image_path``, its superpixels computed once.
+    """An empty session of the image at ``image_path``, its superpixels computed once, with
+    the predicted map at ``labels_path`` (``classes.png`` of ``predict minerals`` or a mask,
+    in the registry's indices) if given.
 
     Raises
     ------
     InputError
-        For an unreadable image or registry, a registry that uses 255, or a dataset folder
-        ``out`` whose ``classes.yaml`` lists other classes.
+        For an unreadable image or registry, a registry that uses 255, a dataset folder
+        ``out`` whose ``classes.yaml`` lists other classes, or a predicted map of another
+        size than the image or with classes the registry does not list.
     """
     registry = labelling_registry(classes_path)
     check_dataset_registry(out, registry)
     image = read_image(image_path)
-    return AnnotationSession(image_path, image, registry, superpixel_hierarchy(image, levels), out)
+    predicted = None
+    if labels_path is not None:
+        predicted = read_label_map(labels_path, registry, image.shape[:2])
+    hierarchy = superpixel_hierarchy(image, levels)
+    return AnnotationSession(image_path, image, registry, hierarchy, out, predicted=predicted)

@@ -176,6 +176,9 @@ function bindControls() {
   $("accept-all").addEventListener("click", () => {
     enqueue(async () => showLayers(await request("/api/accept", {})));
   });
+  $("accept-labels").addEventListener("click", () => {
+    enqueue(async () => showLayers(await request("/api/accept", { source: "labels" })));
+  });
   $("save").addEventListener("click", () => {
     enqueue(async () => {
       const saved = await (await request("/api/save", {})).json();
@@ -205,6 +208,7 @@ async function start() {
   if (state.info.overlays.includes("labels")) {
     $("overlay-labels").src = "/api/overlay/labels.png";
     $("labels-control").hidden = false;
+    $("accept-labels").hidden = false;
   }
   if (state.info.overlays.includes("entropy")) {
     $("overlay-uncertainty").src = "/api/overlay/entropy.png";
