@@ -4,11 +4,14 @@ a synthetic image whose regions are known."""
 import gzip
 import importlib.util
 import json
+import os
 import shutil
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -62,7 +65,8 @@ def files(tmp_path: Path) -> dict[str, Path]:
     }
 
 
-def _serve(viewer: ViewerServer) -> Iterator[ViewerServer]:
+@contextmanager
+def serving(viewer: ViewerServer) -> Iterator[ViewerServer]:
     thread = threading.Thread(target=viewer.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield viewer
@@ -76,13 +80,15 @@ def server(files: dict[str, Path]) -> Iterator[ViewerServer]:
         files["image"], files["classes"], files["out"], DEFAULT_LEVELS, files["labels"]
     )
     overlays = read_overlays(session.registry, session.shape, session.predicted)
-    yield from _serve(ViewerServer(session, overlays))
+    with serving(ViewerServer(session, overlays)) as viewer:
+        yield viewer
 
 
 @pytest.fixture
 def server_without_labels(files: dict[str, Path]) -> Iterator[ViewerServer]:
     session = open_session(files["image"], files["classes"], files["out"], DEFAULT_LEVELS)
-    yield from _serve(ViewerServer(session, {}))
+    with serving(ViewerServer(session, {})) as viewer:
+        yield viewer
 
 
 def _get(server: ViewerServer, path: str) -> bytes:
@@ -125,6 +131,36 @@ def test_info_pictures_and_layers_of_a_fresh_session(server):
     layers = np.frombuffer(_get(server, "/api/layers"), np.uint8)
     assert layers.size == 3 * 72 * 96 and np.all(layers == UNLABELLED)
     assert b"viewer.js" in _get(server, "/") and b"showLayers" in _get(server, "/viewer.js")
+
+
+def held_back(image: np.ndarray, levels: list) -> list[np.ndarray]:
+    """The superpixels, once the file $GATE exists (run in the viewer's superpixel process,
+    which inherits the environment)."""
+    while not Path(os.environ["GATE"]).exists():
+        time.sleep(0.02)
+    return superpixel_hierarchy(image, levels)
+
+
+def test_the_page_is_served_while_the_superpixels_are_computed(files, monkeypatch, tmp_path):
+    gate = tmp_path / "gate"
+    monkeypatch.setenv("GATE", str(gate))
+    monkeypatch.setattr("orescope.viewer.session.superpixel_hierarchy", held_back)
+    monkeypatch.setattr("orescope.viewer.session.superpixel_hierarchy", held_back)
+    session = open_session(files["image"], files["classes"], files["out"], DEFAULT_LEVELS)
+    with serving(ViewerServer(session, {})) as viewer:
+        assert json.loads(_get(viewer, "/api/info"))["ready"] is False
+        assert _get(viewer, "/api/image.png").startswith(b"\x89PNG")
+        answers: list[np.ndarray] = []
+        painting = threading.Thread(target=lambda: answers.append(_paint(viewer, 3)))
+        painting.start()
+        painting.join(timeout=0.5)
+        assert painting.is_alive() and not answers  # the stroke waits for the superpixels
+        gate.touch()
+        painting.join(timeout=60)
+        scribbles, suggested, _ = answers[0]
+        assert np.array_equal(scribbles, strokes(3))
+        assert np.array_equal(suggested, np.where(scene()[1] == 3, 3, UNLABELLED))
+        assert json.loads(_get(viewer, "/api/info"))["ready"] is True
 
 
 def test_each_stroke_returns_the_labels_of_a_scribble_labeller(server):

@@ -3,7 +3,9 @@
 
 The standard library's threaded server is enough for one annotator on 127.0.0.1. The API:
 
-- ``GET /api/info``: the image's name and size, the classes (index, name, colour), the overlays;
+- ``GET /api/info``: the image's name and size, the classes (index, name, colour), the
+  overlays, and whether the superpixels are ``ready`` (until then, requests for the layers
+  wait for them: the page opens with the photo while they are computed);
 - ``GET /api/image.png``, ``GET /api/overlay/<name>.png``: the photo and its overlays;
 - ``GET /api/layers``: the layers, uint8 3×H×W raw bytes (scribbles, suggested, accepted;
   gzip-encoded where the client accepts it: a class map compresses a hundredfold);
@@ -96,7 +98,7 @@ class ViewerRequestHandler(BaseHTTPRequestHandler):
         elif self.path in self.server.pngs:
             self._answer(self.server.pngs[self.path], "image/png")
         elif self.path == "/api/info":
-            self._answer_json(self.server.info)
+            self._answer_json(self.server.info | {"ready": self.server.session.ready})
         elif self.path == "/api/layers":
             with self.server.lock:
                 self._answer_layers()

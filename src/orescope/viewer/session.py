@@ -11,9 +11,14 @@ map where it is wrong is faster than labelling a photo from nothing (paper 003 �
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import multiprocessing
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -34,6 +39,7 @@ from orescope.preprocess.superpixels import (
 )
 from orescope.viewer.overlays import read_label_map
 
+T = TypeVar("T")
 LAYERS = ("scribbles", "suggested", "accepted")  # the order of :meth:`AnnotationSession.layers`
 
 
@@ -52,31 +58,80 @@ def brush_mask(shape: tuple[int, int], points: np.ndarray, radius_px: int) -> np
     return canvas.astype(bool)
 
 
+def in_subprocess(function: Callable[..., T], *args: Any) -> Future[T]:
+    """``function(*args)``, computed in a process of its own. Superpixels hold Python's global
+    interpreter lock for tens of seconds, so in a thread they would stall the server's threads
+    (the page would not open before them); the process is a daemon, ended with the viewer.
+    It is forked where the system can (at once, while a spawned one spends seconds importing),
+    before the server's threads start."""
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    worker = context.Process(target=_send_result, args=(sender, function, args), daemon=True)
+    worker.start()
+    sender.close()
+    future: Future[T] = Future()
+
+    def receive() -> None:
+        try:
+            succeeded, value = receiver.recv()
+        except EOFError:
+            future.set_exception(RuntimeError("the superpixel process ended without a result"))
+            return
+        if succeeded:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+        worker.join()
+
+    threading.Thread(target=receive, daemon=True).start()
+    return future
+
+
+def _send_result(sender: Connection, function: Callable[..., Any], args: tuple) -> None:
+    try:
+        sender.send((True, function(*args)))
+    except Exception as error:  # handed to whoever waits for the result
+        sender.send((False, error))
+
+
 @dataclass
 class AnnotationSession:
     """The layers of one image (``image_path``, read as ``image``) labelled with the classes
-    of ``registry`` over a superpixel ``hierarchy`` of it, to be saved into the dataset
-    folder ``out``; with ``fill``, superpixels no stroke touched are suggested too (the class
-    of the labelled region nearest in colour, as ``annotate labels --fill``). ``predicted``: a
+    of ``registry`` over a superpixel hierarchy of it (``superpixels``, a future: a photo's
+    take tens of seconds, and the page opens meanwhile), to be saved into the dataset folder
+    ``out``; with ``fill``, superpixels no stroke touched are suggested too (the class of the
+    labelled region nearest in colour, as ``annotate labels --fill``). ``predicted``: a
     model's class map of the image (uint8, 255 where it has none), or None."""
 
     image_path: Path
     image: np.ndarray
     registry: ClassRegistry
-    hierarchy: list[np.ndarray]
+    superpixels: Future[list[np.ndarray]]
     out: Path
     fill: bool = False
     predicted: np.ndarray | None = None
-    labeller: ScribbleLabeller = field(init=False)
     accepted: np.ndarray = field(init=False)
+    _labeller: ScribbleLabeller | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.labeller = ScribbleLabeller(self.image, self.hierarchy)
         self.accepted = np.full(self.shape, UNLABELLED, np.uint8)
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.image.shape[0], self.image.shape[1]
+
+    @property
+    def ready(self) -> bool:
+        """Whether the superpixels are computed (strokes wait for them until then)."""
+        return self.superpixels.done()
+
+    @property
+    def labeller(self) -> ScribbleLabeller:
+        """The strokes and the labels they give; the first use waits for the superpixels."""
+        if self._labeller is None:
+            self._labeller = ScribbleLabeller(self.image, self.superpixels.result())
+        return self._labeller
 
     def layers(self) -> np.ndarray:
         """uint8 3×H×W: scribbles, suggested and accepted labels (:data:`LAYERS`)."""
@@ -101,8 +156,8 @@ class AnnotationSession:
         self.accepted[brush] = UNLABELLED
         strokes = self.labeller.strokes.copy()
         strokes[brush] = UNLABELLED
-        self.labeller = ScribbleLabeller(self.image, self.hierarchy)
-        self.labeller.add(strokes)
+        self._labeller = ScribbleLabeller(self.image, self.superpixels.result())
+        self._labeller.add(strokes)
 
     def accept_all(self) -> None:
         """Take every suggestion, replacing accepted labels under it."""
@@ -154,9 +209,9 @@ def open_session(
     levels: Sequence[SuperpixelLevel],
     labels_path: Path | None = None,
 ) -> AnnotationSession:
-    """An empty session of the image at ``image_path``, its superpixels computed once, with
-    the predicted map at ``labels_path`` (``classes.png`` of ``predict minerals`` or a mask,
-    in the registry's indices) if given.
+    """An empty session of the image at ``image_path``, its superpixels computed once in the
+    background, with the predicted map at ``labels_path`` (``classes.png`` of ``predict
+    minerals`` or a mask, in the registry's indices) if given.
 
     Raises
     ------
@@ -171,5 +226,5 @@ def open_session(
     predicted = None
     if labels_path is not None:
         predicted = read_label_map(labels_path, registry, image.shape[:2])
-    hierarchy = superpixel_hierarchy(image, levels)
-    return AnnotationSession(image_path, image, registry, hierarchy, out, predicted=predicted)
+    superpixels = in_subprocess(superpixel_hierarchy, image, list(levels))
+    return AnnotationSession(image_path, image, registry, superpixels, out, predicted=predicted)

@@ -216,10 +216,14 @@ async function start() {
   }
   buildClassButtons();
   setZoom(fittingZoom());
+  if (!state.info.ready) showStatus("Computing superpixels: strokes made now wait for them.");
+  // The first layers go through the queue, so strokes painted meanwhile are answered after.
+  enqueue(async () => {
+    await showLayers(await request("/api/layers"));
+    document.body.dataset.ready = "true";
+    showStatus("Paint strokes, accept the suggestions, save.");
+  });
   bindControls();
-  await showLayers(await request("/api/layers"));
-  document.body.dataset.ready = "true";
-  showStatus("Paint strokes, accept the suggestions, save.");
 }
 
 start().catch((error) => showStatus(error.message, true));
