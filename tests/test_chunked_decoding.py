@@ -27,9 +27,13 @@ def _in_first_order(labels: np.ndarray) -> np.ndarray:
     return lookup[labels]
 
 
-def _in_chunks(core_map: np.ndarray, chunk: int, halo: int, scratch) -> tuple[np.ndarray, int]:
+def _in_chunks(
+    core_map: np.ndarray, chunk: int, halo: int, scratch, split_h_px: float | None = None
+) -> tuple[np.ndarray, int]:
     out = np.zeros(core_map.shape, np.uint32)
-    count = decode_core_map_in_chunks(core_map, out, chunk, scratch, 0.7, 9, 27, halo)
+    count = decode_core_map_in_chunks(
+        core_map, out, chunk, scratch, 0.7, 9, 27, halo, split_h_px=split_h_px
+    )
     return out, count
 
 
@@ -89,3 +93,45 @@ def test_a_tally_sums_weights_per_particle():
     labels = np.array([[1, 1, 0, 2]], np.uint32)
     found = tally(labels, 2, weights=np.array([[0.5, 1.5, 9.0, 4.0]]))
     assert found.means.tolist() == [1.0, 4.0]
+
+
+def _dumbbell() -> np.ndarray:
+    """A core map of two touching particles, one box, whose cores the 'model' joined by a neck:
+    balls of radius 6 around x = 9 and x = 26, a neck of radius 2 between them."""
+    z, y, x = np.ogrid[:17, :17, :36]
+    core = ((z - 8) ** 2 + (y - 8) ** 2 + (x - 9) ** 2 <= 36) | (
+        (z - 8) ** 2 + (y - 8) ** 2 + (x - 26) ** 2 <= 36
+    )
+    core |= ((z - 8) ** 2 + (y - 8) ** 2 <= 4) & (x > 9) & (x < 26)
+    core_map = np.zeros((17, 17, 36), np.uint8)
+    core_map[1:16, 1:16, 1:35] = 1
+    core_map[core] = 255
+    return core_map
+
+
+def test_a_core_joined_by_a_neck_is_cut_there(tmp_path):
+    core_map = _dumbbell()
+    assert decode_core_map(core_map, 0.7, 9, 27).max() == 1  # one seed: one particle
+    labels = decode_core_map(core_map, 0.7, 9, 27, split_h_px=1.0)
+    # cut across the neck: each slice across x is one particle, the first up to the neck's
+    # middle (x = 17 or 18), the second beyond
+    inside = labels[1:16, 1:16, 1:35]
+    firsts = inside.reshape(-1, 34).min(axis=0)
+    assert np.array_equal(firsts, inside.reshape(-1, 34).max(axis=0))
+    assert set(firsts[:16].tolist()) == {1} and set(firsts[18:].tolist()) == {2}
+    out = np.zeros(core_map.shape, np.uint32)
+    assert decode_core_map_in_chunks(core_map, out, 8, tmp_path, 0.7, 9, 27, 2, split_h_px=1.0) == 2
+    assert np.array_equal(out, labels)
+    # a neck cut only where the blobs stand higher than it by more than asked
+    assert decode_core_map(core_map, 0.7, 9, 27, split_h_px=5.0).max() == 1
+
+
+@pytest.mark.parametrize(("chunk", "halo"), [(12, 3), (32, 8)])
+def test_split_cores_decode_in_chunks_to_the_particles_of_the_whole_map(chunk, halo, tmp_path):
+    for seed in (0, 1):
+        core_map = _core_map(seed)
+        whole = _in_first_order(decode_core_map(core_map, 0.7, 9, 27, split_h_px=1.0))
+        assert whole.max() > decode_core_map(core_map, 0.7, 9, 27).max()  # some seeds split
+        out, count = _in_chunks(core_map, chunk, halo, tmp_path / f"{seed}", split_h_px=1.0)
+        assert count == whole.max()
+        assert np.array_equal(out, whole)

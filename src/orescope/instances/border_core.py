@@ -19,6 +19,7 @@ import numpy as np
 from scipy import ndimage
 
 from orescope.instances.components import footprint, label_regions, remove_small
+from orescope.instances.core_split import split_cores
 
 BACKGROUND, CORE, BORDER = 0, 1, 2
 CLASS_NAMES = ("background", "core", "border")
@@ -75,6 +76,7 @@ def decode_core_map(
     core_threshold: float = 0.7,
     min_core_px: int = 12,
     min_area_px: int = 16,
+    split_h_px: float | None = None,
 ) -> np.ndarray:
     """Instance labels (uint32) from a :func:`core_map` of an image or a volume.
 
@@ -86,11 +88,14 @@ def decode_core_map(
     removed: paper 002's small-particle filter. A seed threshold above the argmax's (0.7)
     keeps doubtful necks between touching particles out of the seeds:
     bench/border_core_decoding.py makes the choice on training gravel and conveyor crops,
-    keeping the targets on synthetic scenes.
+    keeping the targets on synthetic scenes. With ``split_h_px``, seeds that are two cores
+    joined by a neck are cut at it first (:mod:`~orescope.instances.core_split`).
     """
     seeds = remove_small(
         label_regions(particle_map > 1 + 254 * core_threshold)[0], min_core_px, in_place=True
     )
+    if split_h_px is not None:
+        seeds = split_cores(seeds, split_h_px)
     seed_pixels = seeds > 0
     grown = _nearest_seed(seeds)
     del seeds

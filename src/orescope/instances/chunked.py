@@ -11,6 +11,10 @@ Every pass is a set of independent chunk tasks over arrays that slice lazily (za
    and a neighbour's id met in that larger block are one region. Two neighbouring voxels always
    lie together in the chunk of their lower corner grown so, so this finds every connection,
    and seeds are then kept or dropped by their whole size;
+2b. *split* (with ``split_h_px``): each kept seed is cut at its necks
+   (:mod:`~orescope.instances.core_split`) from a window around its whole bounding box, read
+   by the one task whose chunk holds the box's first corner; the parts are counted there, and
+   recomputed the same way wherever a later task meets a seed that was split;
 3. *grow*: each particle voxel joins its nearest kept seed (Euclidean), searched in the chunk
    with a margin of context that doubles until no seed outside it could be nearer; a region
    without a seed is a particle of its own.
@@ -43,6 +47,7 @@ from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
 from orescope.instances.components import label_regions
+from orescope.instances.core_split import core_parts, core_window
 from orescope.io.volumes import read_block, volume_blocks
 
 Mapper = Callable[..., Iterable[Any]]
@@ -78,6 +83,30 @@ class Grid:
 
 
 @dataclass(frozen=True)
+class _Labelled:
+    """What labelling one chunk found: its seeds' sizes, the region each seed lies in, its
+    number of regions, and its seeds' bounding boxes (first corners, then far corners + 1, in
+    the array's coordinates)."""
+
+    sizes: np.ndarray
+    homes: np.ndarray
+    regions: int
+    boxes: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """The tables the grow pass reads: the particle id of each seed (the first part's, for a
+    split seed), of each unseeded region, and the split seeds (first part's id, bounding box),
+    with the height of the maxima they were split by (none split: unused)."""
+
+    seeds: Path
+    orphans: Path
+    split: Path
+    split_h_px: float
+
+
+@dataclass(frozen=True)
 class Tallies:
     """Per particle id (sorted): voxels, first voxel (flat C-order index) and summed weight."""
 
@@ -101,13 +130,15 @@ def decode_core_map_in_chunks(
     min_area_px: int,
     halo: int = 16,
     map: Mapper = map,  # noqa: A002  (the executor's map, named as the builtin it defaults to)
+    split_h_px: float | None = None,
 ) -> int:
     """Decode ``particle_map`` (a :func:`~orescope.instances.border_core.core_map` of any
     size that slices lazily) into ``out`` (uint32, same shape, chunked by ``chunk``) as
     :func:`~orescope.instances.border_core.decode_core_map` decodes a map in memory, the
     particles numbered in the order they first appear; returns their number. ``scratch`` is an
     empty folder for the work arrays and tables (the tasks' shared disk); ``halo`` is the
-    first margin of context searched for a voxel's nearest seed.
+    first margin of context searched for a voxel's nearest seed; ``split_h_px`` splits seeds
+    joined by a neck, as :func:`~orescope.instances.border_core.decode_core_map` does.
 
     Examples
     --------
@@ -134,14 +165,23 @@ def decode_core_map_in_chunks(
     cores = grid.blocks()
     labelled = list(map(partial(_label, particle_map, seed_store, region_store, seed_byte), cores))
     offsets = (
-        _offsets([sizes.size for sizes, _, _ in labelled]),
-        _offsets([regions for _, _, regions in labelled]),
+        _offsets([found.sizes.size for found in labelled]),
+        _offsets([found.regions for found in labelled]),
     )
     linked = list(
         map(partial(_link, particle_map, seed_store, region_store, seed_byte, grid, offsets), cores)
     )
     seed_ids, orphan_ids = _particle_ids(labelled, linked, offsets, min_core_px)
-    tables = (_save(scratch, seed_ids), _save(scratch, orphan_ids))
+    split = np.zeros((0, 1 + 2 * len(grid.shape)), np.int64)
+    if split_h_px is not None:
+        boxes = _save(scratch, _seed_boxes(labelled, seed_ids))
+        seed_table = _save(scratch, seed_ids)
+        task = partial(_split, seed_store, grid, offsets, seed_table, boxes, split_h_px)
+        seed_ids, orphan_ids, split = _number_parts(
+            seed_ids, orphan_ids, _table(boxes), list(map(task, cores))
+        )
+    saved = (_save(scratch, seed_ids), _save(scratch, orphan_ids), _save(scratch, split))
+    tables = _Tables(*saved, split_h_px or 0.0)
     grow = partial(
         _grow, particle_map, seed_store, region_store, out, grid, offsets, tables, max(halo, 1)
     )
@@ -194,9 +234,8 @@ def renumber(
     return int(order.size)
 
 
-def _label(particle_map: Any, seeds: Any, regions: Any, seed_byte: float, core: Box) -> tuple:
-    """Label one chunk's seeds and regions in its own ids; return its seeds' sizes, the region
-    each seed lies in, and its number of regions."""
+def _label(particle_map: Any, seeds: Any, regions: Any, seed_byte: float, core: Box) -> _Labelled:
+    """Label one chunk's seeds and regions in its own ids."""
     block = read_block(particle_map, core)
     seed_ids, count = label_regions(block > seed_byte)
     region_ids, regions_found = label_regions(block > 0)
@@ -204,7 +243,15 @@ def _label(particle_map: Any, seeds: Any, regions: Any, seed_byte: float, core: 
     regions[core] = region_ids.astype(np.uint32)
     home = np.zeros(count + 1, np.int64)
     home[seed_ids.ravel()] = region_ids.ravel()  # a seed lies in one region (seed ⊂ particle)
-    return np.bincount(seed_ids.ravel(), minlength=count + 1)[1:], home[1:], regions_found
+    corner = np.array([c.start for c in core])
+    found = ndimage.find_objects(seed_ids)  # every id 1..count is present
+    boxes = np.array([[b.start for b in box] + [b.stop for b in box] for box in found])
+    return _Labelled(
+        np.bincount(seed_ids.ravel(), minlength=count + 1)[1:],
+        home[1:],
+        regions_found,
+        boxes.reshape(count, 2 * block.ndim) + np.tile(corner, 2),
+    )
 
 
 def _link(
@@ -237,7 +284,7 @@ def _link(
 
 
 def _particle_ids(
-    labelled: list[tuple],
+    labelled: list[_Labelled],
     linked: list[tuple],
     offsets: tuple[np.ndarray, np.ndarray],
     min_core_px: int,
@@ -247,17 +294,121 @@ def _particle_ids(
     seed_offsets, region_offsets = offsets
     seeds = _components(seed_offsets[-1], [pairs for pairs, _ in linked])
     regions = _components(region_offsets[-1], [pairs for _, pairs in linked])
-    sizes = np.concatenate([sizes for sizes, _, _ in labelled])
+    sizes = np.concatenate([found.sizes for found in labelled])
     kept = np.bincount(seeds[1:], weights=sizes, minlength=seeds.max() + 1) >= min_core_px
     kept[0] = False
     seed_ids = np.where(kept, np.cumsum(kept), 0)[seeds].astype(np.uint32)
     # the region each seed lies in, as a global id
-    homes = np.concatenate([h + o for (_, h, _), o in zip(labelled, region_offsets, strict=False)])
+    homes = np.concatenate(
+        [found.homes + o for found, o in zip(labelled, region_offsets, strict=False)]
+    )
     orphan = np.ones(regions.max() + 1, bool)
     orphan[regions[homes[seed_ids[1:] > 0]]] = False
     orphan[0] = False
     orphan_ids = np.where(orphan, np.cumsum(orphan) + kept.sum(), 0)[regions].astype(np.uint32)
     return seed_ids, orphan_ids
+
+
+def _seed_boxes(labelled: list[_Labelled], seed_ids: np.ndarray) -> np.ndarray:
+    """The bounding box of every kept seed (row = particle id; first corner, far corner + 1),
+    from the boxes of its pieces in each chunk."""
+    pieces = np.concatenate([found.boxes for found in labelled])
+    ndim = pieces.shape[1] // 2
+    boxes = np.zeros((int(seed_ids.max()) + 1, 2 * ndim), np.int64)
+    boxes[:, :ndim] = np.iinfo(np.int64).max
+    np.minimum.at(boxes[:, :ndim], seed_ids[1:], pieces[:, :ndim])
+    np.maximum.at(boxes[:, ndim:], seed_ids[1:], pieces[:, ndim:])
+    return boxes
+
+
+def _split(
+    seeds: Any,
+    grid: Grid,
+    offsets: tuple[np.ndarray, np.ndarray],
+    seed_table: Path,
+    boxes: Path,
+    split_h_px: float,
+    core: Box,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The kept seeds whose box begins in this chunk that split, and their numbers of parts,
+    each from its :func:`~orescope.instances.core_split.core_window` (read once for all)."""
+    ndim = len(core)
+    corners = _table(boxes)[1:, :ndim]
+    mine = 1 + np.flatnonzero(
+        np.all([(c >= b.start) & (c < b.stop) for c, b in zip(corners.T, core, strict=True)], 0)
+    )
+    windows = [core_window(_box(_table(boxes)[seed]), grid.shape) for seed in mine]
+    if not windows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    block = _cover(windows)
+    kept = _table(seed_table)[_global_ids(seeds, block, grid, offsets[0])]
+    counts = np.array(
+        [
+            core_parts(kept[_within(window, block)] == seed, split_h_px)[1]
+            for seed, window in zip(mine, windows, strict=True)
+        ]
+    )
+    return mine[counts > 1], counts[counts > 1]
+
+
+def _number_parts(
+    seed_ids: np.ndarray, orphan_ids: np.ndarray, boxes: np.ndarray, found: list[tuple]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Particle ids once the split seeds are parts: each seed's id is its first part's, the
+    parts of a seed follow each other, unseeded regions come after all; and the table of
+    split seeds (first part's id, bounding box)."""
+    parts = np.ones(boxes.shape[0], np.int64)
+    parts[0] = 0
+    for seeds, counts in found:
+        parts[seeds] = counts
+    first = np.cumsum(parts) - parts + 1
+    first[0] = 0
+    was_split = parts > 1
+    split = np.column_stack([first[was_split], boxes[was_split]])
+    added = int(parts.sum()) - (boxes.shape[0] - 1)
+    orphans = np.where(orphan_ids > 0, orphan_ids.astype(np.int64) + added, 0)
+    return first[seed_ids].astype(np.uint32), orphans.astype(np.uint32), split
+
+
+def _seeds_in(
+    seeds: Any, box: Box, grid: Grid, offsets: tuple[np.ndarray, np.ndarray], tables: _Tables
+) -> np.ndarray:
+    """The particle id of every seed voxel of ``box`` (0 elsewhere), each part of a split
+    seed its own."""
+    split = _table(tables.split)
+    ndim = len(box)
+    starts, stops = np.array([b.start for b in box]), np.array([b.stop for b in box])
+    near = split[np.all((split[:, 1 : 1 + ndim] < stops) & (split[:, 1 + ndim :] > starts), axis=1)]
+    windows = [core_window(_box(row[1:]), grid.shape) for row in near]
+    block = _cover([box, *windows])
+    kept = _table(tables.seeds)[_global_ids(seeds, block, grid, offsets[0])]
+    for first, window in zip(near[:, 0], windows, strict=True):
+        inside = _within(window, block)
+        parts = core_parts(kept[inside] == first, tables.split_h_px)[0]
+        view = kept[inside]
+        view[parts > 1] = first + parts[parts > 1] - 1
+    return kept[_within(box, block)]
+
+
+def _box(row: np.ndarray) -> Box:
+    """A bounding box row (first corner, far corner + 1) as slices."""
+    ndim = row.size // 2
+    return tuple(slice(int(a), int(b)) for a, b in zip(row[:ndim], row[ndim:], strict=True))
+
+
+def _cover(boxes: list[Box]) -> Box:
+    """The smallest box that holds all ``boxes``."""
+    return tuple(
+        slice(min(b.start for b in axis), max(b.stop for b in axis))
+        for axis in zip(*boxes, strict=True)
+    )
+
+
+def _within(box: Box, outer: Box) -> Box:
+    """``box`` counted from the first corner of ``outer``, which holds it."""
+    return tuple(
+        slice(b.start - o.start, b.stop - o.start) for b, o in zip(box, outer, strict=True)
+    )
 
 
 def _grow(
@@ -267,14 +418,14 @@ def _grow(
     out: Any,
     grid: Grid,
     offsets: tuple[np.ndarray, np.ndarray],
-    tables: tuple[Path, Path],
+    tables: _Tables,
     halo: int,
     core: Box,
 ) -> None:
     """Write one chunk's particles: each voxel of a seeded region its nearest seed's id, each
     voxel of a region without a seed its region's particle id."""
     particle = read_block(particle_map, core) > 0
-    orphan = _table(tables[1])[_global_ids(regions, core, grid, offsets[1])]
+    orphan = _table(tables.orphans)[_global_ids(regions, core, grid, offsets[1])]
     need = particle & (orphan == 0)
     nearest = np.zeros(particle.shape, np.uint32)
     margin = halo
@@ -283,7 +434,7 @@ def _grow(
             slice(max(c.start - margin, 0), min(c.stop + margin, n))
             for c, n in zip(core, grid.shape, strict=True)
         )
-        kept = _table(tables[0])[_global_ids(seeds, box, grid, offsets[0])]
+        kept = _seeds_in(seeds, box, grid, offsets, tables)
         inner = tuple(
             slice(c.start - b.start, c.stop - b.start) for c, b in zip(core, box, strict=True)
         )
