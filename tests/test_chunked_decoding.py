@@ -9,6 +9,7 @@ from scipy import ndimage
 
 from orescope.instances.border_core import decode_core_map
 from orescope.instances.chunked import decode_core_map_in_chunks, renumber, tally
+from orescope.instances.decode import CoreDecoding
 
 
 def _core_map(seed: int, shape: tuple[int, ...] = (30, 36, 33)) -> np.ndarray:
@@ -135,3 +136,8 @@ def test_split_cores_decode_in_chunks_to_the_particles_of_the_whole_map(chunk, h
         out, count = _in_chunks(core_map, chunk, halo, tmp_path / f"{seed}", split_h_px=1.0)
         assert count == whole.max()
         assert np.array_equal(out, whole)
+
+
+def test_a_volume_model_splits_its_cores_unless_asked_not_to():
+    assert CoreDecoding.for_volume(16.0) == CoreDecoding(0.7, 4, 4, 1.0)
+    assert CoreDecoding.for_volume(16.0, split_cores=False).split_h_px is None

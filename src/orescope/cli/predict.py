@@ -274,6 +274,10 @@ def volume(
             help="Model: drop particles no denser than the resin (Otsu threshold of the volume)."
         ),
     ] = False,
+    split_cores: Annotated[
+        bool,
+        typer.Option(help="Model: cut a core that is two joined by a neck, at the neck."),
+    ] = True,
     size_measure: Annotated[
         str, typer.Option(help="PSD size: esd, axis_major, axis_middle or axis_minor.")
     ] = "esd",
@@ -315,6 +319,7 @@ def volume(
             "particle_size_mm": particle_size,
             "tta": tta,
             "contrast_filter": contrast_filter,
+            "split_cores": split_cores,
             "spacing_mm": parse_spacing(spacing),
             "size_measure": size_measure,
             "include_border": include_border,

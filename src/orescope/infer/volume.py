@@ -78,6 +78,7 @@ def segment_volume(
         decoding.min_area_px,
         halo,
         map,
+        decoding.split_h_px,
     )
     sides = tuple(getattr(out, "chunks", out.shape))
     for _ in map(partial(_back, on_grid, out), volume_blocks(tuple(out.shape), sides)):

@@ -19,33 +19,41 @@ from orescope.zoo.card import Target
 ForegroundSplit = Literal["watershed", "components"]
 # P(core) above which a voxel seeds a particle in a volume (images: decode_core_map's 0.7)
 CORE_THRESHOLD_3D = 0.7
+# height (voxels of the smoothed distance map, at the trained particle size) of the maxima
+# that split a volume's seed at a neck: bench/volume_core_split.py, on validation volumes
+SPLIT_H_PX_3D = 1.0
 MIN_AREA_PX = 4  # smallest particle a decoding keeps at the model's scale (pixels, voxels)
 
 
 @dataclass(frozen=True)
 class CoreDecoding:
     """How a border-core map becomes particles: the P(core) of a seed, the smallest seed and
-    the smallest particle (pixels or voxels at the model's scale)."""
+    the smallest particle (pixels or voxels at the model's scale), and the height of the
+    maxima that split a seed at a neck (``None``: seeds are not split)."""
 
     core_threshold: float
     min_core_px: int
     min_area_px: int
+    split_h_px: float | None = None
 
     @classmethod
-    def for_volume(cls, particle_px: float | None) -> CoreDecoding:
-        """The decoding of a volume model trained at ``particle_px`` voxels."""
-        return cls(CORE_THRESHOLD_3D, min_core_px(particle_px, 3), MIN_AREA_PX)
+    def for_volume(cls, particle_px: float | None, split_cores: bool = True) -> CoreDecoding:
+        """The decoding of a volume model trained at ``particle_px`` voxels, its seeds split
+        at their necks unless ``split_cores`` is off."""
+        split = SPLIT_H_PX_3D if split_cores else None
+        return cls(CORE_THRESHOLD_3D, min_core_px(particle_px, 3), MIN_AREA_PX, split)
 
 
 def min_core_px(particle_px: float | None, spatial_dims: int = 2) -> int:
     """Smallest seed a border-core decoding trusts: 1/48 of the squared trained particle
     diameter (12 px at 24 px), measured best on held-out scenes (bench/border_core_decoding.py);
-    smaller seeds are mostly texture that would split a particle. In a volume: the ball whose
-    diameter is that seed disk's (a sixth of the particle's), 9 voxels at 16."""
+    smaller seeds are mostly texture that would split a particle. In a volume: the ball of an
+    eighth of the particle's diameter, 4 voxels at 16: with seeds split at their necks, better
+    than the ball of the seed disk's diameter (a sixth, 9 voxels) on the validation volumes of
+    bench/volume_core_split.py."""
     if spatial_dims == 2:
         return max(4, round((particle_px or 0) ** 2 / 48))
-    diameter = (particle_px or 0) * np.sqrt(4 / (48 * np.pi))
-    return max(4, round(np.pi / 6 * diameter**3))
+    return max(4, round(np.pi / 6 * ((particle_px or 0) / 8) ** 3))
 
 
 def particle_reduce(target: Target) -> Callable[[np.ndarray], np.ndarray] | None:
@@ -73,7 +81,13 @@ def decode_particles(
         return decode_core_map(particle_map, 0.5, min_core_px=4, min_area_px=min_area_px)
     if target == "border_core" and particle_map.ndim == 3:
         volume = CoreDecoding.for_volume(particle_px)
-        return decode_core_map(particle_map, volume.core_threshold, volume.min_core_px, min_area_px)
+        return decode_core_map(
+            particle_map,
+            volume.core_threshold,
+            volume.min_core_px,
+            min_area_px,
+            volume.split_h_px,
+        )
     if target == "border_core":
         smallest = min_core_px(particle_px)
         return decode_core_map(particle_map, min_core_px=smallest, min_area_px=min_area_px)

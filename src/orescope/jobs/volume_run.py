@@ -86,6 +86,12 @@ class VolumeJobConfig(BaseModel, extra="forbid"):
         "volume's Otsu threshold (filler grains and artefacts a model takes for particles; "
         "off: ct-particles does better without it on its validation volumes)",
     )
+    split_cores: bool = Field(
+        True,
+        description="model: cut seeds that are two cores joined by a neck at the neck "
+        "(touching particles the model joined; on by default: fewer mergers on its "
+        "validation volumes, bench/volume_core_split.py)",
+    )
     spacing_mm: float | tuple[float, float, float] | None = Field(
         None, description="voxel size in mm (one value or z, y, x); default: the file's own"
     )
@@ -290,7 +296,7 @@ def _model(
         scales = tuple(size_scale(typical_mm / s, size) for s in spacing_mm)  # type: ignore[assignment]
     return (
         ModelMap(config.model, stats, config.tta),
-        CoreDecoding.for_volume(card.particle_px),
+        CoreDecoding.for_volume(card.particle_px, config.split_cores),
         scales,
     )
 
