@@ -1,6 +1,6 @@
 """Panorama stitching (paper 003 §4) on fields cut from a synthetic texture with known offsets,
-rotations, exposures and vignetting: poses, gains and the blended panorama against the truth,
-fields that match nothing, and bad input."""
+rotations, perspective, lens distortion, exposures and vignetting: poses, lens, gains and the
+blended panorama against the truth, fields that match nothing, and bad input."""
 
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from orescope.cli.main import app
 from orescope.io import write_image
 from orescope.jobs.stitch_run import StitchConfig, run_stitch
 from orescope.preprocess.blend import exposure_gains, feather_weights
+from orescope.preprocess.lens import Lens
 from orescope.preprocess.stitch import (
     DETECT_ROWS,
     PairMatch,
@@ -48,52 +49,92 @@ VIGNETTE = (
 ).astype(np.float32)
 
 
-def pose(x: float, y: float, degrees: float = 0.0) -> np.ndarray:
-    """2 × 3 matrix from a field's pixels to the source's: turned by ``degrees`` about the
-    field's centre, its origin (before turning) at (x, y)."""
+def pose(
+    x: float, y: float, degrees: float = 0.0, tilt: tuple[float, float] = (0, 0)
+) -> np.ndarray:
+    """3 × 3 matrix from a field's pixels to the source's: tilted by the perspective ``tilt``
+    (per px, about the field's centre), turned by ``degrees`` about its centre, its origin
+    (before turning) at (x, y)."""
     angle = np.radians(degrees)
-    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    centre = np.array([WIDTH / 2, HEIGHT / 2])
-    return np.hstack([turn, (np.array([x, y]) + centre - turn @ centre)[:, None]])
+    centre = np.array([[1, 0, WIDTH / 2], [0, 1, HEIGHT / 2], [0, 0, 1]])
+    turn = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0]])
+    perspective = np.array([[1, 0, 0], [0, 1, 0], [*tilt, 1]])
+    move = np.array([[1, 0, x], [0, 1, y], [0, 0, 1]])
+    return move @ centre @ np.vstack([turn, [0, 0, 1]]) @ perspective @ np.linalg.inv(centre)
 
 
-def cut(matrix: np.ndarray, gain: float, source: np.ndarray = SOURCE) -> np.ndarray:
-    """A uint8 field seen through ``matrix``, exposed by ``gain`` and vignetted."""
-    flags = cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP
-    field = cv2.warpAffine(source, matrix, (WIDTH, HEIGHT), flags=flags)
+def cut(
+    matrix: np.ndarray, gain: float, source: np.ndarray = SOURCE, k1: float = 0.0
+) -> np.ndarray:
+    """A uint8 field seen through ``matrix`` and a lens of radial distortion ``k1``, exposed by
+    ``gain`` and vignetted: each photo pixel shows the source where its undistorted position
+    lies."""
+    rows, columns = np.mgrid[:HEIGHT, :WIDTH]
+    seen = np.column_stack([columns.ravel(), rows.ravel()]).astype(np.float64)
+    undistorted = Lens((WIDTH, HEIGHT), k1).undistort_points(seen)
+    where = cv2.perspectiveTransform(undistorted[None], matrix)[0].astype(np.float32)
+    maps = where.reshape(HEIGHT, WIDTH, 2)
+    field = cv2.remap(source, maps[..., 0], maps[..., 1], cv2.INTER_CUBIC)
     return np.clip(np.round(field * gain * VIGNETTE[..., None]), 0, 255).astype(np.uint8)
 
 
-def grid_fields(folder: Path, degrees: float, order: str = "row", seed: int = 1) -> pd.DataFrame:
+def grid_fields(
+    folder: Path,
+    degrees: float,
+    order: str = "row",
+    seed: int = 1,
+    tilt: float = 0.0,
+    k1: float = 0.0,
+) -> pd.DataFrame:
     """A 3 × 3 grid of fields, named in the stage's ``order``, each moved off its nominal
-    place by up to ±4 px (the first four by whole pixels), turned by up to ±``degrees`` and
-    exposed by 0.9–1.1; the blank field beside them. Returns the truth per field."""
+    place by up to ±4 px (the first four by whole pixels), turned by up to ±``degrees``,
+    tilted by perspective terms of up to ±``tilt`` per px (a stage that tilts as it moves),
+    seen through a lens of distortion ``k1``, and exposed by 0.9–1.1; the blank field beside
+    them. Returns the truth per field."""
     rng = np.random.default_rng(seed)
     rows = []
     for index, (column, row) in enumerate(grid_cells(3, 3, order)):
         shift = rng.uniform(-4, 4, 2)
         shift = np.round(shift) if index < 4 else shift
         x, y = MARGIN + np.array([column, row]) * STEP + shift
-        matrix, gain = pose(x, y, rng.uniform(-degrees, degrees)), rng.uniform(0.9, 1.1)
-        write_image(folder / f"field_{index:02d}.png", cut(matrix, gain))
+        turn, gain = rng.uniform(-degrees, degrees), rng.uniform(0.9, 1.1)
+        tilted = tuple(rng.uniform(-tilt, tilt, 2)) if tilt else (0.0, 0.0)
+        matrix = pose(x, y, turn, tilted)
+        write_image(folder / f"field_{index:02d}.png", cut(matrix, gain, k1=k1))
         rows.append({"field": f"field_{index:02d}.png", "matrix": matrix, "gain": gain})
     write_image(folder.parent / "blank.png", np.round(200 * VIGNETTE).astype(np.uint8))
     return pd.DataFrame(rows)
 
 
-def corner_errors(poses: pd.DataFrame, truth: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Px between where the found and the true poses put each field's corners and centre,
-    after the best similarity map between the two frames (the panorama's frame is arbitrary),
-    and that map."""
+def found_pose(row) -> np.ndarray:
+    """The 3 × 3 pose of a row of ``poses.csv``."""
+    return np.array(
+        [[row.a00, row.a01, row.x_px], [row.a10, row.a11, row.y_px], [row.a20, row.a21, 1.0]]
+    )
+
+
+def corner_errors(
+    poses: pd.DataFrame, truth: pd.DataFrame, k1: float = 0.0, frame_model: str = "similarity"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Px between where the panorama and the truth put what each field's corners and centre
+    show (fields seen through a lens of distortion ``k1``; the run's own lens undone as it
+    says), after the best map between the two frames (the panorama's frame is arbitrary): a
+    ``similarity``, or a ``homography`` for tilted fields; and that 3 × 3 map."""
     points = np.array([[0, 0], [WIDTH - 1, 0], [0, HEIGHT - 1], [WIDTH - 1, HEIGHT - 1], [99, 74]])
     found, true = [], []
     for row in poses.merge(truth, on="field").itertuples():
-        matrix = np.array([[row.a00, row.a01, row.x_px], [row.a10, row.a11, row.y_px]])
-        found.append(points @ matrix[:, :2].T + matrix[:, 2])
-        true.append(points @ row.matrix[:, :2].T + row.matrix[:, 2])
+        undone = Lens((WIDTH, HEIGHT), row.k1, row.k2).undistort_points(points.astype(float))
+        seen = Lens((WIDTH, HEIGHT), k1).undistort_points(points.astype(float))
+        found.append(cv2.perspectiveTransform(undone[None], found_pose(row))[0])
+        true.append(cv2.perspectiveTransform(seen[None], row.matrix)[0])
     found_points, true_points = np.concatenate(found), np.concatenate(true)
-    frame = cv2.estimateAffinePartial2D(true_points, found_points, method=cv2.LMEDS)[0]
-    return np.hypot(*(true_points @ frame[:, :2].T + frame[:, 2] - found_points).T), frame
+    if frame_model == "similarity":
+        frame = cv2.estimateAffinePartial2D(true_points, found_points, method=cv2.LMEDS)[0]
+        frame = np.vstack([frame, [0, 0, 1]])
+    else:
+        frame = cv2.findHomography(true_points, found_points, 0)[0]
+    mapped = cv2.perspectiveTransform(true_points[None], frame)[0]
+    return np.hypot(*(mapped - found_points).T), frame
 
 
 @pytest.fixture(scope="module")
@@ -133,9 +174,9 @@ def test_the_panorama_is_the_source_where_fields_cover_it(translated):
     panorama = np.moveaxis(np.asarray(group[multiscales["datasets"][0]["path"]]), 0, -1)
     assert panorama.shape == (*outcome.shape, 3) and panorama.dtype == np.uint8
     height, width = outcome.shape
-    back = cv2.invertAffineTransform(frame)  # panorama -> source
+    back = np.linalg.inv(frame)  # panorama -> source
     flags = cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP
-    expected = cv2.warpAffine(SOURCE, back, (width, height), flags=flags)
+    expected = cv2.warpPerspective(SOURCE, back, (width, height), flags=flags)
     covered = binary_erosion(panorama.max(axis=2) > 0, iterations=3)
     values, wanted = panorama[covered].astype(float), expected[covered]
     level = values.mean() / wanted.mean()  # exposure and flat field leave one common factor
@@ -186,7 +227,7 @@ def stitch_command(arguments: list[str]):
 def test_a_field_from_elsewhere_is_left_out_and_printed(tmp_path):
     grid_fields(tmp_path / "fields", degrees=0.0)
     elsewhere = texture(HEIGHT, WIDTH, seed=7)
-    write_image(tmp_path / "fields" / "field_08.png", cut(np.eye(2, 3), 1.0, elsewhere))
+    write_image(tmp_path / "fields" / "field_08.png", cut(np.eye(3), 1.0, elsewhere))
     done = stitch_command([str(tmp_path / "fields"), "--out", str(tmp_path / "out")])
     assert done.exit_code == 0, done.output
     assert "8 fields stitched" in done.output
@@ -205,10 +246,11 @@ def test_solve_poses_drops_a_pair_that_disagrees_with_the_rest():
         seen = rng.uniform(origins[j], origins[i] + [WIDTH, HEIGHT], (30, 2))  # their overlap
         false = 37.0 if (i, j) == (0, 3) else 0.0  # the diagonal pair matched repeated texture
         matches.append(PairMatch(i, j, seen - origins[i] + false, seen - origins[j]))
-    for model in ("translation", "rigid", "affine"):
+    for model in ("translation", "rigid", "affine", "homography"):
         poses = solve_poses(4, matches, model, (WIDTH, HEIGHT))
-        assert np.abs(poses.matrices[:, :, 2] - origins).max() < 1e-6
-        assert np.abs(poses.matrices[:, :, :2] - np.eye(2)).max() < 1e-9
+        assert np.abs(poses.matrices[:, :2, 2] - origins).max() < 1e-6
+        assert np.abs(poses.matrices[:, :, :2] - np.eye(3, 2)).max() < 1e-9
+        assert np.all(poses.matrices[:, 2, 2] == 1)
         assert [(m.first, m.second) for m in poses.dropped] == [(0, 3)]
 
 
@@ -285,9 +327,8 @@ def test_bad_input_is_one_line_naming_the_file(tmp_path, odd, named, reason):
 
 def in_panorama(field: np.ndarray, row, shape: tuple[int, int]) -> np.ndarray:
     """A field as the panorama would show it alone: gained and moved by its pose in ``row``."""
-    matrix = np.array([[row.a00, row.a01, row.x_px], [row.a10, row.a11, row.y_px]])
     gained = field * np.array([row.gain_r, row.gain_g, row.gain_b], np.float32)
-    return cv2.warpAffine(gained, matrix, shape[::-1], flags=cv2.INTER_CUBIC)
+    return cv2.warpPerspective(gained, found_pose(row), shape[::-1], flags=cv2.INTER_CUBIC)
 
 
 def distance_to(shape: tuple[int, int], y: float, x: float) -> np.ndarray:
@@ -321,3 +362,77 @@ def test_a_blob_one_field_alone_shows_is_cut_around_not_ghosted(tmp_path, seams)
         assert min(off_left.max(), off_right.max()) <= 3
     else:  # feathering: both fields show through, the blob half-transparent
         assert np.minimum(off_left, off_right).max() > 20
+
+
+def test_homography_follows_fields_that_tilt_where_affine_cannot(tmp_path):
+    truth = grid_fields(tmp_path / "fields", degrees=0.3, tilt=2e-4)  # ±2 % across a field
+    errors = {}
+    for model in ("homography", "affine"):
+        config = StitchConfig(model=model, grid=(3, 3), overlap=OVERLAP)
+        outcome = run_stitch(tmp_path / "fields", tmp_path / model, config, progress=False)
+        missed, _ = corner_errors(outcome.poses, truth, frame_model="homography")
+        errors[model] = np.sqrt(np.mean(missed**2))
+        perspective = outcome.poses[["a20", "a21"]].abs().to_numpy()
+        assert len(outcome.poses) == 9 and outcome.unmatched.empty
+        assert (perspective.max() > 5e-5) == (model == "homography")
+    assert errors["homography"] < 0.5 and errors["affine"] > 1.0
+
+
+@pytest.fixture(scope="module")
+def distorted(tmp_path_factory):
+    """Fields seen through a barrel-distorting lens, k1 = -0.08 (corners 10 px inwards)."""
+    folder = tmp_path_factory.mktemp("distorted")
+    return folder, grid_fields(folder / "fields", degrees=0.3, k1=-0.08, seed=3)
+
+
+@pytest.mark.parametrize(
+    ("distortion", "largest_px"), [(None, np.inf), ((-0.08, 0.0), 0.15), ("auto", 0.15)]
+)
+def test_lens_distortion_given_or_estimated_is_undone(distorted, distortion, largest_px):
+    folder, truth = distorted
+    config = StitchConfig(model="rigid", grid=(3, 3), overlap=OVERLAP, distortion=distortion)
+    blank = folder / "blank.png"  # seen through the lens too: undone before it
+    outcome = run_stitch(folder / "fields", folder / str(distortion), config, blank, False)
+    errors, _ = corner_errors(outcome.poses, truth, k1=-0.08)
+    assert len(outcome.poses) == 9 and outcome.unmatched.empty
+    if distortion is None:  # the poses cannot bend a field: its corners land px off
+        assert outcome.lens is None and np.sqrt(np.mean(errors**2)) > 3
+    else:
+        assert errors.max() < largest_px
+        assert outcome.lens.k1 == pytest.approx(-0.08, abs=0.002)
+        assert outcome.poses.k1.tolist() == [round(outcome.lens.k1, 6)] * 9
+        table = outcome.poses.merge(truth, on="field")  # gains of the undistorted overlaps
+        undone = table.gain_g * table.gain
+        assert np.ptp(undone / undone.mean()) < 0.015
+
+
+def test_stitch_prints_the_estimated_lens_distortion(distorted):
+    folder, _ = distorted
+    arguments = [str(folder / "fields"), "--out", str(folder / "cli"), "--grid", "3x3"]
+    done = stitch_command([*arguments, "--overlap", "0.25", "--distortion", "auto"])
+    assert done.exit_code == 0, done.output
+    assert "lens distortion undone (estimated): k1 = -0.08" in done.output
+    assert pd.read_csv(folder / "cli" / "poses.csv").k1.between(-0.082, -0.078).all()
+
+
+def test_lens_moves_points_radially_in_half_diagonals_about_the_centre():
+    lens = Lens((201, 101), k1=-0.1, k2=0.02)  # centre (100, 50), half-diagonal √12500
+    undistorted = np.array([[100.0, 50.0], [200.0, 100.0], [0.0, 60.0], [150.0, 10.0]])
+    offsets = (undistorted - [100, 50]) / np.sqrt(12500)
+    squared = (offsets**2).sum(axis=1, keepdims=True)
+    seen = [100, 50] + offsets * (1 - 0.1 * squared + 0.02 * squared**2) * np.sqrt(12500)
+    assert lens.undistort_points(seen) == pytest.approx(undistorted, abs=1e-6)
+    barrel, pincushion = lens.seen, Lens((201, 101), k1=0.1).seen
+    assert barrel.min() == 1  # a barrel lens saw past every edge: all the frame is seen
+    assert pincushion[0, 0] == 0 and pincushion[50, 100] == 1
+
+
+@pytest.mark.parametrize("text", ["strong", "1.5", "-0.1,0.2,0.3", "-0.1,x", ""])
+def test_absurd_distortion_is_one_line(tmp_path, text):
+    done = stitch_command([str(tmp_path), "--out", str(tmp_path / "out"), "--distortion", text])
+    assert done.exit_code == 2
+    errors = [line for line in done.output.splitlines() if line.startswith("error")]
+    assert errors == [
+        f"error: --distortion {text!r}: give K1 or K1,K2 (radial coefficients "
+        "between -1 and 1, e.g. -0.05) or auto"
+    ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -25,6 +25,32 @@ def parse_grid(text: str | None) -> tuple[int, int] | None:
     if not (columns.strip().isdigit() and rows.strip().isdigit()):
         raise InputError(None, f"--grid {text!r}: give COLUMNSxROWS, e.g. 5x5")
     return int(columns), int(rows)
+
+
+def parse_distortion(text: str | None) -> tuple[float, float] | Literal["auto"] | None:
+    """``K1[,K2]`` as (k1, k2), ``auto`` as itself; None when not given.
+
+    Examples
+    --------
+    >>> parse_distortion("-0.05")
+    (-0.05, 0.0)
+    """
+    if text is None:
+        return None
+    if text == "auto":
+        return "auto"
+    parts = text.split(",")
+    try:
+        numbers = [float(part) for part in parts]
+    except ValueError:
+        numbers = []
+    if not 1 <= len(numbers) <= 2 or not all(abs(k) <= 1 for k in numbers):
+        raise InputError(
+            None,
+            f"--distortion {text!r}: give K1 or K1,K2 (radial coefficients between -1 and 1, "
+            "e.g. -0.05) or auto",
+        )
+    return numbers[0], numbers[1] if len(numbers) == 2 else 0.0
 
 
 @one_line_errors
@@ -56,9 +82,18 @@ def stitch(
     model: Annotated[
         str,
         typer.Option(
-            help="translation (a sliding stage), rigid (fields also turn a little) or affine."
+            help="translation (a sliding stage), rigid (fields also turn a little), affine "
+            "or homography (a camera not square to the stage)."
         ),
     ] = "translation",
+    distortion: Annotated[
+        str | None,
+        typer.Option(
+            help="Radial lens distortion K1[,K2] undone before anything else (about the "
+            "field's centre, radii in half-diagonals; e.g. -0.05 for barrel), or auto: k1 "
+            "found with the poses."
+        ),
+    ] = None,
     order: Annotated[
         str,
         typer.Option(help="How the stage walks the grid: row (each row left to right) or snake."),
@@ -72,9 +107,9 @@ def stitch(
     ] = True,
 ) -> None:
     """Stitch overlapping microscope fields of a polished section into one panorama:
-    flat-field, keypoint matching, every field's pose at once, exposure gains, seams through
-    the least visible paths and feather blending, written tile by tile as a pyramidal
-    OME-Zarr."""
+    flat-field, lens distortion, keypoint matching, every field's pose at once, exposure gains,
+    seams through the least visible paths and feather blending, written tile by tile as a
+    pyramidal OME-Zarr."""
     from orescope.jobs.stitch_run import StitchConfig, run_stitch
 
     config = StitchConfig.model_validate(
@@ -84,6 +119,7 @@ def stitch(
             "model": model,
             "order": order,
             "seams": seams,
+            "distortion": parse_distortion(distortion),
         }
     )
     outcome = run_stitch(fields_dir, out, config, blank=blank)
@@ -91,5 +127,9 @@ def stitch(
     typer.echo(
         f"{len(outcome.poses)} fields stitched into {outcome.panorama} ({width} × {height} px)"
     )
+    if outcome.lens is not None:
+        how = "estimated" if distortion == "auto" else "given"
+        lens = outcome.lens
+        typer.echo(f"lens distortion undone ({how}): k1 = {lens.k1:.5f}, k2 = {lens.k2:.5f}")
     for row in outcome.unmatched.itertuples():
         typer.echo(f"unmatched: {row.field}: {row.reason} ({row.placed})")

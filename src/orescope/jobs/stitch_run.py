@@ -14,9 +14,10 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Literal
 
 import cv2
 import numpy as np
@@ -38,8 +39,11 @@ from orescope.preprocess.blend import (
     overlap_means,
     seam_weights,
 )
+from orescope.preprocess.lens import Lens
 from orescope.preprocess.stitch import (
+    DISTORTED_RANSAC,
     MIN_MATCHES,
+    RANSAC_PX,
     Features,
     Model,
     Order,
@@ -63,6 +67,7 @@ EXPOSURE_SCALE = 8  # the copies kept for comparing exposures are this many time
 SEARCH_FRACTION = 0.1  # with a grid: how far (of a field's longer side) a field may stray
 SEAM_MEGAPIXELS = 0.1  # each field's size where seams are found, as OpenCV's stitcher: cheap
 GAIN_COLUMNS = {1: ["gain"], 3: ["gain_r", "gain_g", "gain_b"]}
+Coefficient = Annotated[float, Field(ge=-1, le=1)]  # beyond, a lens no microscope has
 
 
 class StitchConfig(BaseModel, extra="forbid"):
@@ -77,7 +82,13 @@ class StitchConfig(BaseModel, extra="forbid"):
     model: Model = Field(
         "translation",
         description="how fields may move: translation (a sliding stage), rigid (also turning "
-        "a little), affine (also shear and scale)",
+        "a little), affine (also shear and scale), homography (also perspective)",
+    )
+    distortion: tuple[Coefficient, Coefficient] | Literal["auto"] | None = Field(
+        None,
+        description="radial lens distortion (k1, k2) undone before anything else, in "
+        "coordinates normalised by the half-diagonal about the field's centre; auto: k1 "
+        "estimated with the poses",
     )
     grid: tuple[PositiveInt, PositiveInt] | None = Field(
         None, description="the stage's grid (columns, rows): only neighbours are matched"
@@ -93,13 +104,15 @@ class StitchConfig(BaseModel, extra="forbid"):
 
 @dataclass
 class StitchOutcome:
-    """What a run made: the panorama, its (height, width) in px, the fields' poses, and the
-    fields that matched nothing (placed by the grid, or left out)."""
+    """What a run made: the panorama, its (height, width) in px, the fields' poses, the
+    fields that matched nothing (placed by the grid, or left out), and the lens distortion
+    undone (given, or estimated)."""
 
     panorama: Path
     shape: tuple[int, int]
     poses: pd.DataFrame
     unmatched: pd.DataFrame
+    lens: Lens | None
 
 
 @dataclass(frozen=True)
@@ -109,6 +122,7 @@ class _Fields:
     paths: list[Path]
     first: np.ndarray
     flat: np.ndarray | None  # flat-field divisor, (H, W, C)
+    lens: Lens | None  # the distortion undone after the flat field
 
     @property
     def size(self) -> tuple[int, int]:
@@ -119,12 +133,14 @@ class _Fields:
         return 1 if self.first.ndim == 2 else self.first.shape[2]
 
     def corrected(self, index: int) -> np.ndarray:
-        """Field ``index`` as (H, W, C) float32, flat-field corrected; a field unlike the
-        first is an :class:`InputError` naming it."""
+        """Field ``index`` as (H, W, C) float32, flat-field corrected (the blank field was seen
+        through the same lens) and undistorted; a field unlike the first is an
+        :class:`InputError` naming it."""
         image = self.first if index == 0 else self._alike(self.paths[index])
         width, height = self.size
         values = image.astype(np.float32).reshape(height, width, self.channels)
-        return values if self.flat is None else values / self.flat
+        values = values if self.flat is None else values / self.flat
+        return values if self.lens is None else self.lens.undistort(values)
 
     def gained(self, index: int, gain: np.ndarray) -> np.ndarray:
         """Field ``index`` as it goes into the panorama: flat-field corrected, gained, and
@@ -161,6 +177,9 @@ def run_stitch(
     ``out/config.yaml``.
 
     ``blank``: a photo of an empty field under the same light, for flat-field correction.
+    ``config.distortion``: given coefficients undistort every field before its keypoints are
+    found; ``auto`` finds keypoints in the distorted fields and k1 with the poses, and
+    undistorts the fields by it for the seams and the panorama.
     With ``config.grid``, only grid neighbours are matched, their expected offset bounds the
     search, and fields that match nothing are placed by the grid; without it, every pair is
     tried, and fields outside the largest group of matched fields are left out.
@@ -180,18 +199,27 @@ def run_stitch(
     first = _drop_alpha(read_image(paths[0]))
     channels = 1 if first.ndim == 2 else first.shape[2]
     flat = None if blank is None else _blank_gain(Path(blank), first, channels)
-    fields = _Fields(paths, first, flat)
+    size = first.shape[1], first.shape[0]
+    given = config.distortion if isinstance(config.distortion, tuple) else None
+    fields = _Fields(paths, first, flat, None if given is None else Lens(size, *given))
     prior, candidates = _layout(fields_dir, len(paths), fields.size, config)
-    found = _match(fields, prior, candidates, config.model, progress)
-    poses = solve_poses(len(paths), found.matches, config.model, fields.size, prior)
+    auto = config.distortion == "auto"
+    found = _match(fields, prior, candidates, config.model, progress, auto)
+    poses = solve_poses(len(paths), found.matches, config.model, size, prior, estimate_k1=auto)
+    small = found.small
+    if poses.k1 is not None:  # k1 is in half-diagonals: the same lens for the small copies
+        fields = replace(fields, lens=Lens(size, poses.k1))
+        small = [Lens((s.shape[1], s.shape[0]), poses.k1).undistort(s) for s in small]
     if not poses.used:
         raise InputError(
             fields_dir,
             f"no two of its {len(paths)} fields overlap: no pair shares {MIN_MATCHES} "
             "consistent keypoint matches (check the focus, the overlap and --grid)",
         )
-    gains = _gains(poses, found.small, fields.size)
+    gains = _gains(poses, small, fields.size)
     feather = feather_weights(fields.size[1], fields.size[0])
+    if fields.lens is not None:  # no weight where an undistorted field saw nothing
+        feather = feather * fields.lens.seen
     weights = (
         _seam_weights(poses, fields, gains, feather, progress)
         if config.seams
@@ -203,13 +231,13 @@ def run_stitch(
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / PANORAMA) as partial:
         shape, origin = _write_panorama(partial, poses, load, fields, progress)
-    poses_table = _poses_table(poses, paths, gains, origin)
+    poses_table = _poses_table(poses, paths, gains, origin, fields.lens)
     unmatched = _unmatched_table(poses, paths, found, prior is not None)
     write_table(out / "poses.csv", poses_table)
     write_table(out / "unmatched.csv", unmatched)
     settings = {"fields": str(fields_dir), "blank": None if blank is None else str(blank)}
     write_text(out / "config.yaml", yaml.safe_dump({**settings, **config.model_dump()}))
-    return StitchOutcome(out / PANORAMA, shape, poses_table, unmatched)
+    return StitchOutcome(out / PANORAMA, shape, poses_table, unmatched, fields.lens)
 
 
 @dataclass(frozen=True)
@@ -228,10 +256,15 @@ def _match(
     candidates: list[tuple[int, int]],
     model: Model,
     progress: bool,
+    distorted: bool,
 ) -> _Matched:
     """Keypoints of every field (with a grid, only where its neighbours should overlap it),
-    and the matches of every candidate pair (without a grid, of those that pass a screen)."""
+    and the matches of every candidate pair (without a grid, of those that pass a screen);
+    in ``distorted`` fields, matches that agree within :data:`DISTORTED_RANSAC` of a
+    half-diagonal."""
     search_px = SEARCH_FRACTION * max(fields.size)
+    half_diagonal = math.hypot(*fields.size) / 2
+    tolerance = max(RANSAC_PX, DISTORTED_RANSAC * half_diagonal) if distorted else RANSAC_PX
     features, small = [], []
     count = len(fields.paths)
     for index in track(range(count), description="keypoints", disable=not progress):
@@ -244,11 +277,15 @@ def _match(
         small.append(_shrunk(image))
     if prior is None:
         screened = track(candidates, description="screening", disable=not progress)
-        candidates = [(i, j) for i, j in screened if might_overlap(features[i], features[j], model)]
+        candidates = [
+            (i, j) for i, j in screened if might_overlap(features[i], features[j], model, tolerance)
+        ]
     matches, best = [], np.zeros(count, int)
     for i, j in track(candidates, description="matching", disable=not progress):
         expected = None if prior is None else prior[j] - prior[i]
-        on_i, on_j = match_pair(features[i], features[j], model, expected, search_px)
+        on_i, on_j = match_pair(
+            features[i], features[j], model, expected, search_px, tolerance_px=tolerance
+        )
         best[[i, j]] = np.maximum(best[[i, j]], len(on_i))
         if len(on_i):
             matches.append(PairMatch(i, j, on_i, on_j))
@@ -312,9 +349,9 @@ def _shrunk(image: np.ndarray) -> np.ndarray:
     return small.reshape(*small.shape[:2], image.shape[2])
 
 
-def _square(matrix: np.ndarray) -> np.ndarray:
-    """A 2 × 3 affine matrix as 3 × 3, to compose and invert."""
-    return np.vstack([matrix, [0.0, 0.0, 1.0]])
+def _moved(offset: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """The 3 × 3 matrix that scales by ``scale``, then moves by ``offset`` (x, y)."""
+    return np.array([[scale, 0.0, offset[0]], [0.0, scale, offset[1]], [0.0, 0.0, 1.0]])
 
 
 def _meet(box: np.ndarray, other: np.ndarray) -> bool:
@@ -325,24 +362,25 @@ def _meet(box: np.ndarray, other: np.ndarray) -> bool:
 def _footprints(poses: Poses, size: tuple[int, int]) -> dict[int, np.ndarray]:
     """Each placed field's bounding box in the panorama: [left, top, right, bottom]."""
     width, height = size
-    corners = np.array([[0, 0], [width - 1, 0], [0, height - 1], [width - 1, height - 1]], float)
+    corners = np.array([[[0, 0], [width - 1, 0], [0, height - 1], [width - 1, height - 1]]], float)
     boxes = {}
     for index in np.flatnonzero(poses.placed):
-        seen = corners @ poses.matrices[index][:, :2].T + poses.matrices[index][:, 2]
+        seen = cv2.perspectiveTransform(corners, poses.matrices[index])[0]
         boxes[int(index)] = np.concatenate([seen.min(axis=0), seen.max(axis=0)])
     return boxes
 
 
 def _gains(poses: Poses, small: list[np.ndarray], size: tuple[int, int]) -> np.ndarray:
     """Exposure gains of every field from the means of each overlapping pair's overlap (on
-    the small copies); fields not placed keep gain 1."""
+    the small copies); fields not placed keep gain 1. A homography between two fields is
+    taken by its affine part: the means need the overlap, not its every pixel."""
     boxes = _footprints(poses, size)
-    shrink = np.diag([1 / EXPOSURE_SCALE, 1 / EXPOSURE_SCALE, 1.0])
+    shrink = _moved(np.zeros(2), 1 / EXPOSURE_SCALE)
     overlaps = []
     for i, j in itertools.combinations(sorted(boxes), 2):
         if _meet(boxes[i], boxes[j]):
-            to_i = np.linalg.inv(_square(poses.matrices[i])) @ _square(poses.matrices[j])
-            small_to_small = (shrink @ to_i @ np.linalg.inv(shrink))[:2]
+            to_i = np.linalg.inv(poses.matrices[i]) @ poses.matrices[j]
+            small_to_small = (shrink @ to_i @ np.linalg.inv(shrink))[:2] / to_i[2, 2]
             overlaps.append((i, j, *overlap_means(small[i], small[j], small_to_small)))
     return exposure_gains(len(small), small[0].shape[2], overlaps)
 
@@ -361,11 +399,10 @@ def _seam_weights(
     for index, box in track(boxes.items(), description="seams", disable=not progress):
         corner = np.floor(box[:2] * scale)
         size = tuple(int(side) for side in np.ceil(box[2:] * scale) - corner + 1)
-        matrix = (np.diag([scale, scale, 1.0]) @ _square(poses.matrices[index]))[:2]
-        matrix[:, 2] -= corner
+        matrix = _moved(-corner, scale) @ poses.matrices[index]
         field = fields.corrected(index) * (gains[index] * level).astype(np.float32)
-        images.append(cv2.warpAffine(field, matrix, size).reshape(size[1], size[0], -1))
-        masks.append(cv2.warpAffine(np.full((height, width), 255, np.uint8), matrix, size))
+        images.append(cv2.warpPerspective(field, matrix, size).reshape(size[1], size[0], -1))
+        masks.append(cv2.warpPerspective(np.full((height, width), 255, np.uint8), matrix, size))
         corners.append((int(corner[0]), int(corner[1])))
         to_small[index] = matrix
     seams = dict(zip(boxes, find_seams(images, masks, corners), strict=True))
@@ -400,9 +437,7 @@ def _write_panorama(
         reach = np.concatenate([corner, origin + [right, bottom]]) + [-2, -2, 2, 2]  # bicubic
         pieces = []
         for index in (index for index, box in boxes.items() if _meet(box, reach)):
-            matrix = poses.matrices[index].copy()
-            matrix[:, 2] -= corner
-            pieces.append((*load(index), matrix))
+            pieces.append((*load(index), _moved(-corner) @ poses.matrices[index]))
         if pieces:  # chunks no field reaches stay unwritten: zarr reads them as 0
             tile = blend_tile((bottom - top, right - left, channels), pieces, dtype)
             level[:, top:bottom, left:right] = np.moveaxis(tile, -1, 0)
@@ -451,13 +486,16 @@ def _halve(source: zarr.Array, group: zarr.Group, name: str) -> zarr.Array:
 
 
 def _poses_table(
-    poses: Poses, paths: list[Path], gains: np.ndarray, origin: np.ndarray
+    poses: Poses, paths: list[Path], gains: np.ndarray, origin: np.ndarray, lens: Lens | None
 ) -> pd.DataFrame:
-    """One row per placed field: where its top-left pixel lies in the panorama, its rotation
-    and linear part, gains, matched neighbours, and the RMS px by which its matches miss."""
+    """One row per placed field: its pose in the panorama (where its top-left pixel lies, its
+    rotation, its linear and perspective parts), gains, the lens distortion undone before it,
+    matched neighbours, and the RMS px by which its matches miss."""
     rows = []
+    k1, k2 = (0.0, 0.0) if lens is None else (lens.k1, lens.k2)
     for index in np.flatnonzero(poses.placed):
-        matrix = poses.matrices[index]
+        matrix = _moved(-origin) @ poses.matrices[index]
+        matrix /= matrix[2, 2]
         own = [m for m in poses.used if index in (m.first, m.second)]
         misses = [pair_residuals(m, poses.matrices) for m in own]
         points = sum(len(miss) for miss in misses)
@@ -466,22 +504,27 @@ def _poses_table(
         rows.append(
             {
                 "field": paths[index].name,
-                "x_px": matrix[0, 2] - origin[0],
-                "y_px": matrix[1, 2] - origin[1],
+                "x_px": matrix[0, 2],
+                "y_px": matrix[1, 2],
                 "rotation_deg": float(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0]))),
                 "a00": matrix[0, 0],
                 "a01": matrix[0, 1],
                 "a10": matrix[1, 0],
                 "a11": matrix[1, 1],
+                "a20": matrix[2, 0],
+                "a21": matrix[2, 1],
                 **dict(zip(_gain_columns(gains.shape[1]), gains[index], strict=True)),
+                "k1": k1,
+                "k2": k2,
                 "neighbours": ";".join(neighbours),
                 "matches": points,
                 "residual_px": residual,
                 "placed_by": "matches" if own else "grid prior",
             }
         )
-    digits = {"x_px": 3, "y_px": 3, "rotation_deg": 5, "residual_px": 3}
+    digits = {"x_px": 3, "y_px": 3, "rotation_deg": 5, "residual_px": 3, "k1": 6, "k2": 6}
     digits |= dict.fromkeys(["a00", "a01", "a10", "a11", *_gain_columns(gains.shape[1])], 6)
+    digits |= dict.fromkeys(["a20", "a21"], 12)  # per px: 1e-6 tilts a corner by a pixel
     return pd.DataFrame(rows).round(digits)
 
 

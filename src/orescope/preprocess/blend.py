@@ -113,10 +113,10 @@ def find_seams(
 
 def seam_weights(seam: np.ndarray, field_to_seam: np.ndarray, feather: np.ndarray) -> np.ndarray:
     """A field's (H, W) blending weights: its :func:`find_seams` mask ``seam``, brought back to
-    the field's own pixels by the 2 × 3 ``field_to_seam`` and softened across the seam, times
+    the field's own pixels by the 3 × 3 ``field_to_seam`` and softened across the seam, times
     its ``feather`` weights."""
     height, width = feather.shape
-    shown = cv2.warpAffine(
+    shown = cv2.warpPerspective(
         seam.astype(np.float32) / 255,
         field_to_seam,
         (width, height),
@@ -133,7 +133,7 @@ def blend_tile(
     dtype: np.dtype,
 ) -> np.ndarray:
     """One tile of the panorama, of ``shape`` (height, width, channels), from ``pieces``:
-    (field, its (H, W) weights, 2 × 3 matrix from the field's pixels to the tile's), each field
+    (field, its (H, W) weights, 3 × 3 matrix from the field's pixels to the tile's), each field
     already flat-field corrected and gained, averaged by its weights (:func:`feather_weights`,
     or :func:`seam_weights`). Pixels no field covers are 0.
 
@@ -144,8 +144,8 @@ def blend_tile(
     total = np.zeros(shape, np.float32)
     weight_sum = np.zeros((height, width), np.float32)
     for field, weights, matrix in pieces:
-        share = cv2.warpAffine(weights, matrix, (width, height), flags=cv2.INTER_LINEAR)
-        warped = cv2.warpAffine(
+        share = cv2.warpPerspective(weights, matrix, (width, height), flags=cv2.INTER_LINEAR)
+        warped = cv2.warpPerspective(
             field, matrix, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
         )
         total += warped.reshape(shape).astype(np.float32) * share[..., None]

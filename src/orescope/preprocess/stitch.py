@@ -3,25 +3,30 @@
 Keypoints are matched between overlapping fields, and then every field's pose is found at once
 from all matches (a bundle adjustment over the match graph), not chained pair by pair: a chain
 adds each pair's error to the next, so a 5 × 5 grid would end pixels off at its far corner.
-A field's pose is the 2 × 3 matrix taking its pixel coordinates (x, y) to the panorama's.
+A field's pose is the 3 × 3 matrix taking its pixel coordinates (x, y, 1) to the panorama's,
+homogeneous: its last row is (0, 0, 1) for every model but the homography.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Literal
 
 import cv2
 import numpy as np
 from scipy.optimize import least_squares
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, hstack
 from scipy.sparse.csgraph import connected_components
 
 from orescope.preprocess.align import FLANN_KDTREE
+from orescope.preprocess.lens import Lens
 
 # translation: a stage that only slides; rigid: fields also turn a little (a rotating stage,
-# a section that slipped); affine: also shear and scale (a camera tilted against the stage)
-Model = Literal["translation", "rigid", "affine"]
+# a section that slipped); affine: also shear and scale; homography: also perspective (a
+# camera not square to the stage, a stage that tilts as it moves)
+Model = Literal["translation", "rigid", "affine", "homography"]
+PARAMETERS = {"translation": 2, "rigid": 3, "affine": 6, "homography": 8}  # per field
 Order = Literal["row", "snake"]
 MIN_MATCHES = 12  # consistent keypoint matches for two fields to count as overlapping
 MAX_KEYPOINTS = 8000  # the strongest per field: bounds memory and the matching time
@@ -40,6 +45,10 @@ DETECT_ROWS = 320
 DETECT_MARGIN_PX = 64
 RATIO = 0.75  # Lowe's ratio test
 RANSAC_PX = 2.0
+# Fields whose distortion is still to be found disagree across an overlap by up to ~0.6 |k1|
+# half-diagonals (a 20 % overlap): pairs are fitted with this tolerance, a fraction of the
+# half-diagonal (2 % admits |k1| up to ~0.07 whole), and the estimated lens decides the rest
+DISTORTED_RANSAC = 0.02
 # a microscope's magnification is fixed: a pair fit that scales by more is a false match
 MAX_SCALE_CHANGE = 0.05
 MAX_POINTS_PER_PAIR = 300  # matches per pair the optimisation keeps: a big overlap does not rule
@@ -47,8 +56,13 @@ MAX_POINTS_PER_PAIR = 300  # matches per pair the optimisation keeps: a big over
 # (a false match of repeated texture): it is dropped and the poses found again without it
 MAX_PAIR_DISAGREEMENT_PX = 5.0
 PRIOR_WEIGHT = 1e-3  # the grid prior's pull on a field corner, against 1 per matched point
+# A homography's perspective terms are fixed by narrow overlaps only, and weakly (a 50 px strip
+# sees a tilt of 1e-4 per px bend it by a quarter pixel): each is pulled towards 0, by the px it
+# moves the field's far corner, as weakly as the grid prior pulls a corner. On 3 × 3 tilted
+# fields (tests/test_stitch.py's), weights of 1e-6 to 1e-3 give the same poses, and 1 worse
+PERSPECTIVE_WEIGHT = 1e-3
 LOSS_SCALE_PX = 1.0  # residuals beyond this count less (soft L1): stray matches do not rule
-Pull = tuple[int, np.ndarray, float]  # a field pulled towards a 2 × 3 pose, with a weight
+Pull = tuple[int, np.ndarray, float]  # a field pulled towards a 3 × 3 pose, with a weight
 
 
 @dataclass(frozen=True)
@@ -76,12 +90,14 @@ class PairMatch:
 
 @dataclass(frozen=True)
 class Poses:
-    """Each field's 2 × 3 matrix to the panorama (NaN for fields left out), the pairs that
-    fixed them, and those dropped for disagreeing with the rest."""
+    """Each field's 3 × 3 matrix to the panorama (NaN for fields left out), the pairs that
+    fixed them, those dropped for disagreeing with the rest, and the lens distortion k1 when
+    it was estimated with the poses (the pairs' points are then undistorted by it)."""
 
     matrices: np.ndarray
     used: list[PairMatch]
     dropped: list[PairMatch]
+    k1: float | None = None
 
     @property
     def placed(self) -> np.ndarray:
@@ -147,9 +163,11 @@ def match_pair(
     expected_px: np.ndarray | None = None,
     search_px: float = np.inf,
     minimum: int = MIN_MATCHES,
+    tolerance_px: float = RANSAC_PX,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Positions in ``first`` and in ``second`` of the keypoint matches that pass the ratio
-    test and agree on one transform (RANSAC); none when fewer than ``minimum`` do.
+    test and agree on one transform (RANSAC, within ``tolerance_px``); none when fewer than
+    ``minimum`` do.
 
     ``expected_px``: where ``second``'s origin should lie in ``first`` (the stage's grid);
     matches displaced more than ``search_px`` from it are refused before RANSAC.
@@ -171,24 +189,39 @@ def match_pair(
         points_first, points_second = points_first[near], points_second[near]
     if len(points_first) < minimum:
         return empty, empty
-    estimate = cv2.estimateAffine2D if model == "affine" else cv2.estimateAffinePartial2D
-    matrix, inliers = estimate(
-        points_second, points_first, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PX
-    )
+    if model == "homography":
+        matrix, inliers = cv2.findHomography(points_second, points_first, cv2.RANSAC, tolerance_px)
+    else:
+        estimate = cv2.estimateAffine2D if model == "affine" else cv2.estimateAffinePartial2D
+        matrix, inliers = estimate(
+            points_second, points_first, method=cv2.RANSAC, ransacReprojThreshold=tolerance_px
+        )
     if matrix is None or int(inliers.sum()) < minimum:
         return empty, empty
-    scales = np.linalg.svd(matrix[:, :2], compute_uv=False)
+    scales = np.linalg.svd(_local_linear(matrix, points_second.mean(axis=0)), compute_uv=False)
     if np.abs(scales - 1).max() > MAX_SCALE_CHANGE:
         return empty, empty
     keep = inliers.ravel().astype(bool)
     return points_first[keep], points_second[keep]
 
 
-def might_overlap(first: Features, second: Features, model: Model) -> bool:
+def _local_linear(matrix: np.ndarray, point: np.ndarray) -> np.ndarray:
+    """The 2 × 2 linear map a 2 × 3 affine or 3 × 3 projective ``matrix`` makes around
+    ``point`` (its derivative there): a homography scales each place differently."""
+    square = np.vstack([matrix, [0.0, 0.0, 1.0]])[:3]
+    depth = square[2, :2] @ point + square[2, 2]
+    moved = (square[:2, :2] @ point + square[:2, 2]) / depth
+    return (square[:2, :2] - np.outer(moved, square[2, :2])) / depth
+
+
+def might_overlap(
+    first: Features, second: Features, model: Model, tolerance_px: float = RANSAC_PX
+) -> bool:
     """Whether two fields are worth matching in full: their strongest keypoints already agree
     (:data:`SCREEN_KEYPOINTS`, :data:`SCREEN_MATCHES`)."""
     strongest = first.strongest(SCREEN_KEYPOINTS), second.strongest(SCREEN_KEYPOINTS)
-    return len(match_pair(*strongest, model, minimum=SCREEN_MATCHES)[0]) > 0
+    found = match_pair(*strongest, model, minimum=SCREEN_MATCHES, tolerance_px=tolerance_px)
+    return len(found[0]) > 0
 
 
 def grid_cells(columns: int, rows: int, order: Order) -> np.ndarray:
@@ -236,55 +269,103 @@ def solve_poses(
     model: Model,
     size: tuple[int, int],
     prior_px: np.ndarray | None = None,
+    estimate_k1: bool = False,
 ) -> Poses:
     """Every field's pose from all ``matches`` at once.
 
-    Translation: weighted linear least squares over every pair's mean offset. Rigid or affine:
-    that solution refined by robust non-linear least squares over all matched points (soft L1,
-    so stray matches count less). The first field of the largest group of matched fields is
-    the reference. Without a prior (``prior_px``: each field's nominal origin in the panorama),
-    fields outside that group are left out; with one, every other field is pulled weakly to
-    its nominal place, which places the fields that match nothing and barely moves the rest.
-    A pair that disagrees with the others by more than :data:`MAX_PAIR_DISAGREEMENT_PX` is
-    dropped and the poses found again; pairs are judged under the rigid model even for the
-    affine one, whose freedom to shear a field could hide a false match in the distortion.
+    Translation: weighted linear least squares over every pair's mean offset. Other models, or
+    with ``estimate_k1``: that solution refined by robust non-linear least squares over all
+    matched points (soft L1, so stray matches count less). The first field of the largest
+    group of matched fields is the reference, its pose the identity. Without a prior
+    (``prior_px``: each field's nominal origin in the panorama), fields outside that group
+    are left out; with one, every other field is pulled weakly to its nominal place, which
+    places the fields that match nothing and barely moves the rest. A pair that disagrees
+    with the others by more than :data:`MAX_PAIR_DISAGREEMENT_PX` is dropped and the poses
+    found again; pairs are judged under the rigid model even for the affine and homography
+    ones, whose freedom to distort a field could hide a false match in the distortion.
+
+    ``estimate_k1``: the points are distorted by one lens shared by every field of ``size``
+    (:class:`~orescope.preprocess.lens.Lens`), whose k1 is found with the poses: a distorted
+    overlap fits no pose, so the overlaps fix it. Its pairs were matched loosely
+    (:data:`DISTORTED_RANSAC`): once the lens is found, only the points it and the poses
+    bring within :data:`RANSAC_PX` are kept, and both are found again.
     """
     width, height = size
     corners = np.array([[0, 0], [width - 1, 0], [0, height - 1], [width - 1, height - 1]], float)
+    judge: Model = "translation" if model == "translation" else "rigid"
     kept, dropped = list(matches), list[PairMatch]()
     while True:
+        lens = Lens(size, 0.0) if estimate_k1 else None
         main = main_group(count, kept)
         solved = main if prior_px is None else np.ones(count, bool)
         if not solved.any():  # no matches and no grid: nothing to place
-            return Poses(np.full((count, 2, 3), np.nan), [], dropped)
+            return Poses(np.full((count, 3, 3), np.nan), [], dropped)
         edges = [m for m in kept if solved[m.first] and solved[m.second]]
         reference = int(np.argmax(main))
         origin = np.zeros(2) if prior_px is None else prior_px[reference]
         pulls = _pulls(solved, reference, prior_px)
         matrices = _solve_translation(count, edges, (reference, origin), pulls)
-        if model != "translation" and edges:
-            matrices = _refine(matrices, edges, reference, pulls, "rigid", corners)
-        disagreement = [np.hypot(*pair_residuals(m, matrices).mean(axis=0)) for m in edges]
+        if edges and (judge != "translation" or lens is not None):
+            matrices, lens = _refine(matrices, lens, edges, reference, pulls, judge, corners)
+        undone = _undistorted(edges, lens)
+        disagreement = [np.hypot(*pair_residuals(m, matrices).mean(axis=0)) for m in undone]
         if not edges or max(disagreement) <= MAX_PAIR_DISAGREEMENT_PX:
             break
         worst = edges[int(np.argmax(disagreement))]
         kept = [m for m in kept if m is not worst]
         dropped.append(worst)
-    if model == "affine" and edges:
-        matrices = _refine(matrices, edges, reference, pulls, model, corners)
+    final = model if model in ("affine", "homography") else judge
+    if final != judge and edges:
+        matrices, lens = _refine(matrices, lens, edges, reference, pulls, model, corners)
+    if lens is not None and edges:  # matched loosely: the lens found, now only close points
+        edges = [_agreeing(m, matrices, lens) for m in edges]
+        matrices, lens = _refine(matrices, lens, edges, reference, pulls, final, corners)
     matrices[~solved] = np.nan
-    return Poses(matrices, edges, dropped)
+    k1 = None if lens is None else lens.k1
+    return Poses(matrices, _undistorted(edges, lens), dropped, k1)
 
 
 def pair_residuals(match: PairMatch, matrices: np.ndarray) -> np.ndarray:
     """(M, 2) px by which the poses put a pair's matched points apart in the panorama."""
-    return _apply(matrices[match.first], match.points_first) - _apply(
-        matrices[match.second], match.points_second
+    first, second = matrices[match.first], matrices[match.second]
+    return apply_pose(first, match.points_first) - apply_pose(second, match.points_second)
+
+
+def apply_pose(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(N, 2) points moved by one 3 × 3 pose."""
+    return _apply_each(np.broadcast_to(matrix, (len(points), 3, 3)), points)
+
+
+def _apply_each(matrices: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Each of (N, 2) points moved by its own 3 × 3 pose, (N, 3, 3)."""
+    moved = np.einsum("kab,kb->ka", matrices[:, :, :2], points) + matrices[:, :, 2]
+    return moved[:, :2] / moved[:, 2:]
+
+
+def _undistorted(matches: list[PairMatch], lens: Lens | None) -> list[PairMatch]:
+    """The pairs with their points undistorted by ``lens`` (as they are without one)."""
+    if lens is None:
+        return matches
+    return [
+        replace(
+            m,
+            points_first=lens.undistort_points(m.points_first),
+            points_second=lens.undistort_points(m.points_second),
+        )
+        for m in matches
+    ]
+
+
+def _agreeing(match: PairMatch, matrices: np.ndarray, lens: Lens) -> PairMatch:
+    """A pair's points that the poses and ``lens`` bring within :data:`RANSAC_PX` of each
+    other (all of them when fewer than :data:`MIN_MATCHES` would be left)."""
+    missed = pair_residuals(_undistorted([match], lens)[0], matrices)
+    keep = np.hypot(missed[:, 0], missed[:, 1]) <= RANSAC_PX
+    if keep.sum() < MIN_MATCHES:
+        return match
+    return replace(
+        match, points_first=match.points_first[keep], points_second=match.points_second[keep]
     )
-
-
-def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
-    return points @ matrix[:, :2].T + matrix[:, 2]
 
 
 def main_group(count: int, matches: list[PairMatch]) -> np.ndarray:
@@ -305,10 +386,17 @@ def _pulls(solved: np.ndarray, reference: int, prior_px: np.ndarray | None) -> l
     if prior_px is None:
         return []
     return [
-        (int(index), np.hstack([np.eye(2), prior_px[index][:, None]]), PRIOR_WEIGHT)
+        (int(index), _shifted(prior_px[index]), PRIOR_WEIGHT)
         for index in np.flatnonzero(solved)
         if index != reference
     ]
+
+
+def _shifted(offset: np.ndarray) -> np.ndarray:
+    """The 3 × 3 pose of a field moved by ``offset`` (x, y) alone."""
+    matrix = np.eye(3)
+    matrix[:2, 2] = offset
+    return matrix
 
 
 def _solve_translation(
@@ -324,30 +412,32 @@ def _solve_translation(
         row[m.first], row[m.second] = weight, -weight
         rows.append(row)
         targets.append(weight * (m.points_second - m.points_first).mean(axis=0))
-    for index, matrix, weight in [(*reference, 1.0)] + [(i, m[:, 2], w) for i, m, w in pulls]:
+    for index, matrix, weight in [(*reference, 1.0)] + [(i, m[:2, 2], w) for i, m, w in pulls]:
         row = np.zeros(count)
         row[index] = np.sqrt(weight)
         rows.append(row)
         targets.append(np.sqrt(weight) * matrix)
     offsets = np.linalg.lstsq(np.array(rows), np.array(targets), rcond=None)[0]
-    matrices = np.repeat(np.eye(2, 3)[None], count, axis=0)
-    matrices[:, :, 2] = offsets
-    return matrices
+    return np.stack([_shifted(offset) for offset in offsets])
 
 
 def _refine(
     start: np.ndarray,
+    lens: Lens | None,
     edges: list[PairMatch],
     reference: int,
     pulls: list[Pull],
     model: Model,
     corners: np.ndarray,
-) -> np.ndarray:
-    """Rigid or affine poses by robust least squares over all matched points (a bundle
-    adjustment), from the translation solution (small rotations start within reach). The
-    reference field is held fixed: a pull towards its place would give way under the robust
-    loss, and the affine frame would shear."""
-    size = 3 if model == "rigid" else 6
+) -> tuple[np.ndarray, Lens | None]:
+    """Poses of ``model`` by robust least squares over all matched points (a bundle
+    adjustment), from ``start`` (the translation solution: small rotations start within
+    reach), and with a ``lens`` its k1 with them, the points undistorted by the current k1.
+    The reference field is held fixed (its pose the frame the others are solved in): a pull
+    towards its place would give way under the robust loss, and the affine frame would
+    shear. A homography's perspective terms are pulled towards 0 (:data:`PERSPECTIVE_WEIGHT`)
+    so that what the overlaps leave open does not drift."""
+    size = PARAMETERS[model]
     rng = np.random.default_rng(0)
     chosen = []
     for m in edges:  # an even random subset of each big pair's points
@@ -355,38 +445,58 @@ def _refine(
         chosen.append((m.points_first[keep], m.points_second[keep], m.first, m.second))
     first = np.concatenate([c[0] for c in chosen])
     second = np.concatenate([c[1] for c in chosen])
-    owners = np.concatenate(
+    pairs = np.concatenate(
         [np.column_stack([np.full(len(c[0]), c[2]), np.full(len(c[0]), c[3])]) for c in chosen]
-        + [np.full((len(corners), 2), pull[0]) for pull in pulls]
     )
-    targets = np.concatenate([_apply(pull[1], corners) for pull in pulls] or [np.zeros((0, 2))])
+    pulled = np.repeat([pull[0] for pull in pulls], len(corners)).astype(int)
+    free = np.setdiff1d(np.concatenate([pairs.ravel(), pulled]), [reference])
+    targets = np.concatenate([apply_pose(pull[1], corners) for pull in pulls] or [np.zeros((0, 2))])
     pull_weight = np.repeat([np.sqrt(pull[2]) for pull in pulls], len(corners))[:, None]
-    pulled = owners[len(first) :, 0]
     corner_points = np.tile(corners, (len(pulls), 1))
-    free = np.setdiff1d(np.unique(owners), [reference])
     slot = np.full(len(start), -1)
     slot[free] = np.arange(len(free))
+    frame = start[reference]  # poses are solved relative to the reference's
+    own = len(free) * size
+    tilted = free if model == "homography" else free[:0]
+    reach = np.sqrt(PERSPECTIVE_WEIGHT) * corners[-1] ** 2  # px a perspective term moves
+
+    def poses(values: np.ndarray) -> np.ndarray:
+        matrices = start.copy()
+        matrices[free] = frame @ _to_matrices(values[:own].reshape(len(free), size), model)
+        return matrices
+
+    @lru_cache(maxsize=1)  # most numerical derivatives move a pose, not k1
+    def undone(k1: float) -> tuple[np.ndarray, np.ndarray]:
+        assert lens is not None
+        points = replace(lens, k1=k1).undistort_points(np.concatenate([first, second]))
+        return points[: len(first)], points[len(first) :]
 
     def residuals(values: np.ndarray) -> np.ndarray:
-        matrices = start.copy()
-        matrices[free] = _to_matrices(values.reshape(len(free), size), model)
-        a, b = owners[: len(first), 0], owners[: len(first), 1]
-        between = _apply_each(matrices[a], first) - _apply_each(matrices[b], second)
+        matrices = poses(values)
+        on_first, on_second = (first, second) if lens is None else undone(float(values[-1]))
+        a, b = matrices[pairs[:, 0]], matrices[pairs[:, 1]]
+        between = _apply_each(a, on_first) - _apply_each(b, on_second)
         away = pull_weight * (_apply_each(matrices[pulled], corner_points) - targets)
-        return np.concatenate([between.ravel(), away.ravel()])
+        tilt = reach * matrices[tilted, 2, :2]
+        return np.concatenate([between.ravel(), away.ravel(), tilt.ravel()])
 
+    values = _to_values(np.linalg.inv(frame) @ start[free], model).ravel()
+    shared = np.zeros(0) if lens is None else np.array([lens.k1])
+    owners = [pairs, np.column_stack([pulled, pulled]), np.column_stack([tilted, tilted])]
+    sparsity = _sparsity(slot[np.concatenate(owners)], size)
+    if len(shared):  # k1 moves every point
+        sparsity = hstack([sparsity, np.ones((sparsity.shape[0], 1))])
     found = least_squares(
         residuals,
-        _to_values(start[free], model).ravel(),
-        jac_sparsity=_sparsity(slot[owners], size),
+        np.concatenate([values, shared]),
+        jac_sparsity=sparsity,
         loss="soft_l1",
         f_scale=LOSS_SCALE_PX,
         x_scale="jac",
         method="trf",
     )
-    matrices = start.copy()
-    matrices[free] = _to_matrices(found.x.reshape(len(free), size), model)
-    return matrices
+    estimated = None if lens is None else replace(lens, k1=float(found.x[-1]))
+    return poses(found.x), estimated
 
 
 def _sparsity(slots: np.ndarray, size: int) -> coo_matrix:
@@ -401,21 +511,26 @@ def _sparsity(slots: np.ndarray, size: int) -> coo_matrix:
     return coo_matrix((np.ones(mask.sum()), (rows[mask], columns[mask])), shape=shape)
 
 
-def _apply_each(matrices: np.ndarray, points: np.ndarray) -> np.ndarray:
-    return np.einsum("kab,kb->ka", matrices[:, :, :2], points) + matrices[:, :, 2]
-
-
 def _to_values(matrices: np.ndarray, model: Model) -> np.ndarray:
+    """A model's parameters of (N, 3, 3) poses."""
+    if model == "translation":
+        return matrices[:, :2, 2]
     if model == "rigid":
         angle = np.arctan2(matrices[:, 1, 0], matrices[:, 0, 0])
         return np.column_stack([angle, matrices[:, 0, 2], matrices[:, 1, 2]])
-    return matrices.reshape(len(matrices), 6)
+    return (matrices / matrices[:, 2:, 2:]).reshape(len(matrices), 9)[:, : PARAMETERS[model]]
 
 
 def _to_matrices(values: np.ndarray, model: Model) -> np.ndarray:
-    if model == "rigid":
+    """(N, 3, 3) poses of a model's parameters."""
+    matrices = np.repeat(np.eye(3)[None], len(values), axis=0)
+    if model == "translation":
+        matrices[:, :2, 2] = values
+    elif model == "rigid":
         cos, sin = np.cos(values[:, 0]), np.sin(values[:, 0])
-        return np.stack(
+        matrices[:, :2] = np.stack(
             [np.stack([cos, -sin, values[:, 1]], 1), np.stack([sin, cos, values[:, 2]], 1)], 1
         )
-    return values.reshape(len(values), 2, 3)
+    else:
+        matrices.reshape(len(values), 9)[:, : values.shape[1]] = values
+    return matrices
