@@ -105,11 +105,18 @@ def stitch(
             "across the whole overlap (anything that moved between fields shows doubled)."
         ),
     ] = True,
+    blend: Annotated[
+        str,
+        typer.Option(
+            help="feather: average the fields by their weights; multiband: fine detail from "
+            "the field the seam picks, shading blended over a wide band (hides exposure steps)."
+        ),
+    ] = "multiband",
 ) -> None:
     """Stitch overlapping microscope fields of a polished section into one panorama:
     flat-field, lens distortion, keypoint matching, every field's pose at once, exposure gains,
-    seams through the least visible paths and feather blending, written tile by tile as a
-    pyramidal OME-Zarr."""
+    seams through the least visible paths and feather or multi-band blending, written tile by
+    tile as a pyramidal OME-Zarr."""
     from orescope.jobs.stitch_run import StitchConfig, run_stitch
 
     config = StitchConfig.model_validate(
@@ -119,6 +126,7 @@ def stitch(
             "model": model,
             "order": order,
             "seams": seams,
+            "blend": blend,
             "distortion": parse_distortion(distortion),
         }
     )

@@ -31,6 +31,7 @@ from orescope.errors import InputError
 from orescope.io.atomic import atomic_path, write_table, write_text
 from orescope.io.images import find_images, read_image
 from orescope.preprocess.blend import (
+    blend_halo,
     blend_tile,
     exposure_gains,
     feather_weights,
@@ -99,6 +100,14 @@ class StitchConfig(BaseModel, extra="forbid"):
         True,
         description="cut overlaps along the paths where fields differ least (else feather "
         "across the whole overlap, where anything that moved shows doubled)",
+    )
+    blend: Literal["feather", "multiband"] = Field(
+        "multiband",
+        description="feather: each pixel the fields' average by their weights; multiband: "
+        "fine detail switches at the seam, shading blends over 2**bands px (Burt and Adelson)",
+    )
+    bands: int = Field(
+        5, ge=1, le=8, description="multiband: halvings of its pyramids (fewer for small fields)"
     )
 
 
@@ -230,7 +239,9 @@ def run_stitch(
     )
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / PANORAMA) as partial:
-        shape, origin = _write_panorama(partial, poses, load, fields, progress)
+        fitting = int(math.log2(min(fields.size) / 8))  # the coarsest band 8 px across a field
+        bands = min(config.bands, fitting) if config.blend == "multiband" else 0
+        shape, origin = _write_panorama(partial, poses, load, fields, bands, progress)
     poses_table = _poses_table(poses, paths, gains, origin, fields.lens)
     unmatched = _unmatched_table(poses, paths, found, prior is not None)
     write_table(out / "poses.csv", poses_table)
@@ -414,11 +425,12 @@ def _write_panorama(
     poses: Poses,
     load: Callable[[int], tuple[np.ndarray, np.ndarray]],
     fields: _Fields,
+    bands: int,
     progress: bool,
 ) -> tuple[tuple[int, int], np.ndarray]:
-    """Blend the placed fields tile by tile into an OME-Zarr at ``target`` (channels, y, x)
-    with a pyramid; returns the panorama's (height, width) and where its origin lies in the
-    poses' frame."""
+    """Blend the placed fields tile by tile (over ``bands`` halvings, 0 to average them) into
+    an OME-Zarr at ``target`` (channels, y, x) with a pyramid; returns the panorama's
+    (height, width) and where its origin lies in the poses' frame."""
     from ome_zarr.writer import write_multiscales_metadata
 
     boxes = _footprints(poses, fields.size)
@@ -434,12 +446,13 @@ def _write_panorama(
     for top, left in track(tiles, description="blending", disable=not progress):
         bottom, right = min(top + TILE_PX, height), min(left + TILE_PX, width)
         corner = origin + [left, top]
-        reach = np.concatenate([corner, origin + [right, bottom]]) + [-2, -2, 2, 2]  # bicubic
+        margin = 2 + blend_halo(bands)  # bicubic, and the multi-band context
+        reach = np.concatenate([corner - margin, origin + [right, bottom] + margin])
         pieces = []
         for index in (index for index, box in boxes.items() if _meet(box, reach)):
             pieces.append((*load(index), _moved(-corner) @ poses.matrices[index]))
         if pieces:  # chunks no field reaches stay unwritten: zarr reads them as 0
-            tile = blend_tile((bottom - top, right - left, channels), pieces, dtype)
+            tile = blend_tile((bottom - top, right - left, channels), pieces, dtype, bands)
             level[:, top:bottom, left:right] = np.moveaxis(tile, -1, 0)
     levels = 1
     while max(level.shape[1:]) > TILE_PX:

@@ -1,11 +1,14 @@
 """Stitched fields made to look as one (paper 003 §4's second stage): uneven light removed by a
 blank field, exposure gains that equalise the overlaps, seams through the least visible paths
 between overlapping fields, and feather weights that fade each field into its neighbours, so no
-seam shows where one field ends and nothing that differs between two fields shows doubled."""
+seam shows where one field ends and nothing that differs between two fields shows doubled; or
+multi-band blending (Burt and Adelson), which switches fine detail sharply at a seam and
+spreads coarse shading over a wide band."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import pairwise
 
 import cv2
 import numpy as np
@@ -16,6 +19,7 @@ MIN_OVERLAP_PX = 64  # pixels two fields must share for their exposure to be com
 GAIN_PULL = 1e-6  # pull of every log gain towards 0: fixes the overall level, nothing else
 SEAM_SOFTNESS_PX = 2.0  # σ of the ramp across a seam: hides a one-level step, too narrow to ghost
 SEAM_FLOOR = 1e-3  # share kept off a field's seam: a pixel no coarse seam mask gives still blends
+HALO_SCALE = 3  # multi-band context around a tile, in px of its coarsest level: tiles meet unseen
 
 
 def flat_field_gain(blank: np.ndarray, channels: int) -> np.ndarray:
@@ -131,28 +135,134 @@ def blend_tile(
     shape: tuple[int, int, int],
     pieces: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]],
     dtype: np.dtype,
+    bands: int = 0,
 ) -> np.ndarray:
     """One tile of the panorama, of ``shape`` (height, width, channels), from ``pieces``:
     (field, its (H, W) weights, 3 × 3 matrix from the field's pixels to the tile's), each field
-    already flat-field corrected and gained, averaged by its weights (:func:`feather_weights`,
-    or :func:`seam_weights`). Pixels no field covers are 0.
-
-    Fields are resampled bicubically (sharper than bilinear, which blurs a half-pixel shift),
-    with their edge pixels repeated beyond it so no black seeps in at the panorama's border.
+    already flat-field corrected and gained, blended by its weights (:func:`feather_weights`,
+    or :func:`seam_weights`): averaged (``bands`` 0), or by :func:`multiband` over ``bands``
+    halvings, from fields that reach :func:`blend_halo` px beyond the tile: tiles with corners
+    on multiples of 2 ** ``bands`` px make one panorama whatever their size (to 0.01 grey
+    level). Pixels no field covers are 0; integers are rounded and clipped to ``dtype``.
     """
-    height, width, channels = shape
-    total = np.zeros(shape, np.float32)
-    weight_sum = np.zeros((height, width), np.float32)
-    for field, weights, matrix in pieces:
-        share = cv2.warpPerspective(weights, matrix, (width, height), flags=cv2.INTER_LINEAR)
-        warped = cv2.warpPerspective(
-            field, matrix, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
-        )
-        total += warped.reshape(shape).astype(np.float32) * share[..., None]
-        weight_sum += share
-    blended = total / np.maximum(weight_sum, 1e-12)[..., None]
-    blended[weight_sum <= 0] = 0
+    if bands == 0:
+        blended = _weighted_average(shape, pieces)
+    else:
+        blended = multiband(shape, pieces, bands, blend_halo(bands))
     if np.issubdtype(dtype, np.integer):
         limits = np.iinfo(dtype)
         return np.clip(np.round(blended), limits.min, limits.max).astype(dtype)
     return blended.astype(dtype)
+
+
+def blend_halo(bands: int) -> int:
+    """Px of context a tile blended over ``bands`` halvings needs on each side, so that tiles
+    meet as if the panorama were blended whole; a multiple of 2 ** ``bands``, so every tile's
+    pyramid samples the same grid."""
+    return HALO_SCALE * 2**bands if bands else 0
+
+
+def multiband(
+    shape: tuple[int, int, int],
+    pieces: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    bands: int,
+    halo_px: int,
+) -> np.ndarray:
+    """A tile as :func:`blend_tile`'s, (height, width, channels) float32, blended band by band
+    (Burt and Adelson): each field's Laplacian pyramid of ``bands`` halvings, each level
+    averaged by the Gaussian pyramid of the field's share (its weight over all fields'), and
+    the blended pyramid collapsed, all over the tile widened by ``halo_px``. Fine detail
+    switches where the shares do, at a seam; the coarsest level blends over 2 ** ``bands`` px
+    and more, so a step of shading spreads out instead of showing as a line.
+
+    By hand with ``cv2.pyrDown``/``cv2.pyrUp``: OpenCV's ``MultiBandBlender`` takes only
+    binary 8-bit masks and 16-bit signed pixels, not soft shares or 16-bit unsigned fields.
+    """
+    height, width, channels = shape
+    pieces = list(pieces)
+    size = (height + 2 * halo_px, width + 2 * halo_px, channels)
+    widen = np.array([[1.0, 0.0, halo_px], [0.0, 1.0, halo_px], [0.0, 0.0, 1.0]])
+    shares = [_share(weights, widen @ matrix, size) for _, weights, matrix in pieces]
+    total = np.sum(shares, axis=0)
+    levels: list[np.ndarray] = []
+    level_weights: list[np.ndarray] = []
+    for (field, _, matrix), share in zip(pieces, shares, strict=True):
+        warped = _field(field, widen @ matrix, size)
+        normalised = np.divide(share, total, out=np.zeros_like(share), where=total > 0)
+        detail = _laplacian_pyramid(warped, bands)
+        for index, weight in enumerate(_gaussian_pyramid(normalised, bands)):
+            if index == len(levels):
+                levels.append(np.zeros_like(detail[index]))
+                level_weights.append(np.zeros_like(weight))
+            levels[index] += detail[index] * weight[..., None]
+            level_weights[index] += weight
+    for level, weight in zip(levels, level_weights, strict=True):
+        np.divide(level, weight[..., None], out=level, where=weight[..., None] > 0)
+        level[weight <= 0] = 0
+    tile = _collapse(levels)[halo_px : halo_px + height, halo_px : halo_px + width]
+    tile[total[halo_px : halo_px + height, halo_px : halo_px + width] <= 0] = 0
+    return tile
+
+
+def _weighted_average(
+    shape: tuple[int, int, int], pieces: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]
+) -> np.ndarray:
+    """The fields averaged by their weights, (height, width, channels) float32."""
+    height, width, _ = shape
+    total = np.zeros(shape, np.float32)
+    weight_sum = np.zeros((height, width), np.float32)
+    for field, weights, matrix in pieces:
+        share = _share(weights, matrix, shape)
+        total += _field(field, matrix, shape) * share[..., None]
+        weight_sum += share
+    blended = total / np.maximum(weight_sum, 1e-12)[..., None]
+    blended[weight_sum <= 0] = 0
+    return blended
+
+
+def _share(weights: np.ndarray, matrix: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A field's (H, W) weights warped into a tile of ``shape``: 0 where it does not reach."""
+    height, width = shape[:2]
+    return cv2.warpPerspective(weights, matrix, (width, height), flags=cv2.INTER_LINEAR)
+
+
+def _field(field: np.ndarray, matrix: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """A field warped into a tile of ``shape``, float32: resampled bicubically (sharper than
+    bilinear, which blurs a half-pixel shift), its edge pixels repeated beyond it so that no
+    black seeps in at the panorama's border."""
+    height, width = shape[:2]
+    warped = cv2.warpPerspective(
+        field, matrix, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
+    )
+    return warped.reshape(shape).astype(np.float32)
+
+
+def _down(image: np.ndarray) -> np.ndarray:
+    smaller = cv2.pyrDown(image)
+    return smaller.reshape(*smaller.shape[:2], *image.shape[2:])
+
+
+def _up(image: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """``image`` doubled to ``like``'s size."""
+    return cv2.pyrUp(image, dstsize=(like.shape[1], like.shape[0])).reshape(like.shape)
+
+
+def _gaussian_pyramid(image: np.ndarray, bands: int) -> list[np.ndarray]:
+    levels = [image]
+    for _ in range(bands):
+        levels.append(_down(levels[-1]))
+    return levels
+
+
+def _laplacian_pyramid(image: np.ndarray, bands: int) -> list[np.ndarray]:
+    """Each level of the Gaussian pyramid less the next one up, the coarsest level as it is:
+    :func:`_collapse` adds them back to ``image``."""
+    gaussian = _gaussian_pyramid(image, bands)
+    return [fine - _up(coarse, fine) for fine, coarse in pairwise(gaussian)] + [gaussian[-1]]
+
+
+def _collapse(levels: list[np.ndarray]) -> np.ndarray:
+    image = levels[-1]
+    for fine in reversed(levels[:-1]):
+        image = fine + _up(image, fine)
+    return image
