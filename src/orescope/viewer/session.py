@@ -64,8 +64,8 @@ def in_subprocess(function: Callable[..., T], *args: Any) -> Future[T]:
     (the page would not open before them); the process is a daemon, ended with the viewer.
     It is forked where the system can (at once, while a spawned one spends seconds importing),
     before the server's threads start."""
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    forks = "fork" in multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork") if forks else multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
     worker = context.Process(target=_send_result, args=(sender, function, args), daemon=True)
     worker.start()
