@@ -8,7 +8,9 @@ the equivalent-sphere-diameter P50 (results in bench/results/volume_models.json)
 The model runs with the volume's true median particle size given (``--particle-size``), and
 with the size it measures itself; and once more with the true size in chunks of
 ``--other-chunk`` voxels, to count the particles that come out voxel for voxel the same
-whatever the chunk size, and whether the labels are equal (``chunk_consistency``).
+whatever the chunk size, and whether the labels are equal (``chunk_consistency``); and with
+the measured size but seeds not split at their necks (``--no-split-cores``), the decoding
+before bench/volume_core_split.py chose the split on validation volumes.
 ``--write-card`` records the zoo model's scores on its card.
 """
 
@@ -71,6 +73,11 @@ def main() -> None:
         "model, true size": {"method": "model", "model": args.model},
         "model, measured size": {"method": "model", "model": args.model},
         "model, true size, other chunk": {"method": "model", "model": args.model},
+        "model, measured size, cores not split": {
+            "method": "model",
+            "model": args.model,
+            "split_cores": False,
+        },
     }
     results: dict = {
         "test_volumes": spec.model_dump(mode="json"),
