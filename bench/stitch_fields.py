@@ -7,10 +7,21 @@ a random angle (±0.3°), exposed by a random gain (±10 %) and vignetted (corne
 blank field shows the vignetting). The stitch job runs on them in a child process (its peak
 resident memory read from the kernel, and what importing orescope.jobs alone takes), with the
 grid prior and without, rigid model, with seams; and with the grid prior, feathering only
-(--no-seams). Measured:
+(--no-seams). Two more sets of 3 × 3 fields of the same size, with the grid prior:
 
-- pose error: px between where the found and the true poses put a 5 × 5 lattice of points of
-  every field, after the best rigid map between the two frames (RMS and max);
+- tilted: each field also tilted by its own perspective (terms up to ±TILT per px about its
+  centre: a stage that tilts as it moves, ±1 % of scale across a field), stitched with
+  --model homography and with --model affine (the wrong model);
+- distorted: every field seen through a barrel lens (k1 = K1, corners 5 % of the
+  half-diagonal inwards), stitched (rigid) without correction, with --distortion K1 and with
+  --distortion auto.
+
+Measured:
+
+- pose error: px between where the panorama and the truth put what a 5 × 5 lattice of points
+  of every field shows (each run's own lens undone as its poses.csv says), after the best
+  rigid map between the two frames (a homography for the tilted set: its panorama's frame is
+  the reference field's tilted view) (RMS and max);
 - seams: the mean absolute difference between neighbouring pixels across every field's edge
   in the panorama, against the same on the true section resampled to the panorama (a visible
   seam raises the first); and the same measure inside fields; and the mean absolute error of
@@ -36,14 +47,17 @@ import numpy as np
 import pandas as pd
 import zarr
 from scipy.ndimage import binary_erosion
-from skimage.transform import EuclideanTransform
+from skimage.transform import EuclideanTransform, ProjectiveTransform
 
 from orescope.io import load_lumenstone, write_image
+from orescope.preprocess.lens import Lens
 
 ROOT = Path(__file__).resolve().parents[1]
 WIDTH, HEIGHT, COLUMNS, ROWS, OVERLAP = 1698, 1273, 5, 5, 0.2
 OFFSET_PX, ROTATION_DEG, GAIN, VIGNETTE = 15.0, 0.3, 0.1, 0.25
 MARGIN = 40  # px of section around the grid: a moved, turned field stays inside
+TILT = 1.2e-5  # per px: a field's scale changes by ±1 % from its centre to its edge
+K1 = -0.05
 # The job in a child process. Peak memory is the kernel's high-water mark of the child's own
 # address space (VmHWM): resource.getrusage's ru_maxrss carries the parent's peak over into a
 # child across fork and exec, and this parent holds the whole section.
@@ -56,8 +70,7 @@ def peak_mb():
 
 from orescope.jobs.stitch_run import StitchConfig, run_stitch
 imported = peak_mb()
-grid = (5, 5) if sys.argv[4] == "grid" else None
-config = StitchConfig(model="rigid", grid=grid, overlap=0.2, seams=sys.argv[5] == "seams")
+config = StitchConfig.model_validate(json.loads(sys.argv[4]))
 start = time.perf_counter()
 run_stitch(sys.argv[1], sys.argv[2], config, blank=sys.argv[3], progress=False)
 seconds = time.perf_counter() - start
@@ -86,23 +99,39 @@ def vignette() -> np.ndarray:
     return (1 - VIGNETTE * np.add.outer(y**2, x**2) / 2).astype(np.float32)
 
 
-def cut_fields(source: np.ndarray, folder: Path, seed: int = 0) -> pd.DataFrame:
-    """The 25 fields and the blank field, written as PNG; the truth (field → section) per field."""
+def cut_fields(
+    source: np.ndarray,
+    folder: Path,
+    grid: tuple[int, int] = (COLUMNS, ROWS),
+    tilt: float = 0.0,
+    k1: float = 0.0,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The fields of a grid (columns, rows), each tilted by perspective terms up to ±``tilt``
+    and seen through a lens of distortion ``k1``, and the blank field, written as PNG; the
+    truth (field → section, 3 × 3) per field."""
     rng = np.random.default_rng(seed)
     light = vignette()
     folder.mkdir(parents=True)
+    seen = np.stack(np.meshgrid(np.arange(WIDTH), np.arange(HEIGHT)), -1).reshape(-1, 2)
+    undistorted = Lens((WIDTH, HEIGHT), k1).undistort_points(seen.astype(np.float64))
     rows = []
-    for row in range(ROWS):
-        for column in range(COLUMNS):
+    for row in range(grid[1]):
+        for column in range(grid[0]):
             angle = np.radians(rng.uniform(-ROTATION_DEG, ROTATION_DEG))
             origin = MARGIN + np.array([column * WIDTH, row * HEIGHT]) * (1 - OVERLAP)
             origin += rng.uniform(-OFFSET_PX, OFFSET_PX, 2)
-            turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-            centre = np.array([WIDTH / 2, HEIGHT / 2])
-            matrix = np.hstack([turn, (origin + centre - turn @ centre)[:, None]])
+            cos, sin = np.cos(angle), np.sin(angle)
+            turn = np.array([[cos, -sin, 0], [sin, cos, 0], [0, 0, 1]])
+            centre = np.array([[1, 0, WIDTH / 2], [0, 1, HEIGHT / 2], [0, 0, 1]])
+            perspective = np.eye(3)
+            perspective[2, :2] = rng.uniform(-tilt, tilt, 2) if tilt else 0.0
+            move = np.array([[1, 0, origin[0]], [0, 1, origin[1]], [0, 0, 1]])
+            matrix = move @ centre @ turn @ perspective @ np.linalg.inv(centre)
             gain = rng.uniform(1 - GAIN, 1 + GAIN)
-            flags = cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP
-            field = cv2.warpAffine(source, matrix, (WIDTH, HEIGHT), flags=flags)
+            where = cv2.perspectiveTransform(undistorted[None], matrix)[0].astype(np.float32)
+            maps = where.reshape(HEIGHT, WIDTH, 2)
+            field = cv2.remap(source, maps[..., 0], maps[..., 1], cv2.INTER_CUBIC)
             exposed = field.astype(np.float32) * (gain * light[..., None])
             name = f"field_{row}{column}.png"
             write_image(folder / name, np.clip(np.round(exposed), 0, 255).astype(np.uint8))
@@ -111,19 +140,30 @@ def cut_fields(source: np.ndarray, folder: Path, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def pose_errors(poses: pd.DataFrame, truth: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Per point px errors after the best rigid map from the section to the panorama, and
-    that map (3 × 3)."""
+def found_pose(row) -> np.ndarray:
+    """The 3 × 3 pose of a row of ``poses.csv``."""
+    return np.array(
+        [[row.a00, row.a01, row.x_px], [row.a10, row.a11, row.y_px], [row.a20, row.a21, 1.0]]
+    )
+
+
+def pose_errors(
+    poses: pd.DataFrame, truth: pd.DataFrame, k1: float, frame_model: type
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per point px errors after the best map of ``frame_model`` (a skimage transform) from
+    the section to the panorama, and that map (3 × 3); the fields were seen through a lens of
+    distortion ``k1``, and each row says which lens the run undid."""
     lattice = np.stack(
         np.meshgrid(np.linspace(0, WIDTH - 1, 5), np.linspace(0, HEIGHT - 1, 5)), -1
     ).reshape(-1, 2)
+    seen = Lens((WIDTH, HEIGHT), k1).undistort_points(lattice)
     found, true = [], []
     for row in poses.merge(truth, on="field").itertuples():
-        matrix = np.array([[row.a00, row.a01, row.x_px], [row.a10, row.a11, row.y_px]])
-        found.append(lattice @ matrix[:, :2].T + matrix[:, 2])
-        true.append(lattice @ row.matrix[:, :2].T + row.matrix[:, 2])
+        undone = Lens((WIDTH, HEIGHT), row.k1, row.k2).undistort_points(lattice)
+        found.append(cv2.perspectiveTransform(undone[None], found_pose(row))[0])
+        true.append(cv2.perspectiveTransform(seen[None], row.matrix)[0])
     found_points, true_points = np.concatenate(found), np.concatenate(true)
-    frame = EuclideanTransform.from_estimate(true_points, found_points)
+    frame = frame_model.from_estimate(true_points, found_points)
     return np.hypot(*(frame(true_points) - found_points).T), frame.params
 
 
@@ -142,14 +182,13 @@ def seam_measures(out: Path, poses: pd.DataFrame, source: np.ndarray, frame: np.
     panorama = np.moveaxis(np.asarray(group["0"]), 0, -1).astype(np.float32).mean(axis=2)
     height, width = panorama.shape
     flags = cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP
-    back = np.linalg.inv(frame)[:2]  # panorama -> section
-    truth = cv2.warpAffine(source, back, (width, height), flags=flags).astype(np.float32)
+    back = np.linalg.inv(frame)  # panorama -> section
+    truth = cv2.warpPerspective(source, back, (width, height), flags=flags).astype(np.float32)
     truth = truth.mean(axis=2)
     count = np.zeros((height, width), np.uint8)
-    corners = np.array([[0, 0], [WIDTH - 1, 0], [WIDTH - 1, HEIGHT - 1], [0, HEIGHT - 1]])
+    corners = np.array([[[0, 0], [WIDTH - 1, 0], [WIDTH - 1, HEIGHT - 1], [0, HEIGHT - 1]]], float)
     for row in poses.itertuples():
-        matrix = np.array([[row.a00, row.a01, row.x_px], [row.a10, row.a11, row.y_px]])
-        polygon = np.round(corners @ matrix[:, :2].T + matrix[:, 2]).astype(np.int32)
+        polygon = np.round(cv2.perspectiveTransform(corners, found_pose(row))[0]).astype(np.int32)
         footprint = np.zeros_like(count)
         cv2.fillConvexPoly(footprint, polygon, 1)
         count += footprint
@@ -173,13 +212,22 @@ def seam_measures(out: Path, poses: pd.DataFrame, source: np.ndarray, frame: np.
     }
 
 
-def run(folder: Path, prior: bool, seams: bool, source: np.ndarray, truth: pd.DataFrame) -> dict:
-    """The stitch job in a child process, and its outputs measured against the truth."""
-    out = folder / f"out_{'grid' if prior else 'free'}_{'seams' if seams else 'feather'}"
+def run(
+    folder: Path,
+    name: str,
+    config: dict,
+    source: np.ndarray,
+    truth: pd.DataFrame,
+    k1: float = 0.0,
+    frame_model: type = EuclideanTransform,
+) -> dict:
+    """The stitch job with ``config`` (StitchConfig's fields) in a child process, and its
+    outputs measured against the truth (fields seen through a lens of distortion ``k1``)."""
+    out = folder / f"out_{name.replace(' ', '_').replace(',', '')}"
     load_before = os.getloadavg()[0]  # other work on the machine slows the run down
     done = subprocess.run(
         [sys.executable, "-c", JOB, str(folder / "fields"), str(out), str(folder / "blank.png")]
-        + ["grid" if prior else "free", "seams" if seams else "feather"],
+        + [json.dumps(config)],
         capture_output=True,
         text=True,
         check=True,
@@ -188,11 +236,13 @@ def run(folder: Path, prior: bool, seams: bool, source: np.ndarray, truth: pd.Da
     measured = json.loads(done.stdout.strip().splitlines()[-1])
     poses = pd.read_csv(out / "poses.csv")
     unmatched = pd.read_csv(out / "unmatched.csv")
-    errors, frame = pose_errors(poses, truth)
+    errors, frame = pose_errors(poses, truth, k1, frame_model)
     found = poses.merge(truth, on="field")
     undone = found.gain_g * found.gain
     return {
         **measured,
+        "config": config,
+        "k1": float(poses.k1.iloc[0]),
         "load_average_before": load_before,
         "fields_placed": len(poses),
         "unmatched": unmatched.to_dict("records"),
@@ -200,6 +250,7 @@ def run(folder: Path, prior: bool, seams: bool, source: np.ndarray, truth: pd.Da
         "max_pose_error_px": float(errors.max()),
         "gain_spread_after": float(np.ptp(undone / undone.mean())),
         "median_matches_per_field": float(poses.matches.median()),
+        "mean_residual_px": float(poses.residual_px.mean()),
         **seam_measures(out, poses, source, frame),
     }
 
@@ -225,29 +276,53 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "runs": {},
     }
+    grid = {"grid": [COLUMNS, ROWS], "overlap": OVERLAP}
     with tempfile.TemporaryDirectory() as folder:
         truth = cut_fields(source, Path(folder) / "fields")
-        for name, prior, seams in (
-            ("grid prior", True, True),
-            ("no prior", False, True),
-            ("grid prior, no seams", True, False),
+        for name, config in (
+            ("grid prior", {"model": "rigid", **grid}),
+            ("no prior", {"model": "rigid"}),
+            ("grid prior, no seams", {"model": "rigid", **grid, "seams": False}),
         ):
-            measured = run(Path(folder), prior, seams, source, truth)
-            result["runs"][name] = measured
-            print(
-                f"{name}: RMS pose error {measured['rms_pose_error_px']:.3f} px (max "
-                f"{measured['max_pose_error_px']:.3f}), {measured['fields_placed']} fields, "
-                f"{len(measured['unmatched'])} unmatched; step across seams "
-                f"{measured['seam_step']:.2f} (truth {measured['seam_step_truth']:.2f}), "
-                f"inside fields {measured['inside_step']:.2f} "
-                f"(truth {measured['inside_step_truth']:.2f}); "
-                f"error in overlaps {measured['mae_overlaps']:.2f}, single fields "
-                f"{measured['mae_single_field']:.2f}; {measured['wall_s']:.0f} s "
-                f"({measured['cpu_s']:.0f} s CPU), peak {measured['peak_rss_mb']:.0f} MB "
-                f"(imports {measured['import_rss_mb']:.0f} MB)"
-            )
+            result["runs"][name] = report(name, run(Path(folder), name, config, source, truth))
+    small = {"grid": [3, 3], "overlap": OVERLAP}
+    result["tilted"] = {"grid": [3, 3], "tilt_per_px": TILT, "runs": {}}
+    with tempfile.TemporaryDirectory() as folder:
+        truth = cut_fields(source, Path(folder) / "fields", (3, 3), tilt=TILT, seed=1)
+        for model in ("homography", "affine"):
+            config = {"model": model, **small}
+            measured = run(Path(folder), model, config, source, truth, 0.0, ProjectiveTransform)
+            result["tilted"]["runs"][model] = report(f"tilted, {model}", measured)
+    result["distorted"] = {"grid": [3, 3], "k1": K1, "model": "rigid", "runs": {}}
+    with tempfile.TemporaryDirectory() as folder:
+        truth = cut_fields(source, Path(folder) / "fields", (3, 3), k1=K1, seed=2)
+        for name, distortion in (
+            ("no correction", None),
+            ("given k1", [K1, 0.0]),
+            ("auto", "auto"),
+        ):
+            config = {"model": "rigid", **small, "distortion": distortion}
+            measured = run(Path(folder), name, config, source, truth, K1)
+            result["distorted"]["runs"][name] = report(f"distorted, {name}", measured)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+def report(name: str, measured: dict) -> dict:
+    """Print one run's numbers; returns them."""
+    print(
+        f"{name}: RMS pose error {measured['rms_pose_error_px']:.3f} px (max "
+        f"{measured['max_pose_error_px']:.3f}), {measured['fields_placed']} fields, "
+        f"{len(measured['unmatched'])} unmatched; step across seams "
+        f"{measured['seam_step']:.2f} (truth {measured['seam_step_truth']:.2f}), "
+        f"inside fields {measured['inside_step']:.2f} "
+        f"(truth {measured['inside_step_truth']:.2f}); "
+        f"error in overlaps {measured['mae_overlaps']:.2f}, single fields "
+        f"{measured['mae_single_field']:.2f}; {measured['wall_s']:.0f} s "
+        f"({measured['cpu_s']:.0f} s CPU), peak {measured['peak_rss_mb']:.0f} MB "
+        f"(imports {measured['import_rss_mb']:.0f} MB); lens k1 {measured['k1']:.5f}"
+    )
+    return measured
 
 
 if __name__ == "__main__":
