@@ -45,7 +45,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -61,6 +60,9 @@ from orescope.io import load_lumenstone, read_image, write_image
 from orescope.io.splits import assign_splits
 from orescope.preprocess.blend import HALO_SCALE, feather_weights, multiband
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stitch_fields import stitch_in_child  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 WIDTH, HEIGHT, OVERLAP, MARGIN = 1698, 1273, 0.2, 40  # as bench/stitch_fields.py
 OFFSET_PX, ROTATION_DEG, GAIN, VIGNETTE = 15.0, 0.3, 0.1, 0.25
@@ -73,26 +75,9 @@ WAYS = {  # how each set is stitched
     "feather, seams": {"seams": True, "blend": "feather"},
     "multiband, seams": {"seams": True, "blend": "multiband"},
 }
+
+
 # The job in a child process; peak memory is the child's own high-water mark (VmHWM).
-JOB = """
-import json, resource, sys, time
-
-def peak_mb():
-    status = open("/proc/self/status").read()
-    return int(status.split("VmHWM:")[1].split()[0]) / 1024
-
-from orescope.jobs.stitch_run import StitchConfig, run_stitch
-config = StitchConfig.model_validate(json.loads(sys.argv[4]))
-blank = None if sys.argv[3] == "none" else sys.argv[3]
-start = time.perf_counter()
-run_stitch(sys.argv[1], sys.argv[2], config, blank=blank, progress=False)
-seconds = time.perf_counter() - start
-cpu = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps({"wall_s": seconds, "cpu_s": cpu.ru_utime + cpu.ru_stime,
-                  "peak_rss_mb": peak_mb()}))
-"""
-
-
 def photos(data: Path, validation: bool) -> list[Path]:
     """The LumenStone photos on the validation side of the split rule, or on the others."""
     samples = load_lumenstone(data / "lumenstone")[0]
@@ -217,15 +202,9 @@ def run(
 ) -> dict:
     """The stitch job in a child process, and its panorama measured against the truth."""
     out = folder / name.replace(", ", "_").replace(" ", "_")
-    done = subprocess.run(
-        [sys.executable, "-c", JOB, str(folder / "fields"), str(out)]
-        + [str(folder / "blank.png") if blank else "none", json.dumps(config)],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")},
+    measured = stitch_in_child(
+        folder / "fields", out, folder / "blank.png" if blank else None, config
     )
-    measured = json.loads(done.stdout.strip().splitlines()[-1])
     poses = pd.read_csv(out / "poses.csv")
     return {**measured, **measures(out, poses, source, truth)}
 

@@ -68,16 +68,39 @@ def peak_mb():
     status = open("/proc/self/status").read()
     return int(status.split("VmHWM:")[1].split()[0]) / 1024
 
+import orescope
 from orescope.jobs.stitch_run import StitchConfig, run_stitch
 imported = peak_mb()
 config = StitchConfig.model_validate(json.loads(sys.argv[4]))
+blank = None if sys.argv[3] == "none" else sys.argv[3]
 start = time.perf_counter()
-run_stitch(sys.argv[1], sys.argv[2], config, blank=sys.argv[3], progress=False)
+run_stitch(sys.argv[1], sys.argv[2], config, blank=blank, progress=False)
 seconds = time.perf_counter() - start
 cpu = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"wall_s": seconds, "cpu_s": cpu.ru_utime + cpu.ru_stime,
-                  "peak_rss_mb": peak_mb(), "import_rss_mb": imported}))
+                  "peak_rss_mb": peak_mb(), "import_rss_mb": imported, "code": orescope.__file__}))
 """
+
+
+def stitch_in_child(
+    fields: Path, out: Path, blank: Path | None, config: dict, source_tree: Path | None = None
+) -> dict:
+    """``orescope stitch`` of ``fields`` into ``out`` with ``config`` (StitchConfig's fields)
+    in a child process, so that its peak memory is its own; with the package of
+    ``source_tree`` first on the path if given (another commit's code). Returns what the child
+    measured: wall_s, cpu_s, peak_rss_mb, import_rss_mb and the package's ``code`` file."""
+    environment = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    if source_tree is not None:
+        environment["PYTHONPATH"] = str(source_tree)
+    done = subprocess.run(
+        [sys.executable, "-c", JOB, str(fields), str(out), str(blank or "none")]
+        + [json.dumps(config)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=environment,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def section(data: Path, height: int, width: int) -> np.ndarray:
@@ -225,15 +248,7 @@ def run(
     outputs measured against the truth (fields seen through a lens of distortion ``k1``)."""
     out = folder / f"out_{name.replace(' ', '_').replace(',', '')}"
     load_before = os.getloadavg()[0]  # other work on the machine slows the run down
-    done = subprocess.run(
-        [sys.executable, "-c", JOB, str(folder / "fields"), str(out), str(folder / "blank.png")]
-        + [json.dumps(config)],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")},
-    )
-    measured = json.loads(done.stdout.strip().splitlines()[-1])
+    measured = stitch_in_child(folder / "fields", out, folder / "blank.png", config)
     poses = pd.read_csv(out / "poses.csv")
     unmatched = pd.read_csv(out / "unmatched.csv")
     errors, frame = pose_errors(poses, truth, k1, frame_model)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -32,36 +31,16 @@ from stitch_fields import (  # noqa: E402
     WIDTH,
     cut_fields,
     section,
+    stitch_in_child,
 )
 
-JOB = """
-import json, resource, sys, time
-import orescope
-from orescope.jobs.stitch_run import StitchConfig, run_stitch
-config = StitchConfig(model="rigid", grid=(5, 5), overlap=0.2)
-start = time.perf_counter()
-run_stitch(sys.argv[1], sys.argv[2], config, blank=sys.argv[3], progress=False)
-cpu = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps({"wall_s": time.perf_counter() - start, "cpu_s": cpu.ru_utime + cpu.ru_stime,
-                  "code": orescope.__file__}))
-"""
+CONFIG = {"model": "rigid", "grid": [5, 5], "overlap": 0.2}
 
 
 def timed(fields: Path, out: Path, source_tree: Path) -> dict:
     """One run of the job with the package in ``source_tree`` first on the path."""
-    environment = {
-        **os.environ,
-        "PYTHONPATH": str(source_tree),
-        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", JOB, str(fields / "fields"), str(out), str(fields / "blank.png")],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=environment,
-    )
-    return {**json.loads(done.stdout.strip().splitlines()[-1]), "load": os.getloadavg()[0]}
+    measured = stitch_in_child(fields / "fields", out, fields / "blank.png", CONFIG, source_tree)
+    return {**measured, "load": os.getloadavg()[0]}
 
 
 def main() -> None:
