@@ -12,6 +12,7 @@ map where it is wrong is faster than labelling a photo from nothing (paper 003 Â
 from __future__ import annotations
 
 import multiprocessing
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -62,9 +63,9 @@ def in_subprocess(function: Callable[..., T], *args: Any) -> Future[T]:
     """``function(*args)``, computed in a process of its own. Superpixels hold Python's global
     interpreter lock for tens of seconds, so in a thread they would stall the server's threads
     (the page would not open before them); the process is a daemon, ended with the viewer.
-    It is forked where the system can (at once, while a spawned one spends seconds importing),
-    before the server's threads start."""
-    forks = "fork" in multiprocessing.get_all_start_methods()
+    On Linux it is forked (at once, while a spawned one spends seconds importing), before the
+    server's threads start; elsewhere spawned, as macOS's system libraries are not fork-safe."""
+    forks = sys.platform.startswith("linux")
     context = multiprocessing.get_context("fork") if forks else multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
     worker = context.Process(target=_send_result, args=(sender, function, args), daemon=True)
