@@ -56,6 +56,7 @@ from orescope.preprocess.stitch import (
     main_group,
     match_pair,
     might_overlap,
+    moved,
     overlap_mask,
     pair_residuals,
     solve_poses,
@@ -360,11 +361,6 @@ def _shrunk(image: np.ndarray) -> np.ndarray:
     return small.reshape(*small.shape[:2], image.shape[2])
 
 
-def _moved(offset: np.ndarray, scale: float = 1.0) -> np.ndarray:
-    """The 3 × 3 matrix that scales by ``scale``, then moves by ``offset`` (x, y)."""
-    return np.array([[scale, 0.0, offset[0]], [0.0, scale, offset[1]], [0.0, 0.0, 1.0]])
-
-
 def _meet(box: np.ndarray, other: np.ndarray) -> bool:
     """Whether two [left, top, right, bottom] boxes overlap."""
     return bool(np.all(box[:2] < other[2:]) and np.all(other[:2] < box[2:]))
@@ -386,7 +382,7 @@ def _gains(poses: Poses, small: list[np.ndarray], size: tuple[int, int]) -> np.n
     the small copies); fields not placed keep gain 1. A homography between two fields is
     taken by its affine part: the means need the overlap, not its every pixel."""
     boxes = _footprints(poses, size)
-    shrink = _moved(np.zeros(2), 1 / EXPOSURE_SCALE)
+    shrink = moved(np.zeros(2), 1 / EXPOSURE_SCALE)
     overlaps = []
     for i, j in itertools.combinations(sorted(boxes), 2):
         if _meet(boxes[i], boxes[j]):
@@ -410,7 +406,7 @@ def _seam_weights(
     for index, box in track(boxes.items(), description="seams", disable=not progress):
         corner = np.floor(box[:2] * scale)
         size = tuple(int(side) for side in np.ceil(box[2:] * scale) - corner + 1)
-        matrix = _moved(-corner, scale) @ poses.matrices[index]
+        matrix = moved(-corner, scale) @ poses.matrices[index]
         field = fields.corrected(index) * (gains[index] * level).astype(np.float32)
         images.append(cv2.warpPerspective(field, matrix, size).reshape(size[1], size[0], -1))
         masks.append(cv2.warpPerspective(np.full((height, width), 255, np.uint8), matrix, size))
@@ -450,7 +446,7 @@ def _write_panorama(
         reach = np.concatenate([corner - margin, origin + [right, bottom] + margin])
         pieces = []
         for index in (index for index, box in boxes.items() if _meet(box, reach)):
-            pieces.append((*load(index), _moved(-corner) @ poses.matrices[index]))
+            pieces.append((*load(index), moved(-corner) @ poses.matrices[index]))
         if pieces:  # chunks no field reaches stay unwritten: zarr reads them as 0
             tile = blend_tile((bottom - top, right - left, channels), pieces, dtype, bands)
             level[:, top:bottom, left:right] = np.moveaxis(tile, -1, 0)
@@ -507,7 +503,7 @@ def _poses_table(
     rows = []
     k1, k2 = (0.0, 0.0) if lens is None else (lens.k1, lens.k2)
     for index in np.flatnonzero(poses.placed):
-        matrix = _moved(-origin) @ poses.matrices[index]
+        matrix = moved(-origin) @ poses.matrices[index]
         matrix /= matrix[2, 2]
         own = [m for m in poses.used if index in (m.first, m.second)]
         misses = [pair_residuals(m, poses.matrices) for m in own]

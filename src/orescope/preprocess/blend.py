@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from orescope.errors import InputError
+from orescope.preprocess.stitch import moved
 
 MIN_OVERLAP_PX = 64  # pixels two fields must share for their exposure to be compared
 GAIN_PULL = 1e-6  # pull of every log gain towards 0: fixes the overall level, nothing else
@@ -181,7 +182,7 @@ def multiband(
     height, width, channels = shape
     pieces = list(pieces)
     size = (height + 2 * halo_px, width + 2 * halo_px, channels)
-    widen = np.array([[1.0, 0.0, halo_px], [0.0, 1.0, halo_px], [0.0, 0.0, 1.0]])
+    widen = moved((halo_px, halo_px))
     shares = [_share(weights, widen @ matrix, size) for _, weights, matrix in pieces]
     total = np.sum(shares, axis=0)
     levels: list[np.ndarray] = []

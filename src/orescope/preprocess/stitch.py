@@ -386,17 +386,21 @@ def _pulls(solved: np.ndarray, reference: int, prior_px: np.ndarray | None) -> l
     if prior_px is None:
         return []
     return [
-        (int(index), _shifted(prior_px[index]), PRIOR_WEIGHT)
+        (int(index), moved(prior_px[index]), PRIOR_WEIGHT)
         for index in np.flatnonzero(solved)
         if index != reference
     ]
 
 
-def _shifted(offset: np.ndarray) -> np.ndarray:
-    """The 3 × 3 pose of a field moved by ``offset`` (x, y) alone."""
-    matrix = np.eye(3)
-    matrix[:2, 2] = offset
-    return matrix
+def moved(offset_px: np.ndarray | tuple[float, float], scale: float = 1.0) -> np.ndarray:
+    """The 3 × 3 pose that scales by ``scale``, then moves by ``offset_px`` (x, y).
+
+    Examples
+    --------
+    >>> moved((2.0, 3.0)).tolist()
+    [[1.0, 0.0, 2.0], [0.0, 1.0, 3.0], [0.0, 0.0, 1.0]]
+    """
+    return np.array([[scale, 0.0, offset_px[0]], [0.0, scale, offset_px[1]], [0.0, 0.0, 1.0]])
 
 
 def _solve_translation(
@@ -418,7 +422,7 @@ def _solve_translation(
         rows.append(row)
         targets.append(np.sqrt(weight) * matrix)
     offsets = np.linalg.lstsq(np.array(rows), np.array(targets), rcond=None)[0]
-    return np.stack([_shifted(offset) for offset in offsets])
+    return np.stack([moved(offset) for offset in offsets])
 
 
 def _refine(
