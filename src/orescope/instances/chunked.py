@@ -333,11 +333,12 @@ def _split(
     """The kept seeds whose box begins in this chunk that split, and their numbers of parts,
     each from its :func:`~orescope.instances.core_split.core_window` (read once for all)."""
     ndim = len(core)
-    corners = _table(boxes)[1:, :ndim]
+    every = _table(boxes)
+    corners = every[1:, :ndim]
     mine = 1 + np.flatnonzero(
         np.all([(c >= b.start) & (c < b.stop) for c, b in zip(corners.T, core, strict=True)], 0)
     )
-    windows = [core_window(_box(_table(boxes)[seed]), grid.shape) for seed in mine]
+    windows = [core_window(_box(every[seed]), grid.shape) for seed in mine]
     if not windows:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     block = _cover(windows)
@@ -435,9 +436,7 @@ def _grow(
             for c, n in zip(core, grid.shape, strict=True)
         )
         kept = _seeds_in(seeds, box, grid, offsets, tables)
-        inner = tuple(
-            slice(c.start - b.start, c.stop - b.start) for c, b in zip(core, box, strict=True)
-        )
+        inner = _within(core, box)
         whole = all(b.stop - b.start == n for b, n in zip(box, grid.shape, strict=True))
         if kept.any():
             distance, where = ndimage.distance_transform_edt(kept == 0, return_indices=True)
