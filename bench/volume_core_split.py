@@ -8,12 +8,14 @@ The validation volumes are those of configs/ct_particles.yaml (seeds 5000-5002, 
 more drawn from the same ranges at the test volumes' size (seeds 5100-5107, 128³): validation
 seeds by the split rule, so that a choice rests on more than a dozen mergers. Each is
 resampled to the trained particle size by its true median (as training validation does) and
-predicted once; the core maps are cached in ``--cache``. Every setting (height of the maxima
-that split a seed, or no split; smallest seed) decodes them all; the chosen setting has the
-best mean F1_match among those whose mean splitter ratio stays within the 0.5 % target.
-The merger sets left by the chosen setting are sorted by cause: every particle of the set has
-a core of its own in the seeds (an unsplit neck), or one has none (a small particle the model
-gave no core, grown into by its neighbour's seed).
+predicted once; the core maps are cached in ``--cache`` (a cache per model). Every setting
+(height of the maxima that split a seed, or no split; smallest seed; neck ratio, or every
+cut kept) decodes them all; the chosen setting has the best mean F1_match among those whose
+mean splitter ratio stays within the 0.5 % target. The merger sets of every setting are
+sorted by cause: every particle of the set has a core of its own in the seeds (an unsplit
+neck), or one has none (a small particle the model gave no core, grown into by its
+neighbour's seed). ``--model`` takes a run folder too (a model trained otherwise, compared on
+the same volumes).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from orescope.infer.particles import predict_particle_map
 from orescope.infer.settings import InferenceSettings
 from orescope.instances.border_core import decode_core_map
 from orescope.instances.components import label_regions, remove_small
-from orescope.instances.core_split import split_cores
+from orescope.instances.core_split import NECK_RATIO, split_cores
 from orescope.instances.decode import CORE_THRESHOLD_3D, MIN_AREA_PX
 from orescope.metrics import instance_metrics
 from orescope.preprocess.resample import median_diameter_px
@@ -37,8 +39,15 @@ from orescope.train.data import load_source
 from orescope.zoo import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
-HEIGHTS = (None, 0.75, 1.0, 1.5)  # voxels of the smoothed distance map; None: no split
-MIN_CORES = (4, 9)  # voxels at the trained size (9: the decoding's earlier 3D default)
+# (height of the maxima that split a seed, voxels of the smoothed distance map, None: no
+# split; the smallest seed, the ball of this fraction of the trained particle diameter, an
+# eighth the decoding's default, a sixth the seed disk's diameter, its earlier default;
+# the neck ratio of the split, None: every cut kept)
+SETTINGS = (
+    (None, 1 / 6, None),
+    (None, 1 / 8, None),
+    *((h, 1 / 8, ratio) for ratio in (None, NECK_RATIO) for h in (0.75, 1.0, 1.5, 2.0)),
+)
 SPLITTER_TARGET = 0.005
 SCORES = ("f1_match", "ap50", "merger_ratio", "splitter_ratio")
 COUNTS = ("n_truth", "n_mergers", "n_splitters")
@@ -74,10 +83,12 @@ def cached_maps(model: str, cache: Path) -> list[tuple[str, np.ndarray, np.ndarr
     return maps
 
 
-def seeds_of(particle_map: np.ndarray, min_core: int, h_px: float | None) -> np.ndarray:
+def seeds_of(
+    particle_map: np.ndarray, min_core: int, h_px: float | None, ratio: float | None
+) -> np.ndarray:
     """The seeds the decoding grows, as :func:`decode_core_map` makes them."""
     seeds = remove_small(label_regions(particle_map > 1 + 254 * CORE_THRESHOLD_3D)[0], min_core)
-    return seeds if h_px is None else split_cores(seeds, h_px)
+    return seeds if h_px is None else split_cores(seeds, h_px, ratio)
 
 
 def merger_causes(truth: np.ndarray, pred: np.ndarray, seeds: np.ndarray) -> dict[str, list]:
@@ -108,48 +119,50 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/volume_core_split.json")
     args = parser.parse_args()
     maps = cached_maps(args.model, args.cache)
+    particle_px = load_model(args.model).card.particle_px or 0.0
     table: dict[str, dict] = {}
-    for h_px in HEIGHTS:
-        for min_core in MIN_CORES:
-            rows = []
-            for _, particle_map, truth in maps:
-                labels = decode_core_map(
-                    particle_map, CORE_THRESHOLD_3D, min_core, MIN_AREA_PX, split_h_px=h_px
-                )
-                rows.append(instance_metrics(truth, labels))
-            key = f"split {h_px} min core {min_core}" if h_px else f"no split min core {min_core}"
-            table[key] = {
-                "split_h_px": h_px,
-                "min_core_px": min_core,
-                **{s: float(np.mean([r[s] for r in rows])) for s in SCORES},
-                **{f"total_{c}": int(sum(r[c] for r in rows)) for c in COUNTS},
-            }
-            print(key, {k: round(v, 4) for k, v in table[key].items() if isinstance(v, float)})
+    for h_px, diameter, ratio in SETTINGS:
+        min_core = max(4, round(np.pi / 6 * (particle_px * diameter) ** 3))
+        rows = []
+        causes: dict[str, list] = {"neck": [], "no core": []}
+        for _, particle_map, truth in maps:
+            labels = decode_core_map(
+                particle_map, CORE_THRESHOLD_3D, min_core, MIN_AREA_PX, h_px, ratio
+            )
+            rows.append(instance_metrics(truth, labels))
+            seeds = seeds_of(particle_map, min_core, h_px, ratio)
+            for cause, found in merger_causes(truth, labels, seeds).items():
+                causes[cause] += found
+        seed = f"min core d/{round(1 / diameter)}"
+        key = f"split {h_px} {seed}" if h_px else f"no split {seed}"
+        key += f" neck {ratio}" if ratio else ""
+        table[key] = {
+            "split_h_px": h_px,
+            "neck_ratio": ratio,
+            "min_core_px": min_core,
+            **{s: float(np.mean([r[s] for r in rows])) for s in SCORES},
+            **{f"total_{c}": int(sum(r[c] for r in rows)) for c in COUNTS},
+            "mergers_by_cause": {
+                cause: {
+                    "count": len(found),
+                    "smallest_particle_median_voxels": float(np.median(found)) if found else 0.0,
+                }
+                for cause, found in causes.items()
+            },
+        }
+        print(key, {k: round(v, 4) for k, v in table[key].items() if isinstance(v, float)})
     allowed = [k for k, v in table.items() if v["splitter_ratio"] <= SPLITTER_TARGET]
     chosen = max(allowed, key=lambda k: table[k]["f1_match"])
-    h_px, min_core = table[chosen]["split_h_px"], table[chosen]["min_core_px"]
-    causes: dict[str, list] = {"neck": [], "no core": []}
-    medians = []
-    for _, particle_map, truth in maps:
-        seeds = seeds_of(particle_map, min_core, h_px)
-        labels = decode_core_map(particle_map, CORE_THRESHOLD_3D, min_core, MIN_AREA_PX, h_px)
-        for cause, found in merger_causes(truth, labels, seeds).items():
-            causes[cause] += found
-        medians.append(np.pi / 6 * median_diameter_px(truth) ** 3)
+    medians = [np.pi / 6 * median_diameter_px(truth) ** 3 for _, _, truth in maps]
     results = {
+        "model": args.model,
         "volumes": [name for name, _, _ in maps],
         "core_threshold": CORE_THRESHOLD_3D,
+        "trained_particle_px": particle_px,
         "settings": table,
-        "before": "no split min core 9",
         "chosen": chosen,
         "chosen_setting": table[chosen],
-        "mergers_left": {
-            cause: {
-                "count": len(found),
-                "smallest_particle_median_voxels": float(np.median(found)) if found else 0.0,
-            }
-            for cause, found in causes.items()
-        },
+        "mergers_left": table[chosen]["mergers_by_cause"],
         "median_particle_voxels": float(np.median(medians)),
     }
     print("chosen", chosen, results["mergers_left"])

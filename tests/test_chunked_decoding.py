@@ -96,14 +96,14 @@ def test_a_tally_sums_weights_per_particle():
     assert found.means.tolist() == [1.0, 4.0]
 
 
-def _dumbbell() -> np.ndarray:
+def _dumbbell(neck_radius: int = 2) -> np.ndarray:
     """A core map of two touching particles, one box, whose cores the 'model' joined by a neck:
-    balls of radius 6 around x = 9 and x = 26, a neck of radius 2 between them."""
+    balls of radius 6 around x = 9 and x = 26, a neck of ``neck_radius`` between them."""
     z, y, x = np.ogrid[:17, :17, :36]
     core = ((z - 8) ** 2 + (y - 8) ** 2 + (x - 9) ** 2 <= 36) | (
         (z - 8) ** 2 + (y - 8) ** 2 + (x - 26) ** 2 <= 36
     )
-    core |= ((z - 8) ** 2 + (y - 8) ** 2 <= 4) & (x > 9) & (x < 26)
+    core |= ((z - 8) ** 2 + (y - 8) ** 2 <= neck_radius**2) & (x > 9) & (x < 26)
     core_map = np.zeros((17, 17, 36), np.uint8)
     core_map[1:16, 1:16, 1:35] = 1
     core_map[core] = 255
@@ -127,6 +127,14 @@ def test_a_core_joined_by_a_neck_is_cut_there(tmp_path):
     assert decode_core_map(core_map, 0.7, 9, 27, split_h_px=5.0).max() == 1
 
 
+def test_a_waist_as_thick_as_most_of_its_core_is_no_neck():
+    # the smoothed distance: 2.98 at the waist, 4.69 at the balls' centres (a ratio of 0.64)
+    core_map = _dumbbell(neck_radius=4)
+    assert decode_core_map(core_map, 0.7, 9, 27, split_h_px=1.0, neck_ratio=None).max() == 2
+    assert decode_core_map(core_map, 0.7, 9, 27, split_h_px=1.0, neck_ratio=0.8).max() == 2
+    assert decode_core_map(core_map, 0.7, 9, 27, split_h_px=1.0).max() == 1  # ratio 0.6
+
+
 @pytest.mark.parametrize(("chunk", "halo"), [(12, 3), (32, 8)])
 def test_split_cores_decode_in_chunks_to_the_particles_of_the_whole_map(chunk, halo, tmp_path):
     for seed in (0, 1):
@@ -139,5 +147,5 @@ def test_split_cores_decode_in_chunks_to_the_particles_of_the_whole_map(chunk, h
 
 
 def test_a_volume_model_splits_its_cores_unless_asked_not_to():
-    assert CoreDecoding.for_volume(16.0) == CoreDecoding(0.7, 4, 4, 1.0)
+    assert CoreDecoding.for_volume(16.0) == CoreDecoding(0.7, 4, 4, 0.75)
     assert CoreDecoding.for_volume(16.0, split_cores=False).split_h_px is None

@@ -21,7 +21,7 @@ ForegroundSplit = Literal["watershed", "components"]
 CORE_THRESHOLD_3D = 0.7
 # height (voxels of the smoothed distance map, at the trained particle size) of the maxima
 # that split a volume's seed at a neck: bench/volume_core_split.py, on validation volumes
-SPLIT_H_PX_3D = 1.0
+SPLIT_H_PX_3D = 0.75
 MIN_AREA_PX = 4  # smallest particle a decoding keeps at the model's scale (pixels, voxels)
 
 
@@ -49,7 +49,7 @@ def min_core_px(particle_px: float | None, spatial_dims: int = 2) -> int:
     diameter (12 px at 24 px), measured best on held-out scenes (bench/border_core_decoding.py);
     smaller seeds are mostly texture that would split a particle. In a volume: the ball of an
     eighth of the particle's diameter, 4 voxels at 16: with seeds split at their necks, better
-    than the ball of the seed disk's diameter (a sixth, 9 voxels) on the validation volumes of
+    than the ball of the seed disk's diameter (a sixth, 10 voxels) on the validation volumes of
     bench/volume_core_split.py."""
     if spatial_dims == 2:
         return max(4, round((particle_px or 0) ** 2 / 48))
