@@ -25,18 +25,26 @@ import json
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage
 
 from orescope.infer.particles import predict_particle_map
 from orescope.infer.settings import InferenceSettings
 from orescope.instances.border_core import decode_core_map
 from orescope.instances.components import label_regions, remove_small
-from orescope.instances.core_split import NECK_RATIO, split_cores
+from orescope.instances.core_split import (
+    NECK_RATIO,
+    core_parts,
+    core_window,
+    cut_ratios,
+    smoothed_distance,
+    split_cores,
+)
 from orescope.instances.decode import CORE_THRESHOLD_3D, MIN_AREA_PX
 from orescope.metrics import instance_metrics
 from orescope.preprocess.resample import median_diameter_px
 from orescope.train.config import read_train_config
 from orescope.train.data import load_source
-from orescope.zoo import load_model
+from orescope.zoo import LoadedModel, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 # (height of the maxima that split a seed, voxels of the smoothed distance map, None: no
@@ -53,10 +61,9 @@ SCORES = ("f1_match", "ap50", "merger_ratio", "splitter_ratio")
 COUNTS = ("n_truth", "n_mergers", "n_splitters")
 
 
-def cached_maps(model: str, cache: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def cached_maps(loaded: LoadedModel, cache: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(name, core map, labels) of every validation volume at the trained particle size,
     predicted once and kept in ``cache``."""
-    loaded = load_model(model)
     card = loaded.card
     config = read_train_config(ROOT / "configs/ct_particles.yaml")
     larger = config.val[0].model_copy(
@@ -112,14 +119,42 @@ def merger_causes(truth: np.ndarray, pred: np.ndarray, seeds: np.ndarray) -> dic
     return causes
 
 
+def cuts_by_kind(
+    maps: list[tuple[str, np.ndarray, np.ndarray]], min_core: int, h_px: float
+) -> dict[str, list[float]]:
+    """The :func:`cut_ratios` of every cut a split at ``h_px`` makes with no neck ratio, by
+    kind: between two reference particles (the parts' most common particles differ), or
+    within one (a splitter): what the neck ratio is chosen from."""
+    kinds: dict[str, list[float]] = {"between particles": [], "within one particle": []}
+    for _, particle_map, truth in maps:
+        seeds = seeds_of(particle_map, min_core, None, None)
+        for index, box in enumerate(ndimage.find_objects(seeds), start=1):
+            if box is None:
+                continue
+            window = core_window(box, seeds.shape)
+            core = seeds[window] == index
+            parts, count = core_parts(core, h_px, None)
+            if count < 2:
+                continue
+            inside = truth[window]
+            owner = [np.bincount(inside[parts == k]).argmax() for k in range(count + 1)]
+            for (first, second), ratio in cut_ratios(parts, count, smoothed_distance(core)).items():
+                kind = (
+                    "within one particle" if owner[first] == owner[second] else "between particles"
+                )
+                kinds[kind].append(round(ratio, 3))
+    return {kind: sorted(ratios) for kind, ratios in kinds.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="ct-particles")
     parser.add_argument("--cache", type=Path, default=ROOT / "runs/volume_core_split")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/volume_core_split.json")
     args = parser.parse_args()
-    maps = cached_maps(args.model, args.cache)
-    particle_px = load_model(args.model).card.particle_px or 0.0
+    loaded = load_model(args.model)
+    maps = cached_maps(loaded, args.cache)
+    particle_px = loaded.card.particle_px or 0.0
     table: dict[str, dict] = {}
     for h_px, diameter, ratio in SETTINGS:
         min_core = max(4, round(np.pi / 6 * (particle_px * diameter) ** 3))
@@ -164,6 +199,7 @@ def main() -> None:
         "chosen_setting": table[chosen],
         "mergers_left": table[chosen]["mergers_by_cause"],
         "median_particle_voxels": float(np.median(medians)),
+        "cut_ratios_at_h_1": cuts_by_kind(maps, table["no split min core d/8"]["min_core_px"], 1.0),
     }
     print("chosen", chosen, results["mergers_left"])
     args.out.write_text(json.dumps(results, indent=2) + "\n")

@@ -8,8 +8,8 @@ the parts, and the watershed of the distance map cuts the core at its necks. A c
 only where it is a neck: where the core's thickness there (the smoothed distance at the cut's
 thickest voxel) is at most :data:`NECK_RATIO` of the thinner part's. A broad waist of one
 thick particle has two maxima too, but no neck; on the validation volumes of
-bench/volume_core_split.py the cuts through two particles had ratios up to 0.53 and those
-through one particle from 0.68, so 0.6 keeps the first and joins the second back.
+bench/volume_core_split.py the cuts between two particles had ratios up to 0.51 and those
+through one particle from 0.66, so 0.6 keeps the first and joins the second back.
 
 A core is split from the core alone, in a window of :data:`WINDOW_PAD_PX` voxels around its
 bounding box (clipped to the array): the same parts whatever else the array holds, which
@@ -67,42 +67,54 @@ def core_parts(
     >>> core_parts(thick, 0.1)[1]
     1
     """
-    distance = gaussian(
-        ndimage.distance_transform_edt(core), sigma=SMOOTHING_PX, preserve_range=True
-    )
+    distance = smoothed_distance(core)
     markers, count = label_regions(h_maxima(distance, h_px).astype(bool) & core)
     if count < 2:
         return core.astype(np.int32), 1
     parts = watershed(-distance, markers, mask=core, connectivity=core.ndim)
     if neck_ratio is not None:
-        parts, count = _join_waists(parts, count, distance, neck_ratio)
+        parts, count = _join_waists(parts, count, cut_ratios(parts, count, distance), neck_ratio)
     return parts.astype(np.int32), count
 
 
-def _join_waists(
-    parts: np.ndarray, count: int, distance: np.ndarray, neck_ratio: float
-) -> tuple[np.ndarray, int]:
-    """``parts`` with every two touching parts joined whose cut is thicker than
-    ``neck_ratio`` of the thinner part (in one pass over the original parts), renumbered."""
+def smoothed_distance(core: np.ndarray) -> np.ndarray:
+    """The core's distance map, smoothed by :data:`SMOOTHING_PX`: what its parts are cut by."""
+    return gaussian(ndimage.distance_transform_edt(core), sigma=SMOOTHING_PX, preserve_range=True)
+
+
+def cut_ratios(parts: np.ndarray, count: int, distance: np.ndarray) -> dict[tuple[int, int], float]:
+    """For every two touching parts (ids 1..``count``): the thickness of their cut (the
+    largest, over face neighbours across it, of the smaller ``distance``) over the thinner
+    part's (its largest ``distance``)."""
     peaks = ndimage.maximum(distance, parts, np.arange(count + 1))
-    thickest = np.zeros((count + 1) ** 2)  # by pair of touching parts: its cut's thickness
+    width = count + 1
+    thickest = np.zeros(width**2)  # by pair of touching parts (first * width + second)
     for axis in range(parts.ndim):
         ahead = tuple(slice(1, None) if k == axis else slice(None) for k in range(parts.ndim))
         behind = tuple(slice(None, -1) if k == axis else slice(None) for k in range(parts.ndim))
         a, b = parts[behind], parts[ahead]
         across = (a != b) & (a > 0) & (b > 0)
-        pair = np.minimum(a, b)[across] * (count + 1) + np.maximum(a, b)[across]
+        pair = np.minimum(a, b)[across] * width + np.maximum(a, b)[across]
         np.maximum.at(thickest, pair, np.minimum(distance[behind], distance[ahead])[across])
+    return {
+        divmod(int(pair), width): float(
+            thickest[pair] / min(peaks[pair // width], peaks[pair % width])
+        )
+        for pair in np.flatnonzero(thickest)
+    }
+
+
+def _join_waists(
+    parts: np.ndarray, count: int, ratios: dict[tuple[int, int], float], neck_ratio: float
+) -> tuple[np.ndarray, int]:
+    """``parts`` with every two touching parts joined whose :func:`cut_ratios` is above
+    ``neck_ratio`` (in one pass over the original parts), renumbered."""
     joined = DisjointSet(range(1, count + 1))
-    for pair in np.flatnonzero(thickest):
-        first, second = divmod(int(pair), count + 1)
-        if thickest[pair] > neck_ratio * min(peaks[first], peaks[second]):
+    for (first, second), ratio in ratios.items():
+        if ratio > neck_ratio:
             joined.merge(first, second)
-    roots = sorted({joined[index] for index in range(1, count + 1)})
-    lookup = np.zeros(count + 1, np.int32)
-    for index in range(1, count + 1):
-        lookup[index] = roots.index(joined[index]) + 1
-    return lookup[parts], len(roots)
+    _, renumbered = np.unique([joined[index] for index in range(1, count + 1)], return_inverse=True)
+    return np.concatenate([[0], renumbered + 1]).astype(np.int32)[parts], int(renumbered.max()) + 1
 
 
 def split_cores(
