@@ -4,17 +4,19 @@ only. Writes bench/results/volume_core_split.json.
 
     python bench/volume_core_split.py [--model ct-particles] [--cache runs/volume_core_split]
 
-The validation volumes are those of configs/ct_particles.yaml (seeds 5000-5002, 96³) and eight
-more drawn from the same ranges at the test volumes' size (seeds 5100-5107, 128³): validation
-seeds by the split rule, so that a choice rests on more than a dozen mergers. Each is
-resampled to the trained particle size by its true median (as training validation does) and
-predicted once; the core maps are cached in ``--cache`` (a cache per model). Every setting
-(height of the maxima that split a seed, or no split; smallest seed; neck ratio, or every
-cut kept) decodes them all; the chosen setting has the best mean F1_match among those whose
-mean splitter ratio stays within the 0.5 % target. The merger sets of every setting are
-sorted by cause: every particle of the set has a core of its own in the seeds (an unsplit
-neck), or one has none (a small particle the model gave no core, grown into by its
-neighbour's seed). ``--model`` takes a run folder too (a model trained otherwise, compared on
+The validation volumes are those of configs/ct_particles.yaml (seeds 5000-5002, 96³) and 24
+more drawn from the same ranges at the test volumes' size (seeds 5100-5123, 128³): validation
+seeds by the split rule, so that a choice rests on more than a dozen mergers and a handful of
+cracked particles. Each is resampled to the trained particle size by its true median (as
+training validation does) and predicted once; the core maps are cached in ``--cache`` (a
+cache per model). Every setting (height of the maxima that split a seed, or no split;
+smallest seed; neck ratios of the core and of the particle's outline, or every cut kept)
+decodes them all; the chosen setting has the best mean F1_match among those whose mean
+splitter ratio stays within the 0.5 % target (of equals, the simpler). The merger sets of
+every setting are sorted by cause: every particle of the set has a core of its own in the
+seeds (an unsplit neck), or one has none (a small particle the model gave no core, grown into
+by its neighbour's seed).
+``--model`` takes a run folder too (a model trained otherwise, compared on
 the same volumes).
 """
 
@@ -32,10 +34,10 @@ from orescope.infer.settings import InferenceSettings
 from orescope.instances.border_core import decode_core_map
 from orescope.instances.components import label_regions, remove_small
 from orescope.instances.core_split import (
-    NECK_RATIO,
     core_parts,
     core_window,
     cut_ratios,
+    outline_distance,
     smoothed_distance,
     split_cores,
 )
@@ -50,11 +52,19 @@ ROOT = Path(__file__).resolve().parents[1]
 # (height of the maxima that split a seed, voxels of the smoothed distance map, None: no
 # split; the smallest seed, the ball of this fraction of the trained particle diameter, an
 # eighth the decoding's default, a sixth the seed disk's diameter, its earlier default;
-# the neck ratio of the split, None: every cut kept)
+# the neck ratio of the core and of the particle's outline, None: every cut kept). Listed
+# simplest first: of two settings that score the same, the first is chosen.
+NECK_RATIO = 0.6  # of the core, the rule before the outline's (the neck_ratio option)
 SETTINGS = (
-    (None, 1 / 6, None),
-    (None, 1 / 8, None),
-    *((h, 1 / 8, ratio) for ratio in (None, NECK_RATIO) for h in (0.75, 1.0, 1.5, 2.0)),
+    (None, 1 / 6, None, None),
+    (None, 1 / 8, None, None),
+    *((h, 1 / 8, neck, None) for neck in (None, NECK_RATIO) for h in (0.75, 1.0, 1.5)),
+    *(
+        (h, 1 / 8, neck, outline)
+        for neck in (None, NECK_RATIO)
+        for h in (0.75, 1.0)
+        for outline in (0.6, 0.7, 0.8)
+    ),
 )
 SPLITTER_TARGET = 0.005
 SCORES = ("f1_match", "ap50", "merger_ratio", "splitter_ratio")
@@ -67,7 +77,7 @@ def cached_maps(loaded: LoadedModel, cache: Path) -> list[tuple[str, np.ndarray,
     card = loaded.card
     config = read_train_config(ROOT / "configs/ct_particles.yaml")
     larger = config.val[0].model_copy(
-        update={"seed": 5100, "count": 8, "volume": {"shape": [128] * 3, "spacing_mm": 0.01}}
+        update={"seed": 5100, "count": 24, "volume": {"shape": [128] * 3, "spacing_mm": 0.01}}
     )
     settings = InferenceSettings.for_model(loaded)
     cache.mkdir(parents=True, exist_ok=True)
@@ -91,11 +101,15 @@ def cached_maps(loaded: LoadedModel, cache: Path) -> list[tuple[str, np.ndarray,
 
 
 def seeds_of(
-    particle_map: np.ndarray, min_core: int, h_px: float | None, ratio: float | None
+    particle_map: np.ndarray,
+    min_core: int,
+    h_px: float | None,
+    neck: float | None,
+    outline: float | None,
 ) -> np.ndarray:
     """The seeds the decoding grows, as :func:`decode_core_map` makes them."""
     seeds = remove_small(label_regions(particle_map > 1 + 254 * CORE_THRESHOLD_3D)[0], min_core)
-    return seeds if h_px is None else split_cores(seeds, h_px, ratio)
+    return seeds if h_px is None else split_cores(seeds, particle_map > 0, h_px, outline, neck)
 
 
 def merger_causes(truth: np.ndarray, pred: np.ndarray, seeds: np.ndarray) -> dict[str, list]:
@@ -121,29 +135,43 @@ def merger_causes(truth: np.ndarray, pred: np.ndarray, seeds: np.ndarray) -> dic
 
 def cuts_by_kind(
     maps: list[tuple[str, np.ndarray, np.ndarray]], min_core: int, h_px: float
-) -> dict[str, list[float]]:
-    """The :func:`cut_ratios` of every cut a split at ``h_px`` makes with no neck ratio, by
-    kind: between two reference particles (the parts' most common particles differ), or
-    within one (a splitter): what the neck ratio is chosen from."""
-    kinds: dict[str, list[float]] = {"between particles": [], "within one particle": []}
+) -> dict[str, dict[str, list[float]]]:
+    """The :func:`cut_ratios` of the core and of the particle's outline of every cut a split
+    at ``h_px`` makes with every cut kept, by kind: between two reference particles (the
+    parts' most common particles differ), or within one (a splitter), and of the latter those
+    whose core ratio is a neck's (at most :data:`NECK_RATIO`): what the ratios are chosen
+    from."""
+    pairs: dict[str, list[tuple[float, float]]] = {"between particles": [], "within one": []}
     for _, particle_map, truth in maps:
-        seeds = seeds_of(particle_map, min_core, None, None)
+        seeds = seeds_of(particle_map, min_core, None, None, None)
         for index, box in enumerate(ndimage.find_objects(seeds), start=1):
             if box is None:
                 continue
             window = core_window(box, seeds.shape)
             core = seeds[window] == index
-            parts, count = core_parts(core, h_px, None)
+            particle = particle_map[window] > 0
+            parts, count = core_parts(core, particle, h_px, None, None)
             if count < 2:
                 continue
             inside = truth[window]
             owner = [np.bincount(inside[parts == k]).argmax() for k in range(count + 1)]
+            by_outline = cut_ratios(parts, count, outline_distance(particle))
             for (first, second), ratio in cut_ratios(parts, count, smoothed_distance(core)).items():
-                kind = (
-                    "within one particle" if owner[first] == owner[second] else "between particles"
-                )
-                kinds[kind].append(round(ratio, 3))
-    return {kind: sorted(ratios) for kind, ratios in kinds.items()}
+                kind = "within one" if owner[first] == owner[second] else "between particles"
+                pairs[kind].append((round(ratio, 3), round(by_outline[first, second], 3)))
+    within = pairs["within one"]
+    return {
+        "between particles": _sorted_ratios(pairs["between particles"]),
+        "within one particle": _sorted_ratios(within),
+        "within one particle, a neck of the core": _sorted_ratios(
+            [pair for pair in within if pair[0] <= NECK_RATIO]
+        ),
+    }
+
+
+def _sorted_ratios(pairs: list[tuple[float, float]]) -> dict[str, list[float]]:
+    """The core and the outline ratios of ``pairs`` of them, each sorted."""
+    return {"core": sorted(p[0] for p in pairs), "outline": sorted(p[1] for p in pairs)}
 
 
 def main() -> None:
@@ -156,24 +184,26 @@ def main() -> None:
     maps = cached_maps(loaded, args.cache)
     particle_px = loaded.card.particle_px or 0.0
     table: dict[str, dict] = {}
-    for h_px, diameter, ratio in SETTINGS:
+    for h_px, diameter, neck, outline in SETTINGS:
         min_core = max(4, round(np.pi / 6 * (particle_px * diameter) ** 3))
         rows = []
         causes: dict[str, list] = {"neck": [], "no core": []}
         for _, particle_map, truth in maps:
             labels = decode_core_map(
-                particle_map, CORE_THRESHOLD_3D, min_core, MIN_AREA_PX, h_px, ratio
+                particle_map, CORE_THRESHOLD_3D, min_core, MIN_AREA_PX, h_px, outline, neck
             )
             rows.append(instance_metrics(truth, labels))
-            seeds = seeds_of(particle_map, min_core, h_px, ratio)
+            seeds = seeds_of(particle_map, min_core, h_px, neck, outline)
             for cause, found in merger_causes(truth, labels, seeds).items():
                 causes[cause] += found
         seed = f"min core d/{round(1 / diameter)}"
         key = f"split {h_px} {seed}" if h_px else f"no split {seed}"
-        key += f" neck {ratio}" if ratio else ""
+        key += f" neck {neck}" if neck else ""
+        key += f" outline {outline}" if outline else ""
         table[key] = {
             "split_h_px": h_px,
-            "neck_ratio": ratio,
+            "neck_ratio": neck,
+            "outline_ratio": outline,
             "min_core_px": min_core,
             **{s: float(np.mean([r[s] for r in rows])) for s in SCORES},
             **{f"total_{c}": int(sum(r[c] for r in rows)) for c in COUNTS},
@@ -199,7 +229,9 @@ def main() -> None:
         "chosen_setting": table[chosen],
         "mergers_left": table[chosen]["mergers_by_cause"],
         "median_particle_voxels": float(np.median(medians)),
-        "cut_ratios_at_h_1": cuts_by_kind(maps, table["no split min core d/8"]["min_core_px"], 1.0),
+        "cut_ratios_at_h_0.75": cuts_by_kind(
+            maps, table["no split min core d/8"]["min_core_px"], 0.75
+        ),
     }
     print("chosen", chosen, results["mergers_left"])
     args.out.write_text(json.dumps(results, indent=2) + "\n")

@@ -6,8 +6,10 @@ generator fields the volume was drawn with. A diagnosis only: no choice is made 
 
     python bench/volume_split_particles.py [--seed 10003]
 
-The volume is the one ``bench/volume_models.py`` scores under that name (the test volumes'
-generator stream from seed 10000), run with the defaults (size measured by the model).
+The volume is the one ``bench/volume_models.py --seed 10000 --count 4`` scores under that name
+(the first test volumes' generator stream, from seed 10000), run with the defaults (size
+measured by the model). Looking into them made those volumes no test any more: the test
+volumes are now seeds 10100-10111.
 """
 
 from __future__ import annotations

@@ -12,12 +12,13 @@ from orescope.instances.chunked import decode_core_map_in_chunks, renumber, tall
 from orescope.instances.decode import CoreDecoding
 
 
-def _core_map(seed: int, shape: tuple[int, ...] = (30, 36, 33)) -> np.ndarray:
-    """A smooth random core map: blobs that touch, merge and carry seeds of every size."""
-    noise = ndimage.gaussian_filter(np.random.default_rng(seed).random(shape), 2.5)
+def _core_map(seed: int, floor: float = 0.45) -> np.ndarray:
+    """A smooth random core map: blobs that touch, merge and carry seeds of every size; the
+    particle voxels are those of noise above ``floor`` (above 0.45: a thinner border)."""
+    noise = ndimage.gaussian_filter(np.random.default_rng(seed).random((30, 36, 33)), 2.5)
     noise = (noise - noise.min()) / (noise.max() - noise.min())
     core = np.clip((noise - 0.45) * 4, 0, 1)
-    return np.where(noise > 0.45, 1 + np.rint(254 * core), 0).astype(np.uint8)
+    return np.where(noise > floor, 1 + np.rint(254 * core), 0).astype(np.uint8)
 
 
 def _in_first_order(labels: np.ndarray) -> np.ndarray:
@@ -96,16 +97,21 @@ def test_a_tally_sums_weights_per_particle():
     assert found.means.tolist() == [1.0, 4.0]
 
 
-def _dumbbell(neck_radius: int = 2) -> np.ndarray:
-    """A core map of two touching particles, one box, whose cores the 'model' joined by a neck:
-    balls of radius 6 around x = 9 and x = 26, a neck of ``neck_radius`` between them."""
+def _dumbbell(neck_radius: int = 2, cracked: bool = False) -> np.ndarray:
+    """A core map of one box whose cores the 'model' joined by a neck: balls of radius 6
+    around x = 9 and x = 26, a neck of ``neck_radius`` between them; the particle voxels two
+    balls of radius 8 that touch, and the neck one voxel thicker (two touching particles), or
+    the whole box but its faces (one particle with a crack that thinned its core)."""
     z, y, x = np.ogrid[:17, :17, :36]
-    core = ((z - 8) ** 2 + (y - 8) ** 2 + (x - 9) ** 2 <= 36) | (
-        (z - 8) ** 2 + (y - 8) ** 2 + (x - 26) ** 2 <= 36
-    )
-    core |= ((z - 8) ** 2 + (y - 8) ** 2 <= neck_radius**2) & (x > 9) & (x < 26)
+    ball = (z - 8) ** 2 + (y - 8) ** 2 + (x - 9) ** 2, (z - 8) ** 2 + (y - 8) ** 2 + (x - 26) ** 2
+    neck = ((z - 8) ** 2 + (y - 8) ** 2 <= neck_radius**2) & (x > 9) & (x < 26)
+    core = (ball[0] <= 36) | (ball[1] <= 36) | neck
     core_map = np.zeros((17, 17, 36), np.uint8)
-    core_map[1:16, 1:16, 1:35] = 1
+    if cracked:
+        core_map[1:16, 1:16, 1:35] = 1
+    else:
+        wider = ((z - 8) ** 2 + (y - 8) ** 2 <= (neck_radius + 1) ** 2) & (x > 9) & (x < 26)
+        core_map[(ball[0] <= 64) | (ball[1] <= 64) | wider] = 1
     core_map[core] = 255
     return core_map
 
@@ -116,9 +122,9 @@ def test_a_core_joined_by_a_neck_is_cut_there(tmp_path):
     labels = decode_core_map(core_map, 0.7, 9, 27, split_h_px=1.0)
     # cut across the neck: each slice across x is one particle, the first up to the neck's
     # middle (x = 17 or 18), the second beyond
-    inside = labels[1:16, 1:16, 1:35]
-    firsts = inside.reshape(-1, 34).min(axis=0)
-    assert np.array_equal(firsts, inside.reshape(-1, 34).max(axis=0))
+    across = np.where(core_map > 0, labels, 255).reshape(-1, 36)[:, 1:35]
+    firsts = across.min(axis=0)
+    assert np.array_equal(firsts, labels.reshape(-1, 36)[:, 1:35].max(axis=0))
     assert set(firsts[:16].tolist()) == {1} and set(firsts[18:].tolist()) == {2}
     out = np.zeros(core_map.shape, np.uint32)
     assert decode_core_map_in_chunks(core_map, out, 8, tmp_path, 0.7, 9, 27, 2, split_h_px=1.0) == 2
@@ -127,18 +133,32 @@ def test_a_core_joined_by_a_neck_is_cut_there(tmp_path):
     assert decode_core_map(core_map, 0.7, 9, 27, split_h_px=5.0).max() == 1
 
 
-def test_a_waist_as_thick_as_most_of_its_core_is_no_neck():
-    # the smoothed distance: 2.98 at the waist, 4.69 at the balls' centres (a ratio of 0.64)
+def test_the_cores_own_neck_ratio_joins_a_waist_as_thick_as_most_of_it():
+    # the smoothed distance: 2.98 at the waist, 4.69 at the balls' centres (a ratio of 0.64);
+    # the particles' outline: 5 at the contact, 8 at the centres (0.63, a contact: cut)
     core_map = _dumbbell(neck_radius=4)
-    assert decode_core_map(core_map, 0.7, 9, 27, split_h_px=1.0, neck_ratio=None).max() == 2
-    assert decode_core_map(core_map, 0.7, 9, 27, split_h_px=1.0, neck_ratio=0.8).max() == 2
-    assert decode_core_map(core_map, 0.7, 9, 27, split_h_px=1.0).max() == 1  # ratio 0.6
+    assert decode_core_map(core_map, 0.7, 9, 27, split_h_px=1.0).max() == 2
+    for neck_ratio, count in ((None, 2), (0.8, 2), (0.6, 1)):
+        labels = decode_core_map(
+            core_map, 0.7, 9, 27, split_h_px=1.0, outline_ratio=None, neck_ratio=neck_ratio
+        )
+        assert labels.max() == count
+
+
+def test_a_neck_inside_one_whole_particle_is_a_crack_not_a_contact(tmp_path):
+    # the core has the neck of two touching particles, but the particle around it is one box,
+    # as thick at the neck as at the balls (a ratio of 1)
+    core_map = _dumbbell(cracked=True)
+    assert decode_core_map(core_map, 0.7, 9, 27, split_h_px=1.0, outline_ratio=None).max() == 2
+    assert decode_core_map(core_map, 0.7, 9, 27, split_h_px=1.0).max() == 1
+    out = np.zeros(core_map.shape, np.uint32)
+    assert decode_core_map_in_chunks(core_map, out, 8, tmp_path, 0.7, 9, 27, 2, split_h_px=1.0) == 1
 
 
 @pytest.mark.parametrize(("chunk", "halo"), [(12, 3), (32, 8)])
 def test_split_cores_decode_in_chunks_to_the_particles_of_the_whole_map(chunk, halo, tmp_path):
     for seed in (0, 1):
-        core_map = _core_map(seed)
+        core_map = _core_map(seed, floor=0.58)
         whole = _in_first_order(decode_core_map(core_map, 0.7, 9, 27, split_h_px=1.0))
         assert whole.max() > decode_core_map(core_map, 0.7, 9, 27).max()  # some seeds split
         out, count = _in_chunks(core_map, chunk, halo, tmp_path / f"{seed}", split_h_px=1.0)

@@ -19,7 +19,7 @@ import numpy as np
 from scipy import ndimage
 
 from orescope.instances.components import footprint, label_regions, remove_small
-from orescope.instances.core_split import NECK_RATIO, split_cores
+from orescope.instances.core_split import OUTLINE_RATIO, split_cores
 
 BACKGROUND, CORE, BORDER = 0, 1, 2
 CLASS_NAMES = ("background", "core", "border")
@@ -77,7 +77,8 @@ def decode_core_map(
     min_core_px: int = 12,
     min_area_px: int = 16,
     split_h_px: float | None = None,
-    neck_ratio: float | None = NECK_RATIO,
+    outline_ratio: float | None = OUTLINE_RATIO,
+    neck_ratio: float | None = None,
 ) -> np.ndarray:
     """Instance labels (uint32) from a :func:`core_map` of an image or a volume.
 
@@ -90,18 +91,19 @@ def decode_core_map(
     keeps doubtful necks between touching particles out of the seeds:
     bench/border_core_decoding.py makes the choice on training gravel and conveyor crops,
     keeping the targets on synthetic scenes. With ``split_h_px``, seeds that are two cores
-    joined by a neck are cut at it first (:mod:`~orescope.instances.core_split`; cuts thicker
-    than ``neck_ratio`` of their parts are waists, not necks, and stay joined).
+    joined by a neck are cut at it first (:mod:`~orescope.instances.core_split`; cuts where
+    the particle is thicker than ``outline_ratio`` of their parts, or the core thicker than
+    ``neck_ratio`` of theirs, are no contact of two particles, and stay joined).
     """
     seeds = remove_small(
         label_regions(particle_map > 1 + 254 * core_threshold)[0], min_core_px, in_place=True
     )
+    on_particle = particle_map > 0
     if split_h_px is not None:
-        seeds = split_cores(seeds, split_h_px, neck_ratio)
+        seeds = split_cores(seeds, on_particle, split_h_px, outline_ratio, neck_ratio)
     seed_pixels = seeds > 0
     grown = _nearest_seed(seeds)
     del seeds
-    on_particle = particle_map > 0
     grown[~on_particle] = 0
     regions, count = label_regions(on_particle)
     seeded = np.zeros(count + 1, dtype=bool)

@@ -12,9 +12,10 @@ Every pass is a set of independent chunk tasks over arrays that slice lazily (za
    lie together in the chunk of their lower corner grown so, so this finds every connection,
    and seeds are then kept or dropped by their whole size;
 2b. *split* (with ``split_h_px``): each kept seed is cut at its necks
-   (:mod:`~orescope.instances.core_split`) from a window around its whole bounding box, read
-   by the one task whose chunk holds the box's first corner; the parts are counted there, and
-   recomputed the same way wherever a later task meets a seed that was split;
+   (:mod:`~orescope.instances.core_split`) from a window of the seeds and the particle map
+   around its whole bounding box, read by the one task whose chunk holds the box's first
+   corner; the parts are counted there, and recomputed the same way wherever a later task
+   meets a seed that was split;
 3. *grow*: each particle voxel joins its nearest kept seed (Euclidean), searched in the chunk
    with a margin of context that doubles until no seed outside it could be nearer; a region
    without a seed is a particle of its own.
@@ -176,7 +177,9 @@ def decode_core_map_in_chunks(
     if split_h_px is not None:
         boxes = _save(scratch, _seed_boxes(labelled, seed_ids))
         seed_table = _save(scratch, seed_ids)
-        task = partial(_split, seed_store, grid, offsets, seed_table, boxes, split_h_px)
+        task = partial(
+            _split, particle_map, seed_store, grid, offsets, seed_table, boxes, split_h_px
+        )
         seed_ids, orphan_ids, split = _number_parts(
             seed_ids, orphan_ids, _table(boxes), list(map(task, cores))
         )
@@ -322,6 +325,7 @@ def _seed_boxes(labelled: list[_Labelled], seed_ids: np.ndarray) -> np.ndarray:
 
 
 def _split(
+    particle_map: Any,
     seeds: Any,
     grid: Grid,
     offsets: tuple[np.ndarray, np.ndarray],
@@ -343,10 +347,11 @@ def _split(
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     block = _cover(windows)
     kept = _table(seed_table)[_global_ids(seeds, block, grid, offsets[0])]
+    particle = read_block(particle_map, block) > 0
     counts = np.array(
         [
-            core_parts(kept[_within(window, block)] == seed, split_h_px)[1]
-            for seed, window in zip(mine, windows, strict=True)
+            core_parts(kept[inside] == seed, particle[inside], split_h_px)[1]
+            for seed, inside in ((s, _within(w, block)) for s, w in zip(mine, windows, strict=True))
         ]
     )
     return mine[counts > 1], counts[counts > 1]
@@ -372,7 +377,12 @@ def _number_parts(
 
 
 def _seeds_in(
-    seeds: Any, box: Box, grid: Grid, offsets: tuple[np.ndarray, np.ndarray], tables: _Tables
+    particle_map: Any,
+    seeds: Any,
+    box: Box,
+    grid: Grid,
+    offsets: tuple[np.ndarray, np.ndarray],
+    tables: _Tables,
 ) -> np.ndarray:
     """The particle id of every seed voxel of ``box`` (0 elsewhere), each part of a split
     seed its own."""
@@ -383,9 +393,11 @@ def _seeds_in(
     windows = [core_window(_box(row[1:]), grid.shape) for row in near]
     block = _cover([box, *windows])
     kept = _table(tables.seeds)[_global_ids(seeds, block, grid, offsets[0])]
+    if windows:
+        particle = read_block(particle_map, block) > 0
     for first, window in zip(near[:, 0], windows, strict=True):
         inside = _within(window, block)
-        parts = core_parts(kept[inside] == first, tables.split_h_px)[0]
+        parts = core_parts(kept[inside] == first, particle[inside], tables.split_h_px)[0]
         view = kept[inside]
         view[parts > 1] = first + parts[parts > 1] - 1
     return kept[_within(box, block)]
@@ -435,7 +447,7 @@ def _grow(
             slice(max(c.start - margin, 0), min(c.stop + margin, n))
             for c, n in zip(core, grid.shape, strict=True)
         )
-        kept = _seeds_in(seeds, box, grid, offsets, tables)
+        kept = _seeds_in(particle_map, seeds, box, grid, offsets, tables)
         inner = _within(core, box)
         whole = all(b.stop - b.start == n for b, n in zip(box, grid.shape, strict=True))
         if kept.any():

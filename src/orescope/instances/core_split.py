@@ -4,16 +4,22 @@ A border-core model sometimes predicts the cores of two particles that touch alo
 one core: two blobs joined by a neck. The neck is thinner than the blobs, so the core's
 distance map (smoothed by :data:`SMOOTHING_PX`) has a maximum in each blob, and a saddle
 between them. Maxima at least ``h_px`` above their saddle (scikit-image's ``h_maxima``) mark
-the parts, and the watershed of the distance map cuts the core at its necks. A cut is kept
-only where it is a neck: where the core's thickness there (the smoothed distance at the cut's
-thickest voxel) is at most :data:`NECK_RATIO` of the thinner part's. A broad waist of one
-thick particle has two maxima too, but no neck; on the validation volumes of
-bench/volume_core_split.py the cuts between two particles had ratios up to 0.51 and those
-through one particle from 0.66, so 0.6 keeps the first and joins the second back.
+the parts, and the watershed of the distance map cuts the core at its necks.
 
-A core is split from the core alone, in a window of :data:`WINDOW_PAD_PX` voxels around its
-bounding box (clipped to the array): the same parts whatever else the array holds, which
-lets a chunked decoding split each core exactly as the decoding of the whole map does.
+A core can be thin somewhere inside one particle too: at a broad waist, or where a crack or
+an inclusion made the model doubt. So a cut is kept only where the particle's outline has a
+neck there as well: the thickness at the cut of the particle voxels around the core (holes
+filled; the distance to the outline at the cut's thickest voxel) is at most
+:data:`OUTLINE_RATIO` of the thinner part's. Two touching particles meet at a contact
+narrower than either; a particle thinned inside keeps its outline whole. (The same ratio of
+the core itself, ``neck_ratio``, the rule before, let cracked particles through;
+bench/volume_core_split.py measures both on every cut of the validation volumes and chose
+there.)
+
+A core is split from the core and the particle voxels alone, in a window of
+:data:`WINDOW_PAD_PX` voxels around its bounding box (clipped to the array): the same parts
+whatever else the array holds, which lets a chunked decoding split each core exactly as the
+decoding of the whole map does.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from orescope.instances.components import label_regions
 
 SMOOTHING_PX = 1.0  # Gaussian σ of the distance map: a voxel step of the edge is no maximum
 WINDOW_PAD_PX = 5  # the Gaussian's reach (4 σ) and one voxel of background beyond
-NECK_RATIO = 0.6  # a cut's thickness over its thinner part's, at most: a neck, not a waist
+OUTLINE_RATIO = 0.7  # the outline's thickness at a cut over the thinner part's, at most
 
 
 def core_window(box: tuple[slice, ...], shape: tuple[int, ...]) -> tuple[slice, ...]:
@@ -42,11 +48,17 @@ def core_window(box: tuple[slice, ...], shape: tuple[int, ...]) -> tuple[slice, 
 
 
 def core_parts(
-    core: np.ndarray, h_px: float, neck_ratio: float | None = NECK_RATIO
+    core: np.ndarray,
+    particle: np.ndarray,
+    h_px: float,
+    outline_ratio: float | None = OUTLINE_RATIO,
+    neck_ratio: float | None = None,
 ) -> tuple[np.ndarray, int]:
     """The parts (int32, 1..n, 0 off the core) of one core, a boolean mask of its
-    :func:`core_window`, and their number n (1: the core is not split). Parts whose cut is
-    thicker than ``neck_ratio`` of the thinner one are joined back (``None``: never).
+    :func:`core_window`, and their number n (1: the core is not split). Parts are joined back
+    where the ``particle`` voxels of the window (a boolean mask) are thicker at their cut than
+    ``outline_ratio`` of the thinner part's, or the core is thicker there than ``neck_ratio``
+    of it (``None``: never).
 
     Examples
     --------
@@ -57,14 +69,23 @@ def core_parts(
     >>> core = ((z - 7) ** 2 + (y - 7) ** 2 + (x - 8) ** 2 <= 25) | (
     ...     (z - 7) ** 2 + (y - 7) ** 2 + (x - 23) ** 2 <= 25
     ... ) | (((z - 7) ** 2 + (y - 7) ** 2 <= 4) & (x > 8) & (x < 23))
-    >>> parts, count = core_parts(core, 1.0)
+    >>> touching = ndimage.binary_dilation(core, iterations=2)
+    >>> parts, count = core_parts(core, touching, 1.0)
     >>> count, int(parts[7, 7, 8]), int(parts[7, 7, 23])
     (2, 1, 2)
 
     With a neck as thick as the balls it is one core, however the maxima fall:
 
     >>> thick = core | (((z - 7) ** 2 + (y - 7) ** 2 <= 16) & (x > 8) & (x < 23))
-    >>> core_parts(thick, 0.1)[1]
+    >>> core_parts(thick, ndimage.binary_dilation(thick, iterations=2), 0.1)[1]
+    1
+
+    Nor is it two where the particle around the neck is as thick as the balls (one particle
+    thinned inside):
+
+    >>> cracked = np.zeros_like(core)
+    >>> cracked[1:-1, 1:-1, 1:-1] = True
+    >>> core_parts(core, cracked, 1.0)[1]
     1
     """
     distance = smoothed_distance(core)
@@ -72,14 +93,24 @@ def core_parts(
     if count < 2:
         return core.astype(np.int32), 1
     parts = watershed(-distance, markers, mask=core, connectivity=core.ndim)
+    waists = []
+    if outline_ratio is not None:
+        waists += _above(cut_ratios(parts, count, outline_distance(particle)), outline_ratio)
     if neck_ratio is not None:
-        parts, count = _join_waists(parts, count, cut_ratios(parts, count, distance), neck_ratio)
+        waists += _above(cut_ratios(parts, count, distance), neck_ratio)
+    parts, count = _joined(parts, count, waists)
     return parts.astype(np.int32), count
 
 
 def smoothed_distance(core: np.ndarray) -> np.ndarray:
     """The core's distance map, smoothed by :data:`SMOOTHING_PX`: what its parts are cut by."""
     return gaussian(ndimage.distance_transform_edt(core), sigma=SMOOTHING_PX, preserve_range=True)
+
+
+def outline_distance(particle: np.ndarray) -> np.ndarray:
+    """Each voxel's distance to the outside of the ``particle`` voxels, holes filled (a crack
+    or a void inside a particle is no outline)."""
+    return ndimage.distance_transform_edt(ndimage.binary_fill_holes(particle))
 
 
 def cut_ratios(parts: np.ndarray, count: int, distance: np.ndarray) -> dict[tuple[int, int], float]:
@@ -104,24 +135,29 @@ def cut_ratios(parts: np.ndarray, count: int, distance: np.ndarray) -> dict[tupl
     }
 
 
-def _join_waists(
-    parts: np.ndarray, count: int, ratios: dict[tuple[int, int], float], neck_ratio: float
-) -> tuple[np.ndarray, int]:
-    """``parts`` with every two touching parts joined whose :func:`cut_ratios` is above
-    ``neck_ratio`` (in one pass over the original parts), renumbered."""
+def _above(ratios: dict[tuple[int, int], float], limit: float) -> list[tuple[int, int]]:
+    """The pairs of parts whose ratio is above ``limit``: waists, to be joined."""
+    return [pair for pair, ratio in ratios.items() if ratio > limit]
+
+
+def _joined(parts: np.ndarray, count: int, waists: list[tuple[int, int]]) -> tuple[np.ndarray, int]:
+    """``parts`` with the two parts of every one of ``waists`` joined, renumbered."""
     joined = DisjointSet(range(1, count + 1))
-    for (first, second), ratio in ratios.items():
-        if ratio > neck_ratio:
-            joined.merge(first, second)
+    for first, second in waists:
+        joined.merge(first, second)
     _, renumbered = np.unique([joined[index] for index in range(1, count + 1)], return_inverse=True)
     return np.concatenate([[0], renumbered + 1]).astype(np.int32)[parts], int(renumbered.max()) + 1
 
 
 def split_cores(
-    seeds: np.ndarray, h_px: float, neck_ratio: float | None = NECK_RATIO
+    seeds: np.ndarray,
+    particle: np.ndarray,
+    h_px: float,
+    outline_ratio: float | None = OUTLINE_RATIO,
+    neck_ratio: float | None = None,
 ) -> np.ndarray:
-    """Labelled ``seeds`` (ids 1..n) with every seed split into its :func:`core_parts`,
-    renumbered seed by seed (uint32)."""
+    """Labelled ``seeds`` (ids 1..n) with every seed split into its :func:`core_parts`
+    (``particle``: the particle voxels, a boolean mask), renumbered seed by seed (uint32)."""
     split = np.zeros(seeds.shape, np.uint32)
     count = 0
     for index, box in enumerate(ndimage.find_objects(seeds), start=1):
@@ -129,7 +165,7 @@ def split_cores(
             continue
         window = core_window(box, seeds.shape)
         core = seeds[window] == index
-        parts, found = core_parts(core, h_px, neck_ratio)
+        parts, found = core_parts(core, particle[window], h_px, outline_ratio, neck_ratio)
         split[window][core] = parts[core] + count
         count += found
     return split
