@@ -14,8 +14,8 @@ Every pass is a set of independent chunk tasks over arrays that slice lazily (za
 2b. *split* (with ``split_h_px``): each kept seed is cut at its necks
    (:mod:`~orescope.instances.core_split`) from a window of the seeds and the particle map
    around its whole bounding box, read by the one task whose chunk holds the box's first
-   corner; the parts are counted there, and recomputed the same way wherever a later task
-   meets a seed that was split;
+   corner; the parts are made there once and saved in the scratch folder, where every later
+   task that meets the seed reads them;
 3. *grow*: each particle voxel joins its nearest kept seed (Euclidean), searched in the chunk
    with a margin of context that doubles until no seed outside it could be nearer; a region
    without a seed is a particle of its own.
@@ -98,13 +98,13 @@ class _Labelled:
 @dataclass(frozen=True)
 class _Tables:
     """The tables the grow pass reads: the particle id of each seed (the first part's, for a
-    split seed), of each unseeded region, and the split seeds (first part's id, bounding box),
-    with the height of the maxima they were split by (none split: unused)."""
+    split seed), of each unseeded region, and the split seeds (first part's id, seed id,
+    bounding box), whose parts lie in ``parts`` (``<seed id>.npy``)."""
 
     seeds: Path
     orphans: Path
     split: Path
-    split_h_px: float
+    parts: Path
 
 
 @dataclass(frozen=True)
@@ -173,18 +173,20 @@ def decode_core_map_in_chunks(
         map(partial(_link, particle_map, seed_store, region_store, seed_byte, grid, offsets), cores)
     )
     seed_ids, orphan_ids = _particle_ids(labelled, linked, offsets, min_core_px)
-    split = np.zeros((0, 1 + 2 * len(grid.shape)), np.int64)
+    split = np.zeros((0, 2 + 2 * len(grid.shape)), np.int64)
+    parts = scratch / "parts"
+    parts.mkdir()
     if split_h_px is not None:
         boxes = _save(scratch, _seed_boxes(labelled, seed_ids))
         seed_table = _save(scratch, seed_ids)
         task = partial(
-            _split, particle_map, seed_store, grid, offsets, seed_table, boxes, split_h_px
+            _split, particle_map, seed_store, grid, offsets, seed_table, boxes, split_h_px, parts
         )
         seed_ids, orphan_ids, split = _number_parts(
             seed_ids, orphan_ids, _table(boxes), list(map(task, cores))
         )
     saved = (_save(scratch, seed_ids), _save(scratch, orphan_ids), _save(scratch, split))
-    tables = _Tables(*saved, split_h_px or 0.0)
+    tables = _Tables(*saved, parts)
     grow = partial(
         _grow, particle_map, seed_store, region_store, out, grid, offsets, tables, max(halo, 1)
     )
@@ -332,10 +334,12 @@ def _split(
     seed_table: Path,
     boxes: Path,
     split_h_px: float,
+    parts: Path,
     core: Box,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The kept seeds whose box begins in this chunk that split, and their numbers of parts,
-    each from its :func:`~orescope.instances.core_split.core_window` (read once for all)."""
+    each from its :func:`~orescope.instances.core_split.core_window` (read once for all); the
+    parts of each in ``parts`` (``<seed id>.npy``, int32 over the window)."""
     ndim = len(core)
     every = _table(boxes)
     corners = every[1:, :ndim]
@@ -348,12 +352,12 @@ def _split(
     block = _cover(windows)
     kept = _table(seed_table)[_global_ids(seeds, block, grid, offsets[0])]
     particle = read_block(particle_map, block) > 0
-    counts = np.array(
-        [
-            core_parts(kept[inside] == seed, particle[inside], split_h_px)[1]
-            for seed, inside in ((s, _within(w, block)) for s, w in zip(mine, windows, strict=True))
-        ]
-    )
+    counts = np.zeros(mine.size, np.int64)
+    for index, (seed, window) in enumerate(zip(mine, windows, strict=True)):
+        inside = _within(window, block)
+        found, counts[index] = core_parts(kept[inside] == seed, particle[inside], split_h_px)
+        if counts[index] > 1:
+            np.save(parts / f"{seed}.npy", found)
     return mine[counts > 1], counts[counts > 1]
 
 
@@ -362,7 +366,7 @@ def _number_parts(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Particle ids once the split seeds are parts: each seed's id is its first part's, the
     parts of a seed follow each other, unseeded regions come after all; and the table of
-    split seeds (first part's id, bounding box)."""
+    split seeds (first part's id, seed id, bounding box)."""
     parts = np.ones(boxes.shape[0], np.int64)
     parts[0] = 0
     for seeds, counts in found:
@@ -370,35 +374,27 @@ def _number_parts(
     first = np.cumsum(parts) - parts + 1
     first[0] = 0
     was_split = parts > 1
-    split = np.column_stack([first[was_split], boxes[was_split]])
+    split = np.column_stack([first[was_split], np.flatnonzero(was_split), boxes[was_split]])
     added = int(parts.sum()) - (boxes.shape[0] - 1)
     orphans = np.where(orphan_ids > 0, orphan_ids.astype(np.int64) + added, 0)
     return first[seed_ids].astype(np.uint32), orphans.astype(np.uint32), split
 
 
 def _seeds_in(
-    particle_map: Any,
-    seeds: Any,
-    box: Box,
-    grid: Grid,
-    offsets: tuple[np.ndarray, np.ndarray],
-    tables: _Tables,
+    seeds: Any, box: Box, grid: Grid, offsets: tuple[np.ndarray, np.ndarray], tables: _Tables
 ) -> np.ndarray:
     """The particle id of every seed voxel of ``box`` (0 elsewhere), each part of a split
     seed its own."""
     split = _table(tables.split)
     ndim = len(box)
     starts, stops = np.array([b.start for b in box]), np.array([b.stop for b in box])
-    near = split[np.all((split[:, 1 : 1 + ndim] < stops) & (split[:, 1 + ndim :] > starts), axis=1)]
-    windows = [core_window(_box(row[1:]), grid.shape) for row in near]
+    near = split[np.all((split[:, 2 : 2 + ndim] < stops) & (split[:, 2 + ndim :] > starts), axis=1)]
+    windows = [core_window(_box(row[2:]), grid.shape) for row in near]
     block = _cover([box, *windows])
     kept = _table(tables.seeds)[_global_ids(seeds, block, grid, offsets[0])]
-    if windows:
-        particle = read_block(particle_map, block) > 0
-    for first, window in zip(near[:, 0], windows, strict=True):
-        inside = _within(window, block)
-        parts = core_parts(kept[inside] == first, particle[inside], tables.split_h_px)[0]
-        view = kept[inside]
+    for first, seed, window in zip(near[:, 0], near[:, 1], windows, strict=True):
+        parts = np.load(tables.parts / f"{seed}.npy")
+        view = kept[_within(window, block)]
         view[parts > 1] = first + parts[parts > 1] - 1
     return kept[_within(box, block)]
 
@@ -447,7 +443,7 @@ def _grow(
             slice(max(c.start - margin, 0), min(c.stop + margin, n))
             for c, n in zip(core, grid.shape, strict=True)
         )
-        kept = _seeds_in(particle_map, seeds, box, grid, offsets, tables)
+        kept = _seeds_in(seeds, box, grid, offsets, tables)
         inner = _within(core, box)
         whole = all(b.stop - b.start == n for b, n in zip(box, grid.shape, strict=True))
         if kept.any():
