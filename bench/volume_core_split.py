@@ -15,9 +15,8 @@ decodes them all; the chosen setting has the best mean F1_match among those whos
 splitter ratio stays within the 0.5 % target (of equals, the simpler). The merger sets of
 every setting are sorted by cause: every particle of the set has a core of its own in the
 seeds (an unsplit neck), or one has none (a small particle the model gave no core, grown into
-by its neighbour's seed).
-``--model`` takes a run folder too (a model trained otherwise, compared on
-the same volumes).
+by its neighbour's seed). ``--model`` takes a run folder too (a model trained otherwise,
+compared on the same volumes).
 """
 
 from __future__ import annotations
