@@ -16,7 +16,8 @@ splitter ratio stays within the 0.5 % target (of equals, the simpler). The merge
 every setting are sorted by cause: every particle of the set has a core of its own in the
 seeds (an unsplit neck), or one has none (a small particle the model gave no core, grown into
 by its neighbour's seed). ``--model`` takes a run folder too (a model trained otherwise,
-compared on the same volumes).
+compared on the same volumes), and ``--settings`` names the settings to decode with (of those
+the chosen one; the cut ratios are measured with the whole grid only).
 """
 
 from __future__ import annotations
@@ -173,17 +174,36 @@ def _sorted_ratios(pairs: list[tuple[float, float]]) -> dict[str, list[float]]:
     return {"core": sorted(p[0] for p in pairs), "outline": sorted(p[1] for p in pairs)}
 
 
+def setting_name(
+    h_px: float | None, diameter: float, neck: float | None, outline: float | None
+) -> str:
+    """The results' name of a setting of :data:`SETTINGS`."""
+    seed = f"min core d/{round(1 / diameter)}"
+    name = f"split {h_px} {seed}" if h_px else f"no split {seed}"
+    name += f" neck {neck}" if neck else ""
+    return name + (f" outline {outline}" if outline else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="ct-particles")
     parser.add_argument("--cache", type=Path, default=ROOT / "runs/volume_core_split")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/volume_core_split.json")
+    parser.add_argument(
+        "--settings",
+        nargs="+",
+        choices=[setting_name(*setting) for setting in SETTINGS],
+        help="only these settings (a model compared at a chosen decoding; no cut ratios)",
+    )
     args = parser.parse_args()
     loaded = load_model(args.model)
     maps = cached_maps(loaded, args.cache)
     particle_px = loaded.card.particle_px or 0.0
     table: dict[str, dict] = {}
     for h_px, diameter, neck, outline in SETTINGS:
+        key = setting_name(h_px, diameter, neck, outline)
+        if args.settings and key not in args.settings:
+            continue
         min_core = max(4, round(np.pi / 6 * (particle_px * diameter) ** 3))
         rows = []
         causes: dict[str, list] = {"neck": [], "no core": []}
@@ -195,10 +215,6 @@ def main() -> None:
             seeds = seeds_of(particle_map, min_core, h_px, neck, outline)
             for cause, found in merger_causes(truth, labels, seeds).items():
                 causes[cause] += found
-        seed = f"min core d/{round(1 / diameter)}"
-        key = f"split {h_px} {seed}" if h_px else f"no split {seed}"
-        key += f" neck {neck}" if neck else ""
-        key += f" outline {outline}" if outline else ""
         table[key] = {
             "split_h_px": h_px,
             "neck_ratio": neck,
@@ -228,10 +244,10 @@ def main() -> None:
         "chosen_setting": table[chosen],
         "mergers_left": table[chosen]["mergers_by_cause"],
         "median_particle_voxels": float(np.median(medians)),
-        "cut_ratios_at_h_0.75": cuts_by_kind(
-            maps, table["no split min core d/8"]["min_core_px"], 0.75
-        ),
     }
+    if not args.settings:
+        min_core = table["no split min core d/8"]["min_core_px"]
+        results["cut_ratios_at_h_0.75"] = cuts_by_kind(maps, min_core, 0.75)
     print("chosen", chosen, results["mergers_left"])
     args.out.write_text(json.dumps(results, indent=2) + "\n")
 
