@@ -29,7 +29,7 @@ from scipy import ndimage
 
 from orescope.instances.border_core import decode_core_map
 from orescope.instances.core_split import OUTLINE_RATIO, outline_distance
-from orescope.instances.decode import CORE_THRESHOLD_3D, MIN_AREA_PX
+from orescope.instances.decode import CoreDecoding
 from orescope.metrics import overlap
 from orescope.metrics.instance import COVER_FRACTION
 from orescope.zoo import load_model
@@ -37,8 +37,7 @@ from orescope.zoo import load_model
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from volume_core_split import ROOT, cached_maps, seeds_of  # noqa: E402
 
-SPLIT_H_PX = 0.75  # the decoding's defaults, as chosen by bench/volume_core_split.py
-MIN_CORE_PX = 4
+PAD_PX = 8  # room around a particle for its partners' voxels and its outline
 AROUND = ndimage.generate_binary_structure(3, 3)  # 26-connected neighbours
 
 
@@ -68,7 +67,7 @@ def describe(
 ) -> dict[str, float]:
     """Size, outline and contact thickness, outline ratio and core peak of one particle."""
     box = ndimage.find_objects((truth == particle).astype(np.uint8))[0]
-    pad = tuple(slice(max(b.start - 8, 0), b.stop + 8) for b in box)
+    pad = tuple(slice(max(b.start - PAD_PX, 0), b.stop + PAD_PX) for b in box)
     mine = truth[pad] == particle
     others = np.isin(truth[pad], partners)
     distance = outline_distance(particle_map[pad] > 0)
@@ -90,21 +89,29 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=ROOT / "runs/volume_core_split")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/volume_merged_small.json")
     args = parser.parse_args()
+    loaded = load_model("ct-particles")
+    decoding = CoreDecoding.for_volume(loaded.card.particle_px)  # the defaults
     found = []
-    for name, particle_map, truth in cached_maps(load_model("ct-particles"), args.cache):
+    for name, particle_map, truth in cached_maps(loaded, args.cache):
         labels = decode_core_map(
-            particle_map, CORE_THRESHOLD_3D, MIN_CORE_PX, MIN_AREA_PX, SPLIT_H_PX
+            particle_map,
+            decoding.core_threshold,
+            decoding.min_core_px,
+            decoding.min_area_px,
+            decoding.split_h_px,
         )
-        seeds = seeds_of(particle_map, MIN_CORE_PX, SPLIT_H_PX, None, OUTLINE_RATIO)
+        seeds = seeds_of(
+            particle_map, decoding.min_core_px, decoding.split_h_px, None, OUTLINE_RATIO
+        )
         for particle, partners in merged_unseeded(truth, labels, seeds):
             found.append({"volume": name, **describe(particle, partners, truth, particle_map)})
     touching = [f for f in found if f["touching"]]
-    cored = [f for f in found if f["core_peak"] > CORE_THRESHOLD_3D]
+    cored = [f for f in found if f["core_peak"] > decoding.core_threshold]
     necked = [f for f in touching if f["outline_ratio"] <= OUTLINE_RATIO]
     results = {
-        "decoding": {"split_h_px": SPLIT_H_PX, "min_core_px": MIN_CORE_PX},
+        "decoding": {"split_h_px": decoding.split_h_px, "min_core_px": decoding.min_core_px},
         "outline_ratio_limit": OUTLINE_RATIO,
-        "core_threshold": CORE_THRESHOLD_3D,
+        "core_threshold": decoding.core_threshold,
         "particles": len(found),
         "median_voxels": float(np.median([f["voxels"] for f in found])),
         "median_outline_px": float(np.median([f["outline_px"] for f in found])),
