@@ -30,8 +30,7 @@ from scipy import ndimage
 from orescope.instances.border_core import decode_core_map
 from orescope.instances.core_split import OUTLINE_RATIO, outline_distance
 from orescope.instances.decode import CoreDecoding
-from orescope.metrics import overlap
-from orescope.metrics.instance import COVER_FRACTION
+from orescope.metrics import merger_sets, overlap
 from orescope.zoo import load_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -46,19 +45,13 @@ def merged_unseeded(
 ) -> list[tuple[int, list[int]]]:
     """(reference id, ids of the others in its merger set) of every merged reference particle
     with no seed voxel in it."""
-    table = overlap(truth, labels)
     truth_ids = np.unique(truth[truth > 0])
-    inside = table.intersection > COVER_FRACTION * table.truth_areas[table.rows]
-    hosts: dict[int, list[int]] = {}
-    for row, col in zip(table.rows[inside], table.cols[inside], strict=True):
-        hosts.setdefault(int(col), []).append(int(truth_ids[row]))
-    seeded = np.unique(truth[seeds > 0])
+    seeded = np.isin(truth_ids, truth[seeds > 0])
     return [
-        (particle, [m for m in members if m != particle])
-        for members in hosts.values()
-        if len(members) > 1
-        for particle in members
-        if particle not in seeded
+        (int(truth_ids[member]), [int(truth_ids[m]) for m in members if m != member])
+        for members in merger_sets(overlap(truth, labels))
+        for member in members
+        if not seeded[member]
     ]
 
 

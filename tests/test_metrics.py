@@ -8,6 +8,7 @@ from orescope.metrics import (
     auc,
     drop_unlabelled,
     instance_metrics,
+    merger_sets,
     overlap,
     pixel_metrics,
     psnr,
@@ -40,6 +41,15 @@ def test_instance_metrics_on_a_hand_built_case(depth):
     assert m["f1_instance"] == pytest.approx((32 / 52 + 16 / 24) / 4)
     assert (m["merger_ratio"], m["n_mergers"]) == (pytest.approx(1 / 3), 1)
     assert (m["splitter_ratio"], m["n_splitters"]) == (pytest.approx(1 / 3), 1)
+
+
+def test_merger_sets_name_the_merged_particles():
+    truth, pred = _hand_case()
+    truth[6:10, 5:7], truth[6:10, 7:9] = 4, 5  # two more merged, into a prediction of higher id
+    pred[6:10, 5:9] = 10
+    truth[0:2, 9], pred[0, 9] = 6, 7  # exactly half inside 7: not part of its set
+    sets = merger_sets(overlap(truth, pred))
+    assert [s.tolist() for s in sets] == [[0, 1], [3, 4]]  # indices into the ids 1 ... 6
 
 
 def test_perfect_prediction_with_other_ids():

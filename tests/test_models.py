@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -336,6 +338,39 @@ def test_the_3d_unet_maps_volumes_of_any_size_to_logits_of_their_size() -> None:
     assert channels_last_format(build_model("unet", **_small("unet"))) == torch.channels_last
     with pytest.raises(ValueError, match="unet3d has its own encoder"):
         build_model("unet3d", encoder_weights="imagenet")
+
+
+@pytest.mark.parametrize("norm", ["batch", "instance"])
+def test_the_3d_unet_is_monais_basic_unet_layer_for_layer(norm: str) -> None:
+    from monai.networks.nets import BasicUNet
+
+    features = (4, 4, 8, 8, 16, 4)
+    # MONAI's default norm is affine instance normalisation; "batch" is the zoo model's.
+    monai_norm = "batch" if norm == "batch" else ("instance", {"affine": True})
+    torch.manual_seed(3)
+    theirs = BasicUNet(in_channels=1, out_channels=3, features=features, norm=monai_norm)
+    torch.manual_seed(3)
+    ours = build_model("unet3d", in_channels=1, classes=3, features=features, norm=norm)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert all(torch.equal(ours.state_dict()[k], v) for k, v in theirs.state_dict().items())
+    odd = torch.randn(2, 1, 20, 36, 27)  # odd sizes: the decoder pads what pooling dropped
+    assert torch.equal(ours.train()(odd), theirs.train()(odd))
+    with torch.no_grad():
+        assert torch.equal(ours.eval()(odd), theirs.eval()(odd))
+
+
+def test_building_a_volume_network_imports_neither_monai_nor_smp() -> None:
+    code = (
+        "import sys\n"
+        "from orescope.models import build_model\n"
+        "build_model('unet3d', in_channels=1, classes=3)\n"
+        "print(sorted(m for m in ('monai', 'segmentation_models_pytorch', 'timm', 'torchvision')"
+        " if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
 
 
 def test_a_3d_model_saves_and_loads_with_its_card(tmp_path: Path) -> None:

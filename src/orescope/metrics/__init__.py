@@ -10,6 +10,7 @@ from orescope.metrics.instance import (
     f1_match,
     instance_metrics,
     merger_ratio,
+    merger_sets,
     overlap,
     splitter_ratio,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "f1_match",
     "instance_metrics",
     "merger_ratio",
+    "merger_sets",
     "overlap",
     "pixel_metrics",
     "psnr",

@@ -197,13 +197,30 @@ def _group_ratio(part_of: np.ndarray, n_reference: int) -> tuple[float, int]:
     return float((groups.sum() - groups.size) / n_reference), int(groups.size)
 
 
+def _merger_hosts(table: Overlap) -> np.ndarray:
+    """The predicted particle (index) each reference particle lies more than half inside, or
+    -1: more than half, so one host at most."""
+    host = np.full(table.truth_areas.size, -1)
+    inside = table.intersection > COVER_FRACTION * table.truth_areas[table.rows]
+    host[table.rows[inside]] = table.cols[inside]
+    return host
+
+
 def merger_ratio(table: Overlap) -> tuple[float, int]:
     """Paper 002 eq. 5 and the number of mergers: reference particles lying more than half
     inside the same predicted particle form one merger set."""
-    host = np.full(table.truth_areas.size, -1)
-    inside = table.intersection > COVER_FRACTION * table.truth_areas[table.rows]
-    host[table.rows[inside]] = table.cols[inside]  # more than half: one host at most
-    return _group_ratio(host, table.truth_areas.size)
+    return _group_ratio(_merger_hosts(table), table.truth_areas.size)
+
+
+def merger_sets(table: Overlap) -> list[np.ndarray]:
+    """The merger sets of :func:`merger_ratio`, each as its reference particles' indices
+    (into the sorted reference ids), in the order of their predicted particles: which
+    particles were merged, for looking into why."""
+    host = _merger_hosts(table)
+    members = np.flatnonzero(host >= 0)
+    order = members[np.argsort(host[members], kind="stable")]
+    groups = np.split(order, np.flatnonzero(np.diff(host[order])) + 1)
+    return [group for group in groups if group.size >= 2]
 
 
 def splitter_ratio(table: Overlap) -> tuple[float, int]:

@@ -1,6 +1,8 @@
 """One entry point for every segmentation network: a name in, a logits model out.
 
-Adding an architecture is one module and one line in `_BUILDERS`.
+Adding an architecture is one module and one line in `_BUILDERS`. smp, timm and MONAI are
+imported by the builders that need them, not here: each brings torchvision (and MONAI all of
+itself), memory a volume job that builds only `unet3d` should not pay.
 """
 
 from __future__ import annotations
@@ -9,13 +11,11 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-import segmentation_models_pytorch as smp
-import timm
 import torch
 from torch import nn
 
 from orescope.models.ra_unetpp import RAUNetPlusPlus
-from orescope.models.restoration import build_patchgan, build_pix2pix, build_restore_unet
+from orescope.models.unet3d import UNet3d
 
 __all__ = [
     "DISCRIMINATORS",
@@ -41,6 +41,9 @@ def _first_line(err: BaseException) -> str:
 
 
 def _known_encoder(encoder: str) -> bool:
+    import segmentation_models_pytorch as smp
+    import timm
+
     if encoder.startswith("tu-"):
         timm_name = encoder.removeprefix("tu-")
         # Hub references ("hf-hub:org/model") are left for timm itself to resolve.
@@ -49,7 +52,7 @@ def _known_encoder(encoder: str) -> bool:
 
 
 def _build_smp(
-    architecture: type[nn.Module],
+    architecture_name: str,
     *,
     in_channels: int,
     classes: int,
@@ -57,6 +60,9 @@ def _build_smp(
     encoder_weights: str | None,
     **kwargs: Any,
 ) -> nn.Module:
+    import segmentation_models_pytorch as smp
+
+    architecture = getattr(smp, architecture_name)
     for option in ("activation", "aux_params"):
         if kwargs.get(option) is not None:
             raise ValueError(f"{option} is not supported: every model returns raw logits only")
@@ -98,40 +104,26 @@ def _own_encoder(name: str, build: Builder) -> Builder:
     return builder
 
 
-def _build_unet3d(
-    *,
-    in_channels: int,
-    classes: int,
-    features: tuple[int, ...] | list[int] = (16, 16, 32, 64, 128, 16),
-    **kwargs: Any,
-) -> nn.Module:
-    """MONAI's BasicUNet for volumes (B x C x D x H x W, any size): the plain 3D U-Net of
-    nnU-Net's family that paper 002 trains, from a library that keeps it, rather than code of
-    our own. Smaller ``features`` than MONAI's default (32 ... 256) so it trains on a CPU."""
-    from monai.networks.nets import BasicUNet
+def _build_restoration(name: str, **kwargs: Any) -> nn.Module:
+    from orescope.models import restoration
 
-    return BasicUNet(
-        spatial_dims=3,
-        in_channels=in_channels,
-        out_channels=classes,
-        features=tuple(features),
-        **kwargs,
-    )
+    build: Builder = getattr(restoration, f"build_{name}")
+    return build(**kwargs)
 
 
 _BUILDERS: dict[str, Builder] = {
-    "unet": partial(_build_smp, smp.Unet),
-    "unetplusplus": partial(_build_smp, smp.UnetPlusPlus),
-    "pspnet": partial(_build_smp, smp.PSPNet),
-    "fpn": partial(_build_smp, smp.FPN),
-    "linknet": partial(_build_smp, smp.Linknet),
-    "upernet": partial(_build_smp, smp.UPerNet),
-    "deeplabv3plus": partial(_build_smp, smp.DeepLabV3Plus),
+    "unet": partial(_build_smp, "Unet"),
+    "unetplusplus": partial(_build_smp, "UnetPlusPlus"),
+    "pspnet": partial(_build_smp, "PSPNet"),
+    "fpn": partial(_build_smp, "FPN"),
+    "linknet": partial(_build_smp, "Linknet"),
+    "upernet": partial(_build_smp, "UPerNet"),
+    "deeplabv3plus": partial(_build_smp, "DeepLabV3Plus"),
     "ra_unetpp": _own_encoder("ra_unetpp", RAUNetPlusPlus),
-    "unet3d": _own_encoder("unet3d", _build_unet3d),
-    "restore_unet": _own_encoder("restore_unet", build_restore_unet),
-    "pix2pix": _own_encoder("pix2pix", build_pix2pix),
-    "patchgan": _own_encoder("patchgan", build_patchgan),
+    "unet3d": _own_encoder("unet3d", UNet3d),
+    "restore_unet": _own_encoder("restore_unet", partial(_build_restoration, "restore_unet")),
+    "pix2pix": _own_encoder("pix2pix", partial(_build_restoration, "pix2pix")),
+    "patchgan": _own_encoder("patchgan", partial(_build_restoration, "patchgan")),
 }
 ENCODERLESS = ("ra_unetpp", "unet3d", "restore_unet", "pix2pix", "patchgan")  # own encoders
 VOLUME_MODELS = ("unet3d",)  # B x C x D x H x W in and out; the rest take images
