@@ -42,7 +42,7 @@ from orescope.instances.core_split import (
     split_cores,
 )
 from orescope.instances.decode import CORE_THRESHOLD_3D, MIN_AREA_PX
-from orescope.metrics import instance_metrics
+from orescope.metrics import instance_metrics, merger_sets, overlap
 from orescope.preprocess.resample import median_diameter_px
 from orescope.train.config import read_train_config
 from orescope.train.data import load_source
@@ -65,6 +65,9 @@ SETTINGS = (
         for h in (0.75, 1.0)
         for outline in (0.6, 0.7, 0.8)
     ),
+    # smaller seeds (3, 2, 1 voxels at 16): small particles pressed against larger ones got
+    # seeds under 4 voxels (bench/volume_merged_small.py)
+    *((0.75, diameter, None, 0.7) for diameter in (1 / 9, 1 / 10, 1 / 12)),
 )
 SPLITTER_TARGET = 0.005
 SCORES = ("f1_match", "ap50", "merger_ratio", "splitter_ratio")
@@ -113,23 +116,14 @@ def seeds_of(
 
 
 def merger_causes(truth: np.ndarray, pred: np.ndarray, seeds: np.ndarray) -> dict[str, list]:
-    """Merger sets (reference particles more than half inside one predicted particle) by
-    cause, with the voxels of the set's smallest particle."""
-    truth, pred = truth.astype(np.int64), pred.astype(np.int64)
-    sizes = np.bincount(truth.ravel())
-    seeded = np.bincount(truth[seeds > 0], minlength=sizes.size)
-    width = int(pred.max()) + 1
-    both = (truth > 0) & (pred > 0)
-    pairs, shared = np.unique(truth[both] * width + pred[both], return_counts=True)
-    inside = shared > 0.5 * sizes[pairs // width]
-    hosts: dict[int, list[int]] = {}
-    for particle, host in zip(pairs[inside] // width, pairs[inside] % width, strict=True):
-        hosts.setdefault(int(host), []).append(int(particle))
+    """Merger sets by cause (a member without a seed voxel: "no core"; else "neck"), with the
+    voxels of the set's smallest particle."""
+    table = overlap(truth, pred)
+    seeded = np.isin(np.unique(truth[truth > 0]), truth[seeds > 0])
     causes: dict[str, list] = {"neck": [], "no core": []}
-    for members in hosts.values():
-        if len(members) > 1:
-            cause = "no core" if (seeded[members] == 0).any() else "neck"
-            causes[cause].append(int(sizes[members].min()))
+    for members in merger_sets(table):
+        cause = "neck" if seeded[members].all() else "no core"
+        causes[cause].append(int(table.truth_areas[members].min()))
     return causes
 
 
@@ -204,7 +198,7 @@ def main() -> None:
         key = setting_name(h_px, diameter, neck, outline)
         if args.settings and key not in args.settings:
             continue
-        min_core = max(4, round(np.pi / 6 * (particle_px * diameter) ** 3))
+        min_core = max(1, round(np.pi / 6 * (particle_px * diameter) ** 3))
         rows = []
         causes: dict[str, list] = {"neck": [], "no core": []}
         for _, particle_map, truth in maps:

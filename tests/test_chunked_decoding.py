@@ -167,5 +167,5 @@ def test_split_cores_decode_in_chunks_to_the_particles_of_the_whole_map(chunk, h
 
 
 def test_a_volume_model_splits_its_cores_unless_asked_not_to():
-    assert CoreDecoding.for_volume(16.0) == CoreDecoding(0.7, 4, 4, 0.75)
+    assert CoreDecoding.for_volume(16.0) == CoreDecoding(0.7, 1, 4, 0.75)
     assert CoreDecoding.for_volume(16.0, split_cores=False).split_h_px is None

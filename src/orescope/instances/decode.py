@@ -47,13 +47,14 @@ class CoreDecoding:
 def min_core_px(particle_px: float | None, spatial_dims: int = 2) -> int:
     """Smallest seed a border-core decoding trusts: 1/48 of the squared trained particle
     diameter (12 px at 24 px), measured best on held-out scenes (bench/border_core_decoding.py);
-    smaller seeds are mostly texture that would split a particle. In a volume: the ball of an
-    eighth of the particle's diameter, 4 voxels at 16: with seeds split at their necks, better
-    than the ball of the seed disk's diameter (a sixth, 10 voxels) on the validation volumes of
-    bench/volume_core_split.py."""
+    smaller seeds are mostly texture that would split a particle. In a volume: the ball of a
+    twelfth of the particle's diameter, 1 voxel at 16 (every seed kept): with seeds split at
+    their necks, better on the validation volumes of bench/volume_core_split.py than the balls
+    of a sixth to a tenth (10 to 2 voxels), which drop the seeds of small particles pressed
+    against larger ones."""
     if spatial_dims == 2:
         return max(4, round((particle_px or 0) ** 2 / 48))
-    return max(4, round(np.pi / 6 * ((particle_px or 0) / 8) ** 3))
+    return max(1, round(np.pi / 6 * ((particle_px or 0) / 12) ** 3))
 
 
 def particle_reduce(target: Target) -> Callable[[np.ndarray], np.ndarray] | None:
